@@ -1,0 +1,163 @@
+"""Typed contexts for the report templates.
+
+A report is a :class:`Cover` plus a list of :class:`Section`; a section holds blocks
+(:class:`Table`, :class:`Figure`, :class:`Paragraph`, :class:`KeyFigures`) and optional
+sub-sections. Templates only lay these out; every number is formatted before it gets here
+(see :mod:`sgbm_redcap.reports.formatting`), so the same strings can be checked in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Union
+
+from markupsafe import Markup
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of pre-formatted cells. ``group_rows`` are indices of rows drawn as group
+    headings (e.g. "ECOG" above its levels); ``first_col_label`` columns are text, the rest
+    numbers (right-aligned)."""
+
+    id: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    footnote: str = ""
+    group_rows: frozenset[int] = frozenset()
+    text_columns: int = 1
+    empty_message: str = "None."
+    wide: bool = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as inline SVG (vector in both HTML and PDF)."""
+
+    id: str
+    caption: str
+    svg: Markup
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    kind: str = "text"  # "text" | "note" | "warning"
+
+
+@dataclass(frozen=True)
+class KeyFigure:
+    label: str
+    value: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class KeyFigures:
+    """A row of headline numbers (e.g. enrolled / target, iORR, median iPFS)."""
+
+    id: str
+    items: list[KeyFigure]
+
+
+Block = Union[Table, Figure, Paragraph, KeyFigures]  # noqa: UP007 (isinstance-friendly)
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    subsections: list[Section] = field(default_factory=list)
+    page_break: bool = True
+
+    def find(self, block_id: str) -> Block | None:
+        """The block with ``block_id`` here or in a sub-section (tests and builders use it)."""
+        for block in self.blocks:
+            if getattr(block, "id", None) == block_id:
+                return block
+        for sub in self.subsections:
+            found = sub.find(block_id)
+            if found is not None:
+                return found
+        return None
+
+
+@dataclass(frozen=True)
+class Cover:
+    """The first page: what was analysed, when, with which versions."""
+
+    report_title: str
+    study_title: str
+    registry_id: str
+    cutoff_date: date
+    extract_date: datetime | None
+    dictionary_version: str
+    data_source: str
+    generated_at: datetime
+    package_versions: list[tuple[str, str]]
+    report_version: str = "1"
+    confidentiality: str = (
+        "Confidential: for the SG-BM-RWS steering committee. Aggregated data; no direct "
+        "identifiers are shown."
+    )
+
+
+@dataclass
+class ReportContext:
+    """Context of ``monthly_report.html.j2`` and ``data_quality.html.j2``."""
+
+    cover: Cover
+    sections: list[Section]
+    running_header: str
+
+    def section(self, section_id: str) -> Section:
+        for s in self.sections:
+            if s.id == section_id:
+                return s
+        raise KeyError(section_id)
+
+    def find(self, block_id: str) -> Block | None:
+        for s in self.sections:
+            found = s.find(block_id)
+            if found is not None:
+                return found
+        return None
+
+
+@dataclass(frozen=True)
+class CodebookField:
+    name: str
+    label: str
+    field_type: str
+    validation: str
+    range: str
+    choices: list[tuple[str, str]]
+    required: bool
+    identifier: bool
+    branching_logic: str
+    note: str
+    section_header: str
+
+
+@dataclass(frozen=True)
+class CodebookForm:
+    name: str
+    label: str
+    repeating: bool
+    fields: list[CodebookField]
+
+
+@dataclass
+class CodebookContext:
+    """Context of ``codebook.html.j2``: the dictionary as a document for sites."""
+
+    title: str
+    dictionary_version: str
+    generated_at: datetime
+    forms: list[CodebookForm]
+    n_fields: int
+    running_header: str
