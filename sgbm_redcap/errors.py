@@ -10,6 +10,8 @@
       RedcapApiError          a REDCap API call failed; has .call, .status_code, .redcap_message
         RedcapAuthError       401/403: the token was rejected
         RedcapConnectionError timeouts, refused/dropped connections, TLS problems
+      SourceDataError         records (an export file or a pull) that cannot be read or do not
+                              match their dictionary; has .file, .column
       CheckDefinitionError    a check declaration is malformed; has .rule_id
       QueryLifecycleError     an illegal data-query state transition
       AnalysisInputError      analysis input that cannot be used; has .column
@@ -99,6 +101,15 @@ class RedcapAuthError(RedcapApiError):
 
 class RedcapConnectionError(RedcapApiError):
     """REDCap could not be reached: timeout, refused or dropped connection, TLS failure."""
+
+
+class SourceDataError(SgbmRedcapError):
+    """Records that cannot be read, or do not match the dictionary they are typed with."""
+
+    def __init__(self, message: str, *, file: str | None = None, column: str | None = None):
+        self.file = file
+        self.column = column
+        super().__init__(message)
 
 
 class CheckDefinitionError(SgbmRedcapError):
