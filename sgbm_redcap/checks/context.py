@@ -1,0 +1,125 @@
+"""What every rule sees: the flat export as raw strings, split per form once and cached."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+#: Repeating instruments of the study project (docs/CONTRACTS.md §3); the raw export adds any
+#: other repeating instrument it contains.
+STUDY_REPEATING_FORMS: frozenset[str] = frozenset({
+    "prior_cns_therapy", "prior_systemic_therapy", "sg_administration", "concomitant_care",
+    "intracranial_assessment", "extracranial_assessment", "adverse_events",
+    "subsequent_therapy", "data_queries",
+})
+
+_DATE_FORMAT = "%Y-%m-%d"
+
+
+class CheckContext:
+    """The data of one check run.
+
+    ``raw`` is a flat REDCap export of raw strings ('' for blank). ``dictionary`` is optional:
+    the study rules only need ``raw``; the generic dictionary rules are skipped without it.
+    ``cutoff`` is the data cut-off (default today): the reference date of the rules that
+    depend on time ("no contact for more than 90 days", "date in the future").
+    """
+
+    def __init__(
+        self,
+        raw: pd.DataFrame,
+        dictionary: Any | None = None,
+        *,
+        cutoff: Any = None,
+        repeating_forms: set[str] | frozenset[str] | None = None,
+    ) -> None:
+        self.raw = raw
+        self.dictionary = dictionary
+        self.cutoff = pd.Timestamp(cutoff if cutoff is not None else pd.Timestamp.today()
+                                   ).normalize()
+        self.record_id = (dictionary.record_id if dictionary is not None
+                          else ("record_id" if "record_id" in raw.columns else raw.columns[0]))
+        found = set()
+        if "redcap_repeat_instrument" in raw.columns:
+            found = {x for x in raw["redcap_repeat_instrument"].dropna().unique() if x}
+        self.repeating_forms = set(repeating_forms or STUDY_REPEATING_FORMS) | found
+        self._forms: dict[str, pd.DataFrame] = {}
+
+    # -- rows -------------------------------------------------------------------------------
+    def is_repeating(self, form: str) -> bool:
+        return form in self.repeating_forms
+
+    @cached_property
+    def _instrument(self) -> pd.Series:
+        if "redcap_repeat_instrument" not in self.raw.columns:
+            return pd.Series("", index=self.raw.index)
+        return self.raw["redcap_repeat_instrument"].fillna("").astype(str)
+
+    @cached_property
+    def base(self) -> pd.DataFrame:
+        """One row per record: the non-repeating row, ``instance`` 0, ``dag`` filled."""
+        rows = self.raw.loc[self._instrument == ""]
+        rows = rows.drop_duplicates(subset=[self.record_id], keep="first")
+        out = rows.copy()
+        out["record_id"] = out[self.record_id].astype(str)
+        out["instance"] = 0
+        out["dag"] = self._dag_column(out)
+        # every record has a base row in REDCap's export; add the missing ones (hand-made data)
+        missing = set(self.raw[self.record_id].astype(str)) - set(out["record_id"])
+        if missing:
+            extra = pd.DataFrame({"record_id": sorted(missing)})
+            extra[self.record_id] = extra["record_id"]
+            extra["instance"] = 0
+            out = pd.concat([out, extra], ignore_index=True)
+            out = out.fillna("")
+        return out.reset_index(drop=True)
+
+    def _dag_column(self, rows: pd.DataFrame) -> pd.Series:
+        if "redcap_data_access_group" in rows.columns:
+            return rows["redcap_data_access_group"].fillna("").astype(str)
+        return pd.Series("", index=rows.index)
+
+    @cached_property
+    def dag_of(self) -> dict[str, str]:
+        b = self.base
+        return dict(zip(b["record_id"], b["dag"].fillna(""), strict=True))
+
+    def form_rows(self, form: str) -> pd.DataFrame:
+        """The rows holding ``form``: the base rows for a non-repeating form, else the
+        instances of the form (``instance`` as int)."""
+        if form in self._forms:
+            return self._forms[form]
+        if not self.is_repeating(form):
+            rows = self.base
+        else:
+            rows = self.raw.loc[self._instrument == form].copy()
+            rows["record_id"] = rows[self.record_id].astype(str)
+            inst = pd.to_numeric(rows.get("redcap_repeat_instance", pd.Series(dtype=str)),
+                                 errors="coerce")
+            rows["instance"] = inst.fillna(0).astype(int).to_numpy()
+            rows["dag"] = rows["record_id"].map(self.dag_of).fillna("")
+            rows = rows.reset_index(drop=True)
+        self._forms[form] = rows
+        return rows
+
+    # -- typed views of one column ---------------------------------------------------------
+    def text(self, form: str, field: str) -> pd.Series:
+        rows = self.form_rows(form)
+        if field not in rows.columns:
+            return pd.Series("", index=rows.index, dtype=object)
+        return rows[field].fillna("").astype(str).str.strip()
+
+    def date(self, form: str, field: str) -> pd.Series:
+        return pd.to_datetime(self.text(form, field), format=_DATE_FORMAT, errors="coerce")
+
+    def number(self, form: str, field: str) -> pd.Series:
+        return pd.to_numeric(self.text(form, field), errors="coerce")
+
+    def per_record(self, form: str, field: str, how: str = "min", kind: str = "date"
+                   ) -> pd.Series:
+        """An aggregate of a repeating field per record (indexed by record id)."""
+        rows = self.form_rows(form)
+        values = self.date(form, field) if kind == "date" else self.number(form, field)
+        return values.groupby(rows["record_id"].to_numpy()).agg(how)

@@ -1,0 +1,364 @@
+"""Generic rules driven by the data dictionary: REDCap's Data Quality rules B–H computed over
+all records at once, respecting branching logic (a field hidden by its logic is never
+"missing"; a hidden field that holds a value is flagged).
+
+Rule A of REDCap (every blank value) is left out on purpose: blank optional fields are not
+errors in this study, and the sites would drown in queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from sgbm_redcap.checks.context import CheckContext
+from sgbm_redcap.checks.findings import hits
+from sgbm_redcap.checks.registry import REGISTRY
+
+log = logging.getLogger(__name__)
+
+#: Forms the generic rules never look at: the queries themselves.
+SKIPPED_FORMS = frozenset({"data_queries"})
+#: Robust z-score (median / 1.4826·MAD) beyond which a number is an outlier, and the fewest
+#: values a field needs before outliers are looked for.
+OUTLIER_Z = 6.0
+OUTLIER_MIN_VALUES = 20
+CHOICE_TYPES = ("radio", "dropdown", "yesno", "truefalse")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+VALIDATION_PATTERNS: dict[str, str] = {
+    "date_ymd": r"\d{4}-\d{2}-\d{2}",
+    "date_dmy": r"\d{4}-\d{2}-\d{2}",  # stored and exported as Y-M-D whatever the display
+    "date_mdy": r"\d{4}-\d{2}-\d{2}",
+    "datetime_ymd": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}",
+    "datetime_dmy": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}",
+    "datetime_mdy": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}",
+    "datetime_seconds_ymd": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}",
+    "datetime_seconds_dmy": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}",
+    "datetime_seconds_mdy": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}",
+    "integer": r"[-+]?\d+",
+    "number": _NUMBER,
+    "number_1dp": r"[-+]?\d+(?:\.\d)?",
+    "number_2dp": r"[-+]?\d+(?:\.\d{1,2})?",
+    "number_3dp": r"[-+]?\d+(?:\.\d{1,3})?",
+    "number_4dp": r"[-+]?\d+(?:\.\d{1,4})?",
+    "time": r"(?:[01]\d|2[0-3]):[0-5]\d",
+    "time_hh_mm_ss": r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d",
+    "email": r"[^@\s]+@[^@\s]+\.[^@\s]+",
+    "alpha_only": r"[A-Za-z]+",
+    "zipcode": r"\d{5}(?:-\d{4})?",
+    "phone": r"[\d\s().+-]{7,}",
+}
+_NUMERIC_TYPES = {"integer", "number", "number_1dp", "number_2dp", "number_3dp", "number_4dp"}
+_FIELD_REF = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(|\])")
+
+
+def _fields(ctx: CheckContext):
+    return [f for f in ctx.dictionary.fields
+            if f.form not in SKIPPED_FORMS and f.field_type != "descriptive"
+            and f.name != ctx.record_id]
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str):
+    from sgbm_redcap.logic import parse
+
+    return parse(text)
+
+
+def _logic_table(ctx: CheckContext, form: str, logic_texts: list[str]) -> pd.DataFrame:
+    """The rows of ``form`` with the non-repeating values the logic refers to filled in."""
+    rows = ctx.form_rows(form)
+    if not ctx.is_repeating(form):
+        return rows
+    needed = {m for t in logic_texts for m in _FIELD_REF.findall(t)}
+    base = ctx.base.set_index("record_id")
+    table = rows.copy()
+    for col in needed:
+        cols = [c for c in base.columns if c == col or c.startswith(col + "___")]
+        for c in cols:
+            from_base = table["record_id"].map(base[c]).fillna("")
+            if c in table.columns:
+                table[c] = table[c].fillna("").where(table[c].fillna("") != "", from_base)
+            else:
+                table[c] = from_base
+    return table
+
+
+def visible(ctx: CheckContext, form: str) -> dict[str, pd.Series]:
+    """Per field of ``form`` with branching logic: True where the field is shown."""
+    key = f"_visible_{form}"
+    cache = ctx.__dict__.setdefault("_cache", {})
+    if key in cache:
+        return cache[key]
+    from sgbm_redcap.logic import evaluate
+
+    fields = [f for f in _fields(ctx) if f.form == form and (f.branching_logic or "").strip()]
+    table = _logic_table(ctx, form, [f.branching_logic for f in fields])
+    out = {}
+    for f in fields:
+        try:
+            shown = evaluate(_parsed(f.branching_logic), table)
+            out[f.name] = pd.Series(shown, index=table.index).fillna(False).astype(bool)
+        except Exception:  # noqa: BLE001 - a logic the evaluator cannot do: treat as shown
+            log.warning("branching logic of %s not evaluated; field treated as shown", f.name)
+    cache[key] = out
+    return out
+
+
+def _shown(ctx: CheckContext, form: str, name: str, index: pd.Index) -> pd.Series:
+    return visible(ctx, form).get(name, pd.Series(True, index=index))
+
+
+def _value(ctx: CheckContext, f) -> pd.Series:
+    """The field's value as text; a checkbox gives the checked codes, comma-joined."""
+    rows = ctx.form_rows(f.form)
+    if f.field_type != "checkbox":
+        return ctx.text(f.form, f.name)
+    cols = [c for c in rows.columns if c.startswith(f.name + "___")]
+    if not cols:
+        return pd.Series("", index=rows.index, dtype=object)
+    checked = rows[cols].fillna("").astype(str).eq("1")
+    codes = [c.split("___", 1)[1] for c in cols]
+    return checked.apply(lambda r: ",".join(c for c, v in zip(codes, r, strict=True) if v),
+                         axis=1) if checked.to_numpy().any() else pd.Series("", index=rows.index)
+
+
+def _started(ctx: CheckContext, form: str) -> pd.Series:
+    """Rows where the form holds any data (or its status is not Incomplete)."""
+    rows = ctx.form_rows(form)
+    if ctx.is_repeating(form):
+        return pd.Series(True, index=rows.index)
+    cols = [c for f in ctx.dictionary.form_fields(form) if f.field_type not in ("calc",
+                                                                                 "descriptive")
+            for c in ([f.name] if f.field_type != "checkbox" else
+                      [c for c in rows.columns if c.startswith(f.name + "___")])
+            if c in rows.columns and c != ctx.record_id]
+    vals = rows[cols].fillna("").astype(str)
+    any_data = (vals != "").any(axis=1) if cols else pd.Series(False, index=rows.index)
+    status = ctx.text(form, f"{form}_complete")
+    return any_data | status.isin(["1", "2"])
+
+
+def _per_field(ctx: CheckContext, fields, bad_of) -> pd.DataFrame:
+    frames = []
+    for f in fields:
+        rows = ctx.form_rows(f.form)
+        if f.field_type != "checkbox" and f.name not in rows.columns:
+            continue
+        result = bad_of(f, rows)
+        if result is None:
+            continue
+        bad, extra = result if isinstance(result, tuple) else (result, {})
+        h = hits(rows, bad, field=f.name, value=_value(ctx, f), label=_label(f), **extra)
+        h["form"] = f.form
+        frames.append(h)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _label(f) -> str:
+    text = re.sub(r"<[^>]+>", "", f.label or f.name).strip()
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@REGISTRY.rule("DQ-B", title="Required field blank", severity="error", category="dictionary",
+               form="*", field="*",
+               message="'{label}' is required and blank. Please enter it, or mark it as not "
+                       "available in the source documents.")
+def missing_required(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule B: a field marked Required is blank although its branching logic shows it.
+    Only forms that hold data are checked (an empty follow-up form is not yet due)."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+
+    def bad(f, rows):
+        if not f.required or f.field_type == "calc":
+            return None
+        return (_value(ctx, f) == "") & _shown(ctx, f.form, f.name, rows.index) & _started(
+            ctx, f.form)
+
+    return _per_field(ctx, _fields(ctx), bad)
+
+
+@REGISTRY.rule("DQ-C", title="Value does not fit its validation", severity="error",
+               category="dictionary", form="*", field="*",
+               message="'{label}' holds '{value}', which is not a valid {expected}. Please "
+                       "correct the value.")
+def invalid_format(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule C: a text value that does not match its validation type (date, integer,
+    number, time, e-mail...). Impossible dates such as 2024-02-30 are invalid too."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+
+    def bad(f, rows):
+        pattern = VALIDATION_PATTERNS.get(f.validation or "")
+        if f.field_type != "text" or pattern is None:
+            return None
+        v = ctx.text(f.form, f.name)
+        wrong = (v != "") & ~v.str.fullmatch(pattern)
+        if (f.validation or "").startswith("date"):
+            wrong |= (v != "") & ~wrong & pd.to_datetime(v.str[:10], format="%Y-%m-%d",
+                                                         errors="coerce").isna()
+        return wrong, {"expected": (f.validation or "").replace("_", " ")}
+
+    return _per_field(ctx, _fields(ctx), bad)
+
+
+def _bound(text: str | None, kind: str, cutoff: pd.Timestamp):
+    t = (text or "").strip()
+    if not t:
+        return None
+    if t.lower() in ("today", "now"):
+        return cutoff if kind == "date" else None
+    if kind == "date":
+        d = pd.to_datetime(t[:10], format="%Y-%m-%d", errors="coerce")
+        return None if pd.isna(d) else d
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _typed(ctx: CheckContext, f) -> tuple[pd.Series, str] | None:
+    v = f.validation or ""
+    if v.startswith("date"):
+        return pd.to_datetime(ctx.text(f.form, f.name).str[:10], format="%Y-%m-%d",
+                              errors="coerce"), "date"
+    if v in _NUMERIC_TYPES or (f.field_type == "slider"):
+        return ctx.number(f.form, f.name), "number"
+    return None
+
+
+@REGISTRY.rule("DQ-D", title="Value out of range", severity="error", category="dictionary",
+               form="*", field="*",
+               message="'{label}' is {value}, outside the expected range {low} to {high}. "
+                       "Please check the value.")
+def out_of_range(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule D: a number or date outside the minimum/maximum of its validation."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+
+    def bad(f, rows):
+        typed = _typed(ctx, f)
+        if typed is None or not ((f.validation_min or "").strip() or
+                                 (f.validation_max or "").strip()):
+            return None
+        values, kind = typed
+        lo = _bound(f.validation_min, kind, ctx.cutoff)
+        hi = _bound(f.validation_max, kind, ctx.cutoff)
+        wrong = pd.Series(False, index=values.index)
+        if lo is not None:
+            wrong |= values < lo
+        if hi is not None:
+            wrong |= values > hi
+        return wrong, {"low": f.validation_min or "-", "high": f.validation_max or "-"}
+
+    return _per_field(ctx, _fields(ctx), bad)
+
+
+@REGISTRY.rule("DQ-E", title="Numeric outlier", severity="warning", category="dictionary",
+               form="*", field="*",
+               message="'{label}' is {value}, far from the values of the other patients "
+                       "(median {median}). Please confirm the value.")
+def outliers(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule E, made robust: a number more than 6 robust standard deviations
+    (1.4826 × median absolute deviation) from the median of the field over all records.
+    REDCap's 2-SD rule would query 5% of correct values; fields with a validation range are
+    left to DQ-D."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+
+    def bad(f, rows):
+        v = f.validation or ""
+        if f.field_type != "text" or v not in _NUMERIC_TYPES:
+            return None
+        if (f.validation_min or "").strip() and (f.validation_max or "").strip():
+            return None
+        x = ctx.number(f.form, f.name)
+        if x.notna().sum() < OUTLIER_MIN_VALUES:
+            return None
+        med = x.median()
+        mad = (x - med).abs().median() * 1.4826
+        if not mad or np.isnan(mad):
+            return None
+        return ((x - med).abs() / mad > OUTLIER_Z), {"median": f"{med:g}"}
+
+    return _per_field(ctx, _fields(ctx), bad)
+
+
+@REGISTRY.rule("DQ-F", title="Hidden field holds a value", severity="warning",
+               category="dictionary", form="*", field="*",
+               message="'{label}' holds '{value}' although the answers on this form hide it. "
+                       "Please check the answers that control it, or clear the value.")
+def hidden_with_value(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule F: a field hidden by its branching logic holds a value (either the value
+    or the answer that hides it is wrong)."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+
+    def bad(f, rows):
+        if not (f.branching_logic or "").strip() or f.field_type == "calc":
+            return None
+        shown = visible(ctx, f.form).get(f.name)
+        if shown is None:
+            return None
+        return (_value(ctx, f) != "") & ~shown
+
+    return _per_field(ctx, _fields(ctx), bad)
+
+
+@REGISTRY.rule("DQ-G", title="Invalid choice code", severity="error", category="dictionary",
+               form="*", field="*",
+               message="'{label}' holds the code '{value}', which is not one of its choices. "
+                       "Please select a valid answer.")
+def invalid_choice(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule G: a radio, dropdown, yes/no or true/false field holds a code that is not
+    among its choices."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+
+    def bad(f, rows):
+        if f.field_type not in CHOICE_TYPES:
+            return None
+        codes = set(f.choices) or ({"0", "1"} if f.field_type in ("yesno", "truefalse")
+                                   else set())
+        v = ctx.text(f.form, f.name)
+        return (v != "") & ~v.isin(codes)
+
+    return _per_field(ctx, _fields(ctx), bad)
+
+
+@REGISTRY.rule("DQ-H", title="Calculated field out of date", severity="warning",
+               category="dictionary", form="*", field="*",
+               message="The calculated field '{label}' holds {value} but its formula gives "
+                       "{expected}. Please open and save the form so REDCap recalculates it.")
+def calc_mismatch(ctx: CheckContext) -> pd.DataFrame:
+    """REDCap rule H: the stored value of a calc field differs from the value its equation
+    gives on the current data (tolerance 0.01). Equations that use today's date are skipped:
+    their value changes every day."""
+    if ctx.dictionary is None:
+        return pd.DataFrame()
+    from sgbm_redcap.logic import evaluate
+
+    def bad(f, rows):
+        eq = (f.choices_raw or "").strip()
+        if f.field_type != "calc" or not eq or re.search(r"today|now|\[[a-z-]+-[a-z-]+\]",
+                                                          eq, re.I):
+            return None
+        try:
+            table = _logic_table(ctx, f.form, [eq])
+            computed = pd.to_numeric(pd.Series(evaluate(_parsed(eq), table),
+                                               index=table.index), errors="coerce")
+        except Exception:  # noqa: BLE001
+            log.warning("equation of calc field %s not evaluated; not checked", f.name)
+            return None
+        stored = ctx.number(f.form, f.name)
+        both = stored.notna() & computed.notna()
+        differ = both & ((stored - computed).abs() > 0.01 + 1e-6 * computed.abs())
+        differ |= stored.notna() != computed.notna()
+        return differ, {"expected": computed.map(lambda x: "blank" if x != x else f"{x:g}")}
+
+    return _per_field(ctx, _fields(ctx), bad)

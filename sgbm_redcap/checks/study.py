@@ -1,0 +1,256 @@
+"""Study consistency rules: dose levels, the baseline brain scan, RANO-BM plausibility of the
+investigator's call, vital status and last contact, fatal adverse events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sgbm_redcap.checks.context import CheckContext
+from sgbm_redcap.checks.findings import hits
+from sgbm_redcap.checks.registry import REGISTRY
+
+#: RANO-BM: the baseline scan is "no more than 4 weeks before" treatment (DOMAIN.md §1.1).
+BASELINE_SCAN_WINDOW_DAYS = 28
+#: Vital status must be confirmed at least this often (days without contact).
+MAX_DAYS_WITHOUT_CONTACT = 90
+#: RANO-BM target-lesion thresholds (DOMAIN.md §1.4).
+PR_DECREASE = 0.30
+PD_INCREASE = 0.20
+PD_ABSOLUTE_MM = 5.0
+TARGET_FIELDS = [f"ia_tl{i}_ld" for i in range(1, 6)]
+RANO_WORDS = {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "non-CR/non-PD"}
+DOSE_WORDS = {"1": "10 mg/kg", "2": "7.5 mg/kg", "3": "5 mg/kg"}
+
+
+# -- treatment ----------------------------------------------------------------------------------
+@REGISTRY.rule("DOSE-1", title="SG dose level never re-escalates", severity="error",
+               category="treatment", form="sg_administration", field="adm_dose_level",
+               repeating=True,
+               message="Dose level {value_words} on {date} is higher than the {previous} given "
+                       "at an earlier administration. SG doses are not re-escalated after a "
+                       "reduction: please check the dose level.")
+def dose_re_escalation(ctx: CheckContext) -> pd.DataFrame:
+    """Once the SG dose has been reduced (10 → 7.5 → 5 mg/kg), later administrations stay at
+    the reduced level or lower. Administrations are ordered by date, cycle and day."""
+    rows = ctx.form_rows("sg_administration")
+    level = ctx.number("sg_administration", "adm_dose_level")
+    order = pd.DataFrame({
+        "record_id": rows["record_id"], "date": ctx.date("sg_administration", "adm_date"),
+        "cycle": ctx.number("sg_administration", "adm_cycle"),
+        "day": ctx.number("sg_administration", "adm_day"), "instance": rows["instance"],
+        "level": level,
+    }).dropna(subset=["level"]).sort_values(["record_id", "date", "cycle", "day", "instance"])
+    lowest_so_far = order.groupby("record_id")["level"].cummax()
+    previous = lowest_so_far.groupby(order["record_id"]).shift(1)
+    bad_idx = order.index[(order["level"] < previous).to_numpy()]
+    bad = pd.Series(False, index=rows.index)
+    bad[bad_idx] = True
+    prev = pd.Series(np.nan, index=rows.index)
+    prev[order.index] = previous
+    words = ctx.text("sg_administration", "adm_dose_level")
+    return hits(rows, bad, field="adm_dose_level",
+                value_words=words.map(DOSE_WORDS).fillna(words),
+                date=ctx.text("sg_administration", "adm_date"),
+                previous=prev.map(lambda x: DOSE_WORDS.get(str(int(x)), "") if x == x else ""))
+
+
+@REGISTRY.rule("SCAN-1", title="Baseline brain scan within the window before SG start",
+               severity="error", category="response", form="brain_mets_baseline",
+               field="bm_baseline_scan_date",
+               message="No baseline brain scan is recorded within 28 days before the SG start "
+                       "date ({start}). Please enter the baseline scan (date and lesion "
+                       "measurements) or correct its date.")
+def baseline_scan_window(ctx: CheckContext) -> pd.DataFrame:
+    """RANO-BM needs a baseline brain MRI/CT no more than 4 weeks (28 days) before SG start:
+    either the baseline scan date of the brain metastases form or an intracranial assessment
+    of type baseline must fall in [SG start − 28 days, SG start]."""
+    rows = ctx.base
+    start = ctx.date("sg_treatment", "sg_start_date")
+    lo = start - pd.Timedelta(days=BASELINE_SCAN_WINDOW_DAYS)
+    bl = ctx.date("brain_mets_baseline", "bm_baseline_scan_date")
+    ok = (bl >= lo) & (bl <= start)
+    ia = ctx.form_rows("intracranial_assessment")
+    ia_date = ctx.date("intracranial_assessment", "ia_date")
+    is_bl = ctx.text("intracranial_assessment", "ia_type") == "1"
+    ia_start = ia["record_id"].map(pd.Series(start.to_numpy(), index=rows["record_id"]))
+    ia_ok = is_bl & (ia_date <= ia_start) & (
+        ia_date >= ia_start - pd.Timedelta(days=BASELINE_SCAN_WINDOW_DAYS))
+    ok |= rows["record_id"].isin(set(ia.loc[ia_ok.to_numpy(), "record_id"]))
+    return hits(rows, start.notna() & ~ok, field="bm_baseline_scan_date",
+                start=ctx.text("sg_treatment", "sg_start_date"))
+
+
+# -- RANO-BM plausibility -------------------------------------------------------------------------
+def rano_frame(ctx: CheckContext) -> pd.DataFrame:
+    """Intracranial assessments with their SLD, the baseline SLD and the nadir before each
+    assessment (RANO-BM: the smallest SLD on study, baseline included)."""
+    rows = ctx.form_rows("intracranial_assessment")
+    lds = pd.DataFrame({f: ctx.number("intracranial_assessment", f) for f in TARGET_FIELDS})
+    f = pd.DataFrame({
+        "record_id": rows["record_id"], "instance": rows["instance"],
+        "date": ctx.date("intracranial_assessment", "ia_date"),
+        "baseline": ctx.text("intracranial_assessment", "ia_type") == "1",
+        "sld": lds.sum(axis=1, min_count=1),
+        "call": ctx.text("intracranial_assessment", "ia_rano_inv"),
+        "new_lesion": ctx.text("intracranial_assessment", "ia_new_lesion"),
+        "nontarget": ctx.text("intracranial_assessment", "ia_nontarget"),
+        "lmd": ctx.text("intracranial_assessment", "ia_lmd"),
+        "clinical": ctx.text("intracranial_assessment", "ia_clinical"),
+    })
+    f = f.sort_values(["record_id", "baseline", "date", "instance"],
+                      ascending=[True, False, True, True])
+    base_sld = f.loc[f["baseline"]].groupby("record_id")["sld"].last()
+    f["baseline_sld"] = f["record_id"].map(base_sld)
+    # nadir before this assessment: min over the baseline and the earlier follow-ups
+    fu_sld = f["sld"].where(~f["baseline"])
+    prior_min = fu_sld.groupby(f["record_id"]).transform(lambda s: s.cummin().shift(1))
+    f["nadir"] = np.fmin(prior_min.to_numpy(dtype=float), f["baseline_sld"].to_numpy(dtype=float))
+    return f.sort_index()
+
+
+def _meets_pd(f: pd.DataFrame) -> pd.Series:
+    increase = f["sld"] - f["nadir"]
+    by_size = (f["sld"] >= (1 + PD_INCREASE) * f["nadir"]) & (increase >= PD_ABSOLUTE_MM)
+    return by_size.fillna(False) | (f["new_lesion"] == "1")
+
+
+@REGISTRY.rule("RANO-1", title="Partial response needs a 30% decrease from baseline",
+               severity="error", category="response", form="intracranial_assessment",
+               field="ia_rano_inv", repeating=True,
+               message="The response is recorded as PR but the sum of target lesion diameters "
+                       "({sld} mm) is not at least 30% below baseline ({baseline_sld} mm). "
+                       "Please check the measurements or the RANO-BM response.")
+def pr_without_decrease(ctx: CheckContext) -> pd.DataFrame:
+    """RANO-BM PR requires the sum of longest diameters (SLD) of the target lesions to be at
+    least 30% below the baseline SLD. A PR with no measurable baseline is also queried."""
+    f = rano_frame(ctx)
+    rows = ctx.form_rows("intracranial_assessment")
+    bad = (f["call"] == "2") & ~(f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9)
+    return hits(rows, bad, field="ia_rano_inv", value=f["call"],
+                sld=f["sld"].fillna(-1).map(_mm), baseline_sld=f["baseline_sld"].map(_mm))
+
+
+@REGISTRY.rule("RANO-2", title="Progression needs growth from nadir or a new lesion",
+               severity="error", category="response", form="intracranial_assessment",
+               field="ia_rano_inv", repeating=True,
+               message="The response is recorded as PD but the target lesions ({sld} mm) did "
+                       "not grow by 20% and 5 mm from the nadir ({nadir} mm), and no new lesion, "
+                       "non-target or leptomeningeal progression or clinical worsening is "
+                       "recorded. Please check the assessment.")
+def pd_without_growth(ctx: CheckContext) -> pd.DataFrame:
+    """RANO-BM PD requires a ≥20% and ≥5 mm increase of the SLD from the nadir, or a new
+    lesion, or unequivocal non-target or leptomeningeal progression, or clinical worsening."""
+    f = rano_frame(ctx)
+    rows = ctx.form_rows("intracranial_assessment")
+    justified = (_meets_pd(f) | (f["nontarget"] == "2") | (f["lmd"] == "3")
+                 | (f["clinical"] == "3"))
+    bad = (f["call"] == "4") & ~justified
+    return hits(rows, bad, field="ia_rano_inv", value=f["call"], sld=f["sld"].map(_mm),
+                nadir=f["nadir"].map(_mm))
+
+
+@REGISTRY.rule("RANO-3", title="Progression by measurement not called", severity="error",
+               category="response", form="intracranial_assessment", field="ia_rano_inv",
+               repeating=True,
+               message="The response is recorded as {call} but the assessment meets RANO-BM "
+                       "progression (target lesions {sld} mm vs nadir {nadir} mm, new lesion: "
+                       "{new}). Please check the measurements or the response.")
+def missed_progression(ctx: CheckContext) -> pd.DataFrame:
+    """An assessment whose measurements meet RANO-BM PD (≥20% and ≥5 mm over the nadir, or
+    an unequivocal new lesion) cannot be called CR, PR, SD or non-CR/non-PD."""
+    f = rano_frame(ctx)
+    rows = ctx.form_rows("intracranial_assessment")
+    bad = f["call"].isin(["1", "2", "3", "6"]) & _meets_pd(f) & ~f["baseline"]
+    return hits(rows, bad, field="ia_rano_inv", value=f["call"],
+                call=f["call"].map(RANO_WORDS).fillna(""), sld=f["sld"].map(_mm),
+                nadir=f["nadir"].map(_mm),
+                new=(f["new_lesion"] == "1").map({True: "yes", False: "no"}))
+
+
+@REGISTRY.rule("RANO-4", title="Complete response with measurable disease", severity="error",
+               category="response", form="intracranial_assessment", field="ia_rano_inv",
+               repeating=True,
+               message="The response is recorded as CR but target lesions still measure "
+                       "{sld} mm in total. Please check the measurements or the response.")
+def cr_with_disease(ctx: CheckContext) -> pd.DataFrame:
+    """RANO-BM CR requires every target lesion to have disappeared (SLD 0)."""
+    f = rano_frame(ctx)
+    rows = ctx.form_rows("intracranial_assessment")
+    bad = (f["call"] == "1") & (f["sld"] > 0)
+    return hits(rows, bad, field="ia_rano_inv", value=f["call"], sld=f["sld"].map(_mm))
+
+
+def _mm(x: float) -> str:
+    if x != x or x is None or x < 0:
+        return "not measured"
+    return f"{x:g}"
+
+
+# -- follow-up and safety ---------------------------------------------------------------------------
+@REGISTRY.rule("FU-1", title="Vital status not current", severity="warning",
+               category="follow-up", form="follow_up", field="last_contact_date",
+               message="The last contact with this patient ({value}) is more than 90 days "
+                       "before {cutoff}. Please update the vital status and the date of last "
+                       "contact.")
+def contact_not_current(ctx: CheckContext) -> pd.DataFrame:
+    """For a patient alive (or of unrecorded vital status) the last contact is at most 90 days
+    before the data cut-off; a blank last contact date counts as not current once SG has
+    started."""
+    rows = ctx.base
+    status = ctx.text("follow_up", "vital_status")
+    last = ctx.date("follow_up", "last_contact_date")
+    started = ctx.text("sg_treatment", "sg_start_date") != ""
+    alive = status.isin(["1", ""]) & started
+    stale = last.isna() | (last < ctx.cutoff - pd.Timedelta(days=MAX_DAYS_WITHOUT_CONTACT))
+    return hits(rows, alive & stale, field="last_contact_date",
+                cutoff=ctx.cutoff.strftime("%Y-%m-%d"))
+
+
+@REGISTRY.rule("FU-2", title="Death date and vital status agree", severity="error",
+               category="follow-up", form="follow_up", field="vital_status",
+               message="Vital status is '{status}' but the date of death is {death}. Please "
+                       "make the vital status and the date of death agree.")
+def death_vs_status(ctx: CheckContext) -> pd.DataFrame:
+    """A patient with vital status 'dead' has a date of death, and only such a patient has."""
+    rows = ctx.base
+    status = ctx.text("follow_up", "vital_status")
+    death = ctx.text("follow_up", "death_date")
+    bad = ((status == "2") & (death == "")) | ((status != "2") & (death != ""))
+    words = status.map({"1": "alive", "2": "dead", "3": "lost to follow-up", "": "blank"})
+    return hits(rows, bad, field="vital_status", status=words.fillna(status),
+                death=death.replace("", "blank"))
+
+
+@REGISTRY.rule("AE-1", title="Grade 5 adverse event implies death", severity="error",
+               category="safety", form="adverse_events", field="ae_grade", repeating=True,
+               message="This adverse event is grade 5 (death) but the patient is not recorded "
+                       "as dead with a date of death. Please check the grade or the follow-up "
+                       "form.")
+def grade5_without_death(ctx: CheckContext) -> pd.DataFrame:
+    """A grade 5 adverse event is a death: the follow-up form must record vital status 'dead'
+    and a date of death."""
+    rows = ctx.form_rows("adverse_events")
+    base = ctx.base
+    dead = (ctx.text("follow_up", "vital_status") == "2") & (
+        ctx.text("follow_up", "death_date") != "")
+    dead_ids = set(base.loc[dead.to_numpy(), "record_id"])
+    bad = (ctx.text("adverse_events", "ae_grade") == "5") & ~rows["record_id"].isin(dead_ids)
+    return hits(rows, bad, field="ae_grade")
+
+
+@REGISTRY.rule("AE-2", title="Fatal outcome and grade 5 agree", severity="error",
+               category="safety", form="adverse_events", field="ae_outcome", repeating=True,
+               message="The outcome is {outcome} but the grade is {grade}: an adverse event is "
+                       "fatal exactly when it is grade 5. Please check the grade and the "
+                       "outcome.")
+def fatal_vs_grade(ctx: CheckContext) -> pd.DataFrame:
+    """CTCAE grade 5 means death related to the AE, so the outcome 'fatal' and grade 5 go
+    together."""
+    rows = ctx.form_rows("adverse_events")
+    grade = ctx.text("adverse_events", "ae_grade")
+    outcome = ctx.text("adverse_events", "ae_outcome")
+    bad = ((grade == "5") & (outcome != "5") & (outcome != "")) | (
+        (outcome == "5") & (grade != "5") & (grade != ""))
+    return hits(rows, bad, field="ae_outcome",
+                outcome=(outcome == "5").map({True: "fatal", False: "not fatal"}), grade=grade)
