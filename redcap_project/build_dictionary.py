@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

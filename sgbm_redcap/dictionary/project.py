@@ -1,0 +1,96 @@
+"""The study's REDCap project definition: ``redcap_project/`` = data dictionary CSV +
+``project.toml`` (version, repeating instruments, Data Access Groups)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from sgbm_redcap.dictionary.load import load_dictionary
+from sgbm_redcap.dictionary.model import Dictionary
+from sgbm_redcap.errors import DictionaryError
+
+#: REDCap's unique DAG names: lower case, digits and underscore, at most 18 characters.
+_DAG_NAME = re.compile(r"^[a-z0-9_]{1,18}$")
+
+
+@dataclass
+class StudyProject:
+    """Everything needed to build the study's REDCap project."""
+
+    dictionary: Dictionary
+    version: str
+    repeating_forms: list[str]
+    dags: list[tuple[str, str]]  # (unique_group_name, label)
+    title: str = ""
+    short_name: str = ""
+    path: Path | None = None
+    repeating_labels: dict[str, str] = field(default_factory=dict)
+    record_autonumbering: bool = True
+
+
+def load_project(directory: str | PathLike[str]) -> StudyProject:
+    """Read ``project.toml`` and the dictionary it names from ``directory``.
+
+    Raises ``DictionaryError`` when the metadata is missing or contradicts the dictionary
+    (a repeating form or DAG that cannot exist)."""
+    root = Path(directory)
+    meta_path = root / "project.toml"
+    try:
+        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DictionaryError(f"cannot read project metadata: {exc.strerror or exc}",
+                              file=str(meta_path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DictionaryError(f"project.toml is not valid TOML: {exc}",
+                              file=str(meta_path)) from None
+
+    proj = meta.get("project", {})
+    version = str(proj.get("version", "")).strip()
+    if not version:
+        raise DictionaryError("project.toml has no [project] version", file=str(meta_path),
+                              column="project.version")
+    dictionary = load_dictionary(root / str(proj.get("dictionary", "data_dictionary.csv")))
+
+    repeating = meta.get("repeating", {})
+    forms = [str(f) for f in repeating.get("forms", [])]
+    unknown = [f for f in forms if f not in dictionary.forms]
+    if unknown:
+        raise DictionaryError(f"repeating forms not in the dictionary: {', '.join(unknown)}",
+                              file=str(meta_path), column="repeating.forms")
+    labels = {str(k): str(v) for k, v in repeating.get("labels", {}).items()}
+
+    dags: list[tuple[str, str]] = []
+    for i, dag in enumerate(meta.get("dags", []), start=1):
+        name, label = str(dag.get("unique_name", "")), str(dag.get("label", ""))
+        if not _DAG_NAME.match(name) or not label:
+            raise DictionaryError(
+                f"DAG #{i} needs unique_name ([a-z0-9_], at most 18 characters) and a label",
+                file=str(meta_path), column=f"dags[{i}]")
+        dags.append((name, label))
+    if len({n for n, _ in dags}) != len(dags):
+        raise DictionaryError("duplicate DAG unique_name", file=str(meta_path), column="dags")
+
+    return StudyProject(
+        dictionary=dictionary,
+        version=version,
+        repeating_forms=forms,
+        dags=dags,
+        title=str(proj.get("title", "")),
+        short_name=str(proj.get("short_name", "")),
+        path=root,
+        repeating_labels=labels,
+        record_autonumbering=bool(proj.get("record_autonumbering", True)),
+    )
+
+
+def default_project_dir() -> Path:
+    """``redcap_project/`` of this repository (the package is installed editable)."""
+    return Path(__file__).resolve().parents[2] / "redcap_project"
