@@ -67,13 +67,17 @@ SCHEMA: dict[str, dict[str, str]] = {
                      "sg_combination": "code"},
     "sg_administration": {"adm_date": "date", "adm_cycle": "num", "adm_day": "code",
                           "adm_dose_level": "code", "adm_dose_mg": "num", "adm_status": "code",
-                          "adm_delay_days": "num", "adm_delay_reason": "code"},
+                          "adm_delay_days": "num", "adm_delay_reason": "code",
+                          "adm_reduced": "code"},
     "concomitant_care": {"cm_category": "code", "cm_agent": "text", "cm_start_date": "date",
                          "cm_stop_date": "date", "cm_dex_mg": "num", "gcsf_type": "code",
-                         "gcsf_purpose": "code", "cm_cns_for_pd": "code"},
+                         "gcsf_purpose": "code", "cm_cns_type": "code",
+                         "cm_cns_for_pd": "code"},
     "intracranial_assessment": {"ia_date": "date", "ia_type": "code", "ia_modality": "code",
                                 **_TL, "ia_sld": "num", "ia_nontarget": "code",
-                                "ia_new_lesion": "code", "ia_lmd": "code",
+                                "ia_new_lesion": "code", "ia_new_confirmed": "code",
+                                "ia_lmd": "code", "ia_clin_tumour": "code",
+                                "ia_pseudoprog": "code",
                                 "ia_steroid_dex_mg": "num", "ia_steroid_change": "code",
                                 "ia_clinical": "code", "ia_rano_inv": "code"},
     "extracranial_assessment": {"ea_date": "date", "ea_type": "code", **_ETL, "ea_sld": "num",
@@ -83,15 +87,17 @@ SCHEMA: dict[str, dict[str, str]] = {
                        "ae_end_date": "date", "ae_ongoing": "code", "ae_grade": "code",
                        "ae_serious": "code", "ae_relation": "code", "ae_action": "code",
                        "ae_outcome": "code", "ae_aesi": "code"},
-    "subsequent_therapy": {"st_type": "code", "st_start_date": "date", "st_cns_local": "code"},
+    "subsequent_therapy": {"st_type": "code", "st_start_date": "date", "st_cns_local": "code",
+                           "st_after_ipd": "code"},
     "end_of_treatment": {"eot_last_dose_date": "date", "eot_reason": "code",
                          "eot_ongoing": "code"},
     "follow_up": {"ipd_date": "date", "ipd_criterion": "code", "epd_date": "date",
                   "last_contact_date": "date", "vital_status": "code", "death_date": "date",
-                  "death_cause": "code"},
+                  "death_cause": "code", "first_pd_pattern": "code", "ltfu_date": "date"},
 }
 
 _YESNO = {"1": "Yes", "0": "No"}
+_CONF = {"1": "Confirmed", "2": "Not confirmed", "3": "Not yet known"}
 _RESP = {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "non-CR/non-PD"}
 
 #: Labels of CONTRACTS §3, used for display and to read label-valued columns when the input
@@ -135,6 +141,11 @@ LABELS: dict[str, dict[str, str]] = {
     "ia_new_lesion": {"0": "No", "1": "Yes", "2": "Equivocal"},
     "ea_new_lesion": {"0": "No", "1": "Yes", "2": "Equivocal"},
     "ia_lmd": {"0": "Absent", "1": "Stable", "2": "Improved", "3": "PD", "9": "NE"},
+    "ia_new_confirmed": _CONF, "ia_clin_tumour": _YESNO, "ia_pseudoprog": _YESNO,
+    "adm_reduced": _YESNO, "st_after_ipd": _YESNO,
+    "first_pd_pattern": {"1": "Intracranial only", "2": "Extracranial only", "3": "Both"},
+    "cm_cns_type": {"1": "Surgery", "2": "SRS", "3": "FSRT", "4": "WBRT", "5": "HA-WBRT",
+                    "9": "Other"},
     "ia_steroid_change": {"1": "Decreased", "2": "Stable", "3": "Increased"},
     "ia_clinical": {"1": "Improved", "2": "Stable", "3": "Worse"},
     "ia_rano_inv": _RESP, "ea_recist_inv": _RESP,
@@ -215,6 +226,12 @@ def prepare(tables: Any) -> StudyData:
 
 def _labels_from(dictionary: Any) -> dict[str, dict[str, str]]:
     labels = {k: dict(v) for k, v in LABELS.items()}
+    try:  # the controlled AE term list, when the dictionary package provides it
+        from sgbm_redcap.dictionary.ctcae import CTCAE_TERMS
+
+        labels["ae_term"] = {str(k): str(v) for k, v in CTCAE_TERMS.items()}
+    except ImportError:  # pragma: no cover - the dictionary package is built in parallel
+        logger.debug("sgbm_redcap.dictionary.ctcae not available; AE terms shown as codes")
     if dictionary is None or not hasattr(dictionary, "get"):
         return labels
     for form_fields in SCHEMA.values():
