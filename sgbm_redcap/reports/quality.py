@@ -1,0 +1,301 @@
+"""The data-quality report and the per-site query listings.
+
+Inputs are plain: the flat raw export (``StudyTables.raw``), its dictionary, the findings
+frame of :func:`sgbm_redcap.checks.run_checks` and, inside the raw export, the repeating
+``data_queries`` instrument the sweep writes (CONTRACTS §3). Nothing here talks to REDCap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from sgbm_redcap.reports.contexts import (
+    Cover,
+    KeyFigure,
+    KeyFigures,
+    Paragraph,
+    ReportContext,
+    Section,
+    Table,
+)
+from sgbm_redcap.reports.formatting import DASH, cell, num, pct
+from sgbm_redcap.reports.redaction import identifier_fields
+
+log = logging.getLogger(__name__)
+
+QUERY_STATUS = {"1": "Open", "2": "Answered", "3": "Closed", "4": "Reopened"}
+SEVERITY = {"1": "error", "2": "warning"}
+_INSTRUMENT = "redcap_repeat_instrument"
+_DAG = "redcap_data_access_group"
+
+
+# --------------------------------------------------------------------------- inputs
+def query_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The ``data_queries`` instances of a flat raw export, with readable status and dates."""
+    if _INSTRUMENT not in raw.columns or "dq_id" not in raw.columns:
+        return pd.DataFrame(columns=["record_id", "dag", "dq_id", "dq_rule", "dq_form",
+                                     "dq_instance", "dq_field", "dq_message", "status",
+                                     "severity", "opened", "answered", "closed",
+                                     "dq_site_response", "dq_note"])
+    q = raw[raw[_INSTRUMENT] == "data_queries"].copy()
+    dags = raw.drop_duplicates("record_id").set_index("record_id").get(_DAG)
+    q["dag"] = q["record_id"].map(dags) if dags is not None else ""
+    q["status"] = q["dq_status"].map(QUERY_STATUS).fillna("Unknown")
+    q["severity"] = q.get("dq_severity", pd.Series("", index=q.index)).map(SEVERITY).fillna("")
+    for src, dst in (("dq_opened_date", "opened"), ("dq_answered_date", "answered"),
+                     ("dq_closed_date", "closed")):
+        q[dst] = pd.to_datetime(q.get(src, pd.Series("", index=q.index)).replace("", None),
+                                errors="coerce")
+    return q.reset_index(drop=True)
+
+
+def site_labels(raw: pd.DataFrame, dags: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """DAG unique name → label (from project.toml's ``[[dags]]``; the name itself otherwise)."""
+    labels = dict(dags)
+    if _DAG in raw.columns:
+        for name in raw[_DAG].dropna().unique():
+            labels.setdefault(str(name), str(name) or "No site")
+    return labels
+
+
+# --------------------------------------------------------------------------- query metrics
+@dataclass(frozen=True)
+class QueryMetrics:
+    opened_in_period: int
+    answered_in_period: int
+    closed_in_period: int
+    open_now: int
+    answered_now: int
+    median_days_to_close: float
+
+
+def query_metrics(q: pd.DataFrame, *, cutoff: date, period_days: int = 31) -> QueryMetrics:
+    """Counts for the month before ``cutoff`` and the state at ``cutoff``."""
+    end = pd.Timestamp(cutoff)
+    start = end - pd.Timedelta(days=period_days)
+
+    def within(col: str) -> int:
+        return int(((q[col] > start) & (q[col] <= end)).sum()) if len(q) else 0
+
+    closed = q.dropna(subset=["closed", "opened"]) if len(q) else q
+    days = (closed["closed"] - closed["opened"]).dt.days if len(closed) else pd.Series([])
+    return QueryMetrics(
+        opened_in_period=within("opened"),
+        answered_in_period=within("answered"),
+        closed_in_period=within("closed"),
+        open_now=int(q["status"].isin(["Open", "Reopened"]).sum()) if len(q) else 0,
+        answered_now=int((q["status"] == "Answered").sum()) if len(q) else 0,
+        median_days_to_close=float(days.median()) if len(days) else float("nan"),
+    )
+
+
+def queries_by(q: pd.DataFrame, key: str, labels: dict[str, str] | None = None,
+               *, caption: str, id: str) -> Table:
+    """Queries per site or per instrument: total, open (incl. reopened), answered, closed,
+    median days open → closed."""
+    rows = []
+    if len(q):
+        for name, g in q.groupby(key, sort=True):
+            closed = g.dropna(subset=["closed", "opened"])
+            med = (closed["closed"] - closed["opened"]).dt.days.median() if len(closed) else None
+            rows.append([
+                (labels or {}).get(str(name), str(name)) or "No site", str(len(g)),
+                str(int(g["status"].isin(["Open", "Reopened"]).sum())),
+                str(int((g["status"] == "Answered").sum())),
+                str(int((g["status"] == "Closed").sum())),
+                num(med, 0) if med is not None else DASH,
+            ])
+    first = "Site" if key == "dag" else "Instrument"
+    return Table(id=id, caption=caption,
+                 columns=[first, "Raised", "Open", "Answered", "Closed", "Median days to close"],
+                 rows=rows, empty_message="No data query has been raised.")
+
+
+# --------------------------------------------------------------------------- completeness
+def _shown(raw: pd.DataFrame, logic: str) -> pd.Series | None:
+    """Where a field is shown (branching logic true); None when it cannot be evaluated."""
+    if not logic:
+        return pd.Series(True, index=raw.index)
+    try:
+        from sgbm_redcap.logic import evaluate, parse
+
+        return evaluate(parse(logic), raw).fillna(False).astype(bool)
+    except Exception as exc:  # noqa: BLE001 - logic support may be partial; say so, go on
+        log.debug("branching logic %r not evaluated: %s", logic, exc)
+        return None
+
+
+def completeness(raw: pd.DataFrame, dictionary: Any) -> tuple[pd.DataFrame, int]:
+    """Required-field completeness on non-repeating instruments: one row per (site, form)
+    with ``expected`` and ``filled`` counts over records whose field is shown. Returns the
+    frame and the number of required fields whose branching logic could not be evaluated
+    (left out)."""
+    base = raw[raw.get(_INSTRUMENT, pd.Series("", index=raw.index)).fillna("") == ""]
+    rows: list[pd.DataFrame] = []
+    skipped = 0
+    for f in dictionary.fields:
+        if not f.required or f.field_type in {"descriptive", "checkbox", "calc"}:
+            continue
+        if f.name not in base.columns:
+            continue
+        shown = _shown(base, f.branching_logic or "")
+        if shown is None:
+            skipped += 1
+            continue
+        filled = shown & (base[f.name].fillna("").astype(str) != "")
+        frame = pd.DataFrame({"dag": base.get(_DAG, ""), "form": f.form, "expected": shown,
+                              "filled": filled})
+        rows.append(frame.groupby(["dag", "form"]).sum().reset_index())
+    if not rows:
+        return pd.DataFrame(columns=["dag", "form", "expected", "filled"]), skipped
+    out = pd.concat(rows).groupby(["dag", "form"], sort=False).sum().reset_index()
+    return out, skipped
+
+
+def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
+                       caption: str, footnote: str = "") -> Table:
+    grouped = comp.groupby(key, sort=False)[["expected", "filled"]].sum().reset_index()
+    rows = [[labels.get(str(r[key]), str(r[key])) if key == "dag" else str(r[key]),
+             str(int(r["expected"])), str(int(r["filled"])),
+             pct(r["filled"], r["expected"])] for _, r in grouped.iterrows()]
+    return Table(id=id, caption=caption,
+                 columns=["Site" if key == "dag" else "Instrument", "Required answers expected",
+                          "Filled", "Complete"], rows=rows, footnote=footnote)
+
+
+# --------------------------------------------------------------------------- findings
+def findings_by_rule(findings: pd.DataFrame, titles: dict[str, str] | None = None) -> Table:
+    rows = []
+    if len(findings):
+        g = findings.groupby(["rule_id", "severity"], sort=True)
+        for (rule, severity), part in g:
+            rows.append([str(rule), (titles or {}).get(str(rule), ""), str(severity),
+                         str(len(part)), str(part["record_id"].nunique())])
+        rows.sort(key=lambda r: (-int(r[3]), r[0]))
+    return Table(id="findings-by-rule", caption="Findings by check rule",
+                 columns=["Rule", "What it checks", "Severity", "Findings", "Patients"],
+                 rows=rows, text_columns=3, empty_message="No finding.")
+
+
+def findings_by_site(findings: pd.DataFrame, labels: dict[str, str]) -> Table:
+    rows = []
+    if len(findings):
+        for dag, part in findings.groupby("dag", sort=True):
+            rows.append([labels.get(str(dag), str(dag)) or "No site",
+                         str(int((part["severity"] == "error").sum())),
+                         str(int((part["severity"] == "warning").sum())),
+                         str(part["record_id"].nunique())])
+    return Table(id="findings-by-site", caption="Findings by site",
+                 columns=["Site", "Errors", "Warnings", "Patients with a finding"], rows=rows,
+                 empty_message="No finding.")
+
+
+# --------------------------------------------------------------------------- report
+def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataFrame, *,
+                          cover: Cover, dags: Iterable[tuple[str, str]] = (),
+                          rule_titles: dict[str, str] | None = None,
+                          type_problems: pd.DataFrame | None = None) -> ReportContext:
+    """The data-quality report: checks, queries, completeness, values of the wrong type."""
+    labels = site_labels(raw, dags)
+    q = query_frame(raw)
+    m = query_metrics(q, cutoff=cover.cutoff_date)
+    n_err = int((findings["severity"] == "error").sum()) if len(findings) else 0
+    n_warn = int((findings["severity"] == "warning").sum()) if len(findings) else 0
+    summary = KeyFigures("quality-key", [
+        KeyFigure("Findings (errors / warnings)", f"{n_err} / {n_warn}",
+                  f"in {findings['record_id'].nunique() if len(findings) else 0} patients"),
+        KeyFigure("Queries open now", str(m.open_now), f"{m.answered_now} answered, awaiting "
+                  "review by the next sweep"),
+        KeyFigure("Queries in the last month", f"{m.opened_in_period} opened",
+                  f"{m.answered_in_period} answered, {m.closed_in_period} closed"),
+        KeyFigure("Median days to close", num(m.median_days_to_close, 0), "raised → closed"),
+    ])
+    comp, skipped = completeness(raw, dictionary)
+    note = (f"{skipped} required fields whose branching logic could not be evaluated are left "
+            "out." if skipped else "")
+    sections = [
+        Section("quality-summary", "Summary", [summary, Paragraph(
+            "Findings come from the study's check rules run on the data at the cut-off; "
+            "queries are the data_queries records the sweep writes back to REDCap and the "
+            "sites answer there.", "note")], page_break=False),
+        Section("quality-findings", "Check findings",
+                [findings_by_rule(findings, rule_titles), findings_by_site(findings, labels)]),
+        Section("quality-queries", "Data queries", [
+            queries_by(q, "dag", labels, caption="Queries by site", id="queries-by-site"),
+            queries_by(q, "dq_form", caption="Queries by instrument", id="queries-by-form")]),
+        Section("quality-completeness", "Completeness of required fields", [
+            completeness_table(comp, "dag", labels, id="completeness-by-site",
+                               caption="Required fields by site", footnote=note),
+            completeness_table(comp, "form", labels, id="completeness-by-form",
+                               caption="Required fields by instrument", footnote=note)]),
+    ]
+    if type_problems is not None and len(type_problems):
+        tp = type_problems.copy()
+        cols = [c for c in ("record_id", "form", "field", "value", "problem", "reason")
+                if c in tp.columns and c not in identifier_fields(dictionary)]
+        sections.append(Section("quality-types", "Values that do not fit their field type", [
+            Table("type-problems", "Values kept as text because they do not fit the field's "
+                  "validation", cols, [[cell(v) for v in r] for r in
+                                       tp[cols].head(200).itertuples(index=False)],
+                  text_columns=len(cols), wide=True,
+                  footnote=f"{len(tp)} values; the first 200 are listed.")]))
+    return ReportContext(cover, sections, f"SG-BM-RWS data quality · cut-off "
+                         f"{cover.cutoff_date.isoformat()}")
+
+
+# --------------------------------------------------------------------------- site listings
+@dataclass
+class SiteListingContext:
+    """Context of ``site_queries.html.j2``: one site's queries that need an answer."""
+
+    site: str
+    cover: Cover
+    summary: KeyFigures
+    open_queries: Table
+    answered_queries: Table
+    running_header: str
+
+
+def site_listing(raw: pd.DataFrame, dag: str, *, cover: Cover, site_label: str = "",
+                 today: date | None = None) -> SiteListingContext:
+    """The listing a site works from: open and reopened queries first (oldest first), then
+    answered ones awaiting the next sweep."""
+    q = query_frame(raw)
+    q = q[q["dag"] == dag] if len(q) else q
+    today_ts = pd.Timestamp(today or cover.cutoff_date)
+    cols = ["Query", "Record", "Instrument", "Inst.", "Field", "What to check", "Status",
+            "Raised", "Days open", "Sweep note"]
+
+    def rows(part: pd.DataFrame) -> list[list[str]]:
+        part = part.sort_values("opened")
+        days = (today_ts - part["opened"]).dt.days
+        return [[cell(r.dq_id), cell(r.record_id), cell(r.dq_form), cell(r.dq_instance),
+                 cell(r.dq_field), cell(r.dq_message), cell(r.status), cell(r.opened),
+                 DASH if pd.isna(d) else str(int(d)), cell(getattr(r, "dq_note", ""))]
+                for r, d in zip(part.itertuples(index=False), days, strict=True)]
+
+    open_q = q[q["status"].isin(["Open", "Reopened"])] if len(q) else q
+    answered = q[q["status"] == "Answered"] if len(q) else q
+    label = site_label or dag
+    overdue = int(((today_ts - open_q["opened"]).dt.days > 30).sum()) if len(open_q) else 0
+    summary = KeyFigures("site-key", [
+        KeyFigure("Open or reopened", str(len(open_q)), f"{overdue} open for more than 30 days"),
+        KeyFigure("Answered, awaiting review", str(len(answered)), ""),
+        KeyFigure("Closed", str(int((q["status"] == "Closed").sum()) if len(q) else 0), ""),
+    ])
+    return SiteListingContext(
+        site=label, cover=cover, summary=summary,
+        open_queries=Table("open", "Queries to answer", cols, rows(open_q), text_columns=10,
+                           wide=True, empty_message="No open query: thank you."),
+        answered_queries=Table("answered", "Answered, to be reviewed by the next sweep", cols,
+                               rows(answered), text_columns=10, wide=True,
+                               empty_message="None."),
+        running_header=f"SG-BM-RWS data queries · {label} · {cover.cutoff_date.isoformat()}",
+    )
+
