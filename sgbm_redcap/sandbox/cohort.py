@@ -1,0 +1,571 @@
+"""A seeded, realistic SG-BM-RWS cohort with a manifest of deliberately planted data problems.
+
+``generate_cohort(n, seed=..., problem_rate=...)`` simulates *n* screened patients across
+4-6 sites (one REDCap Data Access Group each) enrolled since 2024-08, as REDCap flat import
+rows (docs/CONTRACTS.md §3 names and codes, every value a string, '' for blank).  It then
+copies the cohort and plants data problems in a share of the records: at most one problem
+per record, so every problem is unambiguous, and each is listed in ``Cohort.manifest``
+(kinds: :data:`PROBLEM_KINDS`).  ``Cohort.clean_records`` is the cohort before planting:
+dates in order, values in range and RANO-BM calls that agree with the diameters.
+
+The same seed always gives the same cohort.  The patient simulation is in
+:mod:`sgbm_redcap.sandbox.cohort_sim`, the response arithmetic in
+:mod:`sgbm_redcap.sandbox.cohort_rano`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sgbm_redcap.sandbox import cohort_rano as rano
+from sgbm_redcap.sandbox.cohort_sim import (
+    AE_PROFILE,
+    DOSE_MG_PER_KG,
+    GRADE5_TERMS,
+    Patient,
+    PatientSimulator,
+    iso,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEED = 20240801
+DEFAULT_EXTRACT_DATE = date(2026, 11, 25)
+STUDY_START = date(2024, 8, 1)
+#: Sites when the caller gives none: (DAG unique name, label).
+DEFAULT_SITES: tuple[tuple[str, str], ...] = (
+    ("site_01", "Site 01"),
+    ("site_02", "Site 02"),
+    ("site_03", "Site 03"),
+    ("site_04", "Site 04"),
+    ("site_05", "Site 05"),
+)
+#: Share of screened patients who are not eligible (enrolment form only).
+SCREEN_FAILURE_RATE = 0.05
+
+#: Every kind of planted problem, the vocabulary of ``PlantedProblem.kind``:
+#:
+#: ``missing_required``  a field marked required in the dictionary left blank
+#: ``impossible_date``   two dates in an impossible order; ``detail`` starts with the variant:
+#:                       ``ae_onset_before_sg_start``, ``ae_end_before_onset``,
+#:                       ``death_before_last_assessment``, ``bm_diagnosis_after_sg_start``
+#: ``out_of_range``      a number outside its field's validation min/max (unit slips)
+#: ``invalid_choice``    a code that is not one of the field's choices (a retired code)
+#: ``eligibility_violation``  eligible = 1 while an inclusion item is 0 or an exclusion item 1
+#: ``response_contradicts_measurements``  ia_rano_inv disagrees with the target diameters
+#: ``dose_reescalation`` adm_dose_level back up after a reduction (the label forbids it)
+#: ``grade5_without_death``  an AE of grade 5 (fatal) in a patient whose vital status is alive
+#: ``stale_last_contact``  alive, not lost to follow-up, last contact > 120 days before extract
+#: ``missing_baseline_scan``  no baseline intracranial assessment (ia_type = 1) at all
+PROBLEM_KINDS: tuple[str, ...] = (
+    "missing_required",
+    "impossible_date",
+    "out_of_range",
+    "invalid_choice",
+    "eligibility_violation",
+    "response_contradicts_measurements",
+    "dose_reescalation",
+    "grade5_without_death",
+    "stale_last_contact",
+    "missing_baseline_scan",
+)
+
+#: Non-repeating instruments and the fields the generator fills, in dictionary order.
+NONREPEATING_FORMS: dict[str, tuple[str, ...]] = {
+    "enrolment": (
+        "site_patient_id", "screening_date", "enrol_date", "inc_age18", "inc_histology",
+        "inc_bm_imaging", "inc_sg_received", "inc_clin_stable", "inc_followup",
+        "exc_other_cancer", "exc_no_consent", "exc_trial", "exc_investigator", "consent_type",
+        "consent_date", "eligible", "inelig_reason",
+    ),
+    "demographics": (
+        "birth_date", "sex", "height_cm", "weight_kg", "menopausal", "ecog", "kps",
+        "lab_date", "anc", "plt", "hb", "alt", "ast", "tbil", "creat", "albumin",
+    ),
+    "tumour": (
+        "diag_date", "de_novo_iv", "er_pct", "pr_pct", "her2_ihc", "her2_ish", "subtype_sg",
+        "trop2_hscore", "ugt1a1_28", "ugt1a1_6", "first_met_date", "ec_mets___1",
+        "ec_mets___2", "ec_mets___3", "ec_mets___4", "ec_mets___5", "ec_mets___0",
+        "visceral_mets",
+    ),
+    "brain_mets_baseline": (
+        "bm_diag_date", "bm_diag_method", "bm_baseline_scan_date", "bm_count", "bm_count_cat",
+        "bm_largest_mm", "bm_measurable_n", "bm_symptomatic", "lmd", "bm_status",
+        "steroid_at_start", "steroid_dex_mg", "aed_at_start",
+    ),
+    "sg_treatment": ("sg_start_date", "sg_line", "sg_start_dose", "sg_combination"),
+    "end_of_treatment": ("eot_last_dose_date", "eot_reason", "eot_ongoing"),
+    "follow_up": (
+        "ipd_date", "ipd_criterion", "epd_date", "last_contact_date", "vital_status",
+        "death_date", "death_cause",
+    ),
+}
+#: Repeating instruments in dictionary order (data_queries stays empty: the sweep fills it).
+REPEATING_FORMS: tuple[str, ...] = (
+    "prior_cns_therapy", "prior_systemic_therapy", "sg_administration", "concomitant_care",
+    "intracranial_assessment", "extracranial_assessment", "adverse_events",
+    "subsequent_therapy", "data_queries",
+)
+FORM_ORDER: tuple[str, ...] = (
+    "enrolment", "demographics", "tumour", "brain_mets_baseline", "prior_cns_therapy",
+    "prior_systemic_therapy", "sg_treatment", "sg_administration", "concomitant_care",
+    "intracranial_assessment", "extracranial_assessment", "adverse_events",
+    "subsequent_therapy", "end_of_treatment", "follow_up", "data_queries",
+)
+KEY_COLUMNS = ("record_id", "redcap_repeat_instrument", "redcap_repeat_instance")
+
+#: Fallback ae_term codes (MedDRA LLT codes of the CTCAE v5 terms) when the dictionary
+#: package's controlled list is not importable.
+_FALLBACK_AE_CODES = {
+    "neutropenia": "10029366", "febrile_neutropenia": "10016288", "anaemia": "10002272",
+    "wbc": "10049182", "platelets": "10035528", "diarrhoea": "10012727", "nausea": "10028813",
+    "vomiting": "10047700", "constipation": "10010774", "anorexia": "10002646",
+    "fatigue": "10016256", "alopecia": "10001760", "alt": "10001551", "ast": "10003481",
+    "hypokalemia": "10021018", "mucositis": "10028130", "headache": "10019211",
+    "seizure": "10039906", "infusion_reaction": "10051792",
+}
+
+
+@dataclass(frozen=True)
+class PlantedProblem:
+    """One deliberate data problem.  ``instance`` is None on non-repeating forms (and for a
+    repeating row that is missing altogether); ``field`` is the field a check should name."""
+
+    problem_id: str
+    kind: str
+    record_id: str
+    form: str
+    instance: int | None
+    field: str
+    detail: str
+
+
+@dataclass
+class Cohort:
+    """The generated cohort.  ``records`` carries the planted problems; ``clean_records`` is
+    the same cohort without them.  Rows hold only their own instrument's columns (plus the
+    three key columns); :meth:`to_frame` gives the full flat table."""
+
+    records: list[dict[str, str]]
+    clean_records: list[dict[str, str]]
+    dags: dict[str, str]
+    manifest: list[PlantedProblem]
+    sites: list[tuple[str, str]]
+    extract_date: date
+    seed: int
+    #: form -> {field: extra choice code} for invalid_choice problems; the seeder widens
+    #: these fields' choices during import, the way a retired code lingers in real projects
+    retired_codes: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def record_ids(self) -> list[str]:
+        return list(self.dags)
+
+    def to_frame(self, *, clean: bool = False, columns: Iterable[str] | None = None,
+                 with_dag: bool = False):
+        """The flat table (a pandas DataFrame of strings, '' for blank), as a REDCap flat
+        export of these rows would look.  ``columns`` fixes the column order (e.g.
+        ``Dictionary.export_columns()``); otherwise columns appear as first seen."""
+        import pandas as pd
+
+        rows = self.clean_records if clean else self.records
+        frame = pd.DataFrame.from_records(rows)
+        if columns is not None:
+            wanted = list(KEY_COLUMNS) + [c for c in columns if c not in KEY_COLUMNS]
+            frame = frame.reindex(columns=wanted)
+        frame = frame.fillna("").astype(str)
+        if with_dag:
+            frame.insert(3, "redcap_data_access_group", frame["record_id"].map(self.dags))
+        return frame
+
+
+def default_ae_codes() -> dict[str, str]:
+    """ae_term codes for the generator's AE keys, from the dictionary package's CTCAE list
+    when it is there (matched on the term text), else MedDRA LLT codes."""
+    try:
+        from sgbm_redcap.dictionary.ctcae import CTCAE_TERMS
+    except ImportError:
+        return dict(_FALLBACK_AE_CODES)
+    by_term = {term.strip().lower(): code for code, term in CTCAE_TERMS.items()}
+    codes = {}
+    for key, (term, *_rest) in AE_PROFILE.items():
+        code = by_term.get(term.lower())
+        if code is None:
+            fallback = _FALLBACK_AE_CODES[key]
+            code = fallback if fallback in CTCAE_TERMS else next(
+                (c for t, c in by_term.items() if t.startswith(term.lower()[:12])), fallback)
+        codes[key] = code
+    return codes
+
+
+def generate_cohort(
+    n: int = 100,
+    seed: int = DEFAULT_SEED,
+    problem_rate: float = 0.1,
+    *,
+    extract_date: date = DEFAULT_EXTRACT_DATE,
+    sites: Iterable[tuple[str, str]] | None = None,
+    problem_kinds: Iterable[str] = PROBLEM_KINDS,
+    ae_codes: dict[str, str] | None = None,
+) -> Cohort:
+    """Simulate *n* screened patients and plant problems in ``problem_rate`` of them.
+
+    ``problem_rate`` is the share of records (0-1) that carry exactly one planted problem;
+    the kinds are dealt round-robin from ``problem_kinds`` in a seeded order, so any rate
+    of at least ``len(problem_kinds) / n`` covers every kind.  ``sites`` are
+    ``(dag_unique_name, label)`` pairs (default :data:`DEFAULT_SITES`).
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if not 0.0 <= problem_rate <= 1.0:
+        raise ValueError(f"problem_rate must be between 0 and 1, got {problem_rate}")
+    kinds = tuple(problem_kinds)
+    unknown = sorted(set(kinds) - set(PROBLEM_KINDS))
+    if unknown:
+        raise ValueError(f"unknown problem kinds {unknown}; known: {PROBLEM_KINDS}")
+    site_list = list(sites) if sites is not None else list(DEFAULT_SITES)
+    if not site_list:
+        raise ValueError("at least one site is needed")
+    codes = ae_codes or default_ae_codes()
+    patients = _simulate(n, seed, extract_date, site_list, codes)
+    clean_rows = [row for p in patients for row in _flatten(p)]
+    planter = _Planter(random.Random(f"{seed}:plant"), extract_date, codes)
+    dirty = planter.plant(patients, round(problem_rate * n), kinds)
+    rows = [row for p in dirty for row in _flatten(p)]
+    log.info("cohort: %d records, %d rows, %d planted problems", n, len(rows),
+             len(planter.manifest))
+    return Cohort(
+        records=rows, clean_records=clean_rows, dags={p.record_id: p.dag for p in patients},
+        manifest=planter.manifest, sites=site_list, extract_date=extract_date, seed=seed,
+        retired_codes=planter.retired_codes,
+    )
+
+
+# -- simulation ------------------------------------------------------------------------------
+
+def _simulate(n: int, seed: int, extract: date, sites: list[tuple[str, str]],
+              ae_codes: dict[str, str]) -> list[Patient]:
+    """Enrolment dates first (sites open one after another, bigger sites recruit more),
+    then one independently seeded simulator per patient."""
+    rng = random.Random(f"{seed}:enrolment")
+    last_start = extract - timedelta(days=21)
+    span = (last_start - STUDY_START).days
+    opening = [STUDY_START + timedelta(days=round(i * min(120, span / 3) / max(1, len(sites))))
+               for i in range(len(sites))]
+    weights = [rng.uniform(0.6, 1.6) for _ in sites]
+    starts = []
+    for _ in range(n):
+        site = rng.choices(range(len(sites)), weights=weights)[0]
+        window = (last_start - opening[site]).days
+        # recruitment speeds up as the study matures: sqrt-shaped cumulative enrolment
+        offset = int(window * (rng.random() ** 0.8))
+        starts.append((opening[site] + timedelta(days=offset), site))
+    starts.sort()
+    patients = []
+    for i, (sg_start, site) in enumerate(starts, start=1):
+        record_id = str(i)
+        prng = random.Random(f"{seed}:patient:{i}")
+        sim = PatientSimulator(prng, record_id, sites[site][0], sg_start, extract, ae_codes)
+        if prng.random() < SCREEN_FAILURE_RATE:
+            patient = sim.screen_failure()
+        else:
+            patient = sim.build()
+        patient.values["site_patient_id"] = f"MRN{prng.randint(10**6, 10**7 - 1)}"
+        patients.append(patient)
+    return patients
+
+
+def _flatten(p: Patient) -> list[dict[str, str]]:
+    base: dict[str, str] = {"record_id": p.record_id, "redcap_repeat_instrument": "",
+                            "redcap_repeat_instance": ""}
+    for form, names in NONREPEATING_FORMS.items():
+        if not any(p.values.get(name, "") != "" for name in names):
+            continue
+        for name in names:
+            base[name] = p.values.get(name, "")
+        base[f"{form}_complete"] = "2"
+    rows = [base]
+    for form in REPEATING_FORMS:
+        for i, values in enumerate(p.repeats.get(form, ()), start=1):
+            row = {"record_id": p.record_id, "redcap_repeat_instrument": form,
+                   "redcap_repeat_instance": str(values.get("_instance", i))}
+            row.update((k, v) for k, v in values.items() if k != "_instance")
+            row[f"{form}_complete"] = "2"
+            rows.append(row)
+    return rows
+
+
+# -- planting --------------------------------------------------------------------------------
+
+_MISSING_REQUIRED = (
+    ("demographics", "ecog"), ("demographics", "weight_kg"), ("demographics", "sex"),
+    ("tumour", "subtype_sg"), ("brain_mets_baseline", "bm_status"),
+    ("sg_treatment", "sg_start_dose"), ("tumour", "diag_date"),
+    ("adverse_events", "ae_grade"), ("intracranial_assessment", "ia_modality"),
+)
+#: (form, field, bad value, what went wrong); values far outside any plausible range.
+_OUT_OF_RANGE = (
+    ("demographics", "weight_kg", lambda v: str(round(float(v) * 10)), "weight typed x10"),
+    ("demographics", "height_cm", lambda v: f"{float(v) / 100:.2f}", "height entered in metres"),
+    ("tumour", "er_pct", lambda v: "950", "ER% typed with an extra digit"),
+    ("demographics", "kps", lambda v: "180", "KPS above 100"),
+    ("intracranial_assessment", "ia_tl1_ld", lambda v: str(int(v) * 10 + 4),
+     "diameter entered in tenths of a mm"),
+)
+_INVALID_CHOICE = (
+    ("demographics", "menopausal", "4"), ("brain_mets_baseline", "bm_status", "4"),
+    ("adverse_events", "ae_relation", "4"), ("sg_administration", "adm_status", "4"),
+    ("intracranial_assessment", "ia_modality", "3"), ("tumour", "her2_ihc", "4"),
+)
+_ELIGIBILITY = (
+    ("inc_clin_stable", "0"), ("inc_bm_imaging", "0"), ("inc_histology", "0"),
+    ("exc_other_cancer", "1"), ("exc_trial", "1"), ("inc_age18", "0"),
+)
+STALE_DAYS = 120
+
+
+class _Planter:
+    def __init__(self, rng: random.Random, extract: date, ae_codes: dict[str, str]):
+        self.rng = rng
+        self.extract = extract
+        self.ae_codes = ae_codes
+        self.manifest: list[PlantedProblem] = []
+        self.retired_codes: dict[str, set[str]] = {}
+
+    def plant(self, patients: list[Patient], count: int, kinds: tuple[str, ...]) -> list[Patient]:
+        out = list(patients)
+        if count == 0 or not kinds:
+            return out
+        order = list(kinds)
+        self.rng.shuffle(order)
+        candidates = [i for i, p in enumerate(patients) if not p.facts.get("screen_failure")]
+        self.rng.shuffle(candidates)
+        used: set[int] = set()
+        slot = 0
+        misses = 0
+        while len(self.manifest) < count and misses < len(order):
+            kind = order[slot % len(order)]
+            slot += 1
+            planted = False
+            for i in candidates:
+                if i in used:
+                    continue
+                copy = patients[i].copy()
+                problem = getattr(self, f"_{kind}")(copy)
+                if problem is None:
+                    continue
+                form, instance, field_name, detail = problem
+                pid = f"P{len(self.manifest) + 1:04d}"
+                self.manifest.append(PlantedProblem(pid, kind, copy.record_id, form, instance,
+                                                    field_name, detail))
+                out[i] = copy
+                used.add(i)
+                planted = True
+                break
+            misses = 0 if planted else misses + 1
+        if len(self.manifest) < count:
+            log.warning("only %d of %d planted problems found a suitable record",
+                        len(self.manifest), count)
+        return out
+
+    # each returns (form, instance, field, detail) or None when the patient does not fit
+
+    def _row(self, p: Patient, form: str, pick: Callable[[dict[str, str]], bool]):
+        rows = [(i, r) for i, r in enumerate(p.repeats.get(form, ()), start=1) if pick(r)]
+        return self.rng.choice(rows) if rows else (None, None)
+
+    def _missing_required(self, p: Patient):
+        form, name = self.rng.choice(_MISSING_REQUIRED)
+        if form in NONREPEATING_FORMS:
+            if not p.values.get(name):
+                return None
+            old, p.values[name] = p.values[name], ""
+            return form, None, name, f"{name} left blank (was {old})"
+        i, row = self._row(p, form, lambda r: r.get(name, "") != "" and
+                           r.get("ae_grade") != "5")
+        if row is None:
+            return None
+        old, row[name] = row[name], ""
+        return form, i, name, f"{name} left blank (was {old})"
+
+    def _impossible_date(self, p: Patient):
+        f = p.facts
+        sg: date = f["sg_start"]  # type: ignore[assignment]
+        variant = self.rng.choice(["ae_onset_before_sg_start", "ae_end_before_onset",
+                                   "death_before_last_assessment",
+                                   "bm_diagnosis_after_sg_start"])
+        if variant == "ae_onset_before_sg_start":
+            i, row = self._row(p, "adverse_events", lambda r: r["ae_grade"] != "5")
+            if row is None:
+                return None
+            new = sg - timedelta(days=self.rng.randint(5, 40))
+            row["ae_onset_date"] = iso(new)
+            return ("adverse_events", i, "ae_onset_date",
+                    f"{variant}: AE onset {iso(new)} before SG start {iso(sg)}")
+        if variant == "ae_end_before_onset":
+            i, row = self._row(p, "adverse_events", lambda r: r["ae_end_date"] != "")
+            if row is None:
+                return None
+            onset = date.fromisoformat(row["ae_onset_date"])
+            new = onset - timedelta(days=self.rng.randint(3, 20))
+            row["ae_end_date"] = iso(new)
+            return ("adverse_events", i, "ae_end_date",
+                    f"{variant}: AE end {iso(new)} before its onset {iso(onset)}")
+        if variant == "death_before_last_assessment":
+            scans = [date.fromisoformat(r["ia_date"])
+                     for r in p.repeats.get("intracranial_assessment", ())]
+            if not f.get("dead") or len(scans) < 3:
+                return None
+            new = scans[-1] - timedelta(days=self.rng.randint(10, min(40, (scans[-1] - sg).days
+                                                                        - 1)))
+            p.values["death_date"] = iso(new)
+            return ("follow_up", None, "death_date",
+                    f"{variant}: death {iso(new)} before the brain scan of {iso(scans[-1])}")
+        new = sg + timedelta(days=self.rng.randint(10, 60))
+        if new > self.extract:
+            return None
+        p.values["bm_diag_date"] = iso(new)
+        return ("brain_mets_baseline", None, "bm_diag_date",
+                f"{variant}: brain metastases diagnosed {iso(new)}, after SG start {iso(sg)}")
+
+    def _out_of_range(self, p: Patient):
+        form, name, make, why = self.rng.choice(_OUT_OF_RANGE)
+        if form in NONREPEATING_FORMS:
+            old = p.values.get(name, "")
+            if not old or old == "0":
+                return None
+            p.values[name] = make(old)
+            return form, None, name, f"{name} = {p.values[name]} (was {old}): {why}"
+        i, row = self._row(p, form, lambda r: r.get(name, "") not in ("", "0"))
+        if row is None:
+            return None
+        old = row[name]
+        row[name] = make(old)
+        return form, i, name, f"{name} = {row[name]} (was {old}): {why}"
+
+    def _invalid_choice(self, p: Patient):
+        form, name, bad = self.rng.choice(_INVALID_CHOICE)
+        if form in NONREPEATING_FORMS:
+            old = p.values.get(name, "")
+            if not old:
+                return None
+            p.values[name] = bad
+            instance = None
+        else:
+            instance, row = self._row(p, form, lambda r: r.get(name, "") != "")
+            if row is None:
+                return None
+            old, row[name] = row[name], bad
+        self.retired_codes.setdefault(name, set()).add(bad)
+        return form, instance, name, f"{name} = {bad}, not a choice of the field (was {old})"
+
+    def _eligibility_violation(self, p: Patient):
+        name, bad = self.rng.choice(_ELIGIBILITY)
+        if p.values.get("eligible") != "1":
+            return None
+        p.values[name] = bad
+        return "enrolment", None, name, f"{name} = {bad} but eligible = 1"
+
+    def _response_contradicts_measurements(self, p: Patient):
+        rows = p.repeats.get("intracranial_assessment", [])
+        if not rows or rows[0].get("ia_tl1_ld", "") == "":
+            return None
+        base = _lesions(rows[0])
+        nadir = list(base)
+        choices = []
+        for i, row in enumerate(rows[1:], start=2):
+            lesions = _lesions(row)
+            if len(lesions) == len(base):
+                st = rano.target_status(lesions, base, nadir)
+                call = row["ia_rano_inv"]
+                if call == rano.SD and -0.2 < st.change_from_baseline < 0.1:
+                    choices.append((i, row, rano.PR, st))
+                elif call == rano.PR and st.change_from_baseline <= -0.4:
+                    choices.append((i, row, rano.SD, st))
+                if call not in (rano.PD, rano.NE) and sum(lesions) < sum(nadir):
+                    nadir = lesions
+        if not choices:
+            return None
+        i, row, new, st = self.rng.choice(choices)
+        old = row["ia_rano_inv"]
+        row["ia_rano_inv"] = new
+        names = {rano.PR: "PR", rano.SD: "SD"}
+        return ("intracranial_assessment", i, "ia_rano_inv",
+                f"call {names[new]} (was {names[old]}) but SLD changed "
+                f"{st.change_from_baseline:+.0%} from baseline")
+
+    def _dose_reescalation(self, p: Patient):
+        rows = p.repeats.get("sg_administration", [])
+        given = [(i, r) for i, r in enumerate(rows, start=1) if r["adm_dose_level"]]
+        for k in range(1, len(given) - 1):
+            (_, before), (i, row) = given[k - 1], given[k]
+            if row["adm_dose_level"] > before["adm_dose_level"]:
+                # the first reduced dose; re-escalate a later one
+                later = given[k + 1:]
+                j, target = self.rng.choice(later)
+                level = before["adm_dose_level"]
+                weight = float(p.values["weight_kg"])
+                target["adm_dose_level"] = level
+                target["adm_dose_mg"] = str(int(round(DOSE_MG_PER_KG[level] * weight / 10) * 10))
+                return ("sg_administration", j, "adm_dose_level",
+                        f"dose level back to {DOSE_MG_PER_KG[level]:g} mg/kg after a reduction "
+                        f"at instance {i}")
+        return None
+
+    def _grade5_without_death(self, p: Patient):
+        if p.values.get("vital_status") != "1":
+            return None
+        allowed = {self.ae_codes[k] for k in GRADE5_TERMS}
+        i, row = self._row(p, "adverse_events", lambda r: r["ae_term"] in allowed)
+        if row is None:
+            return None
+        old = row["ae_grade"]
+        row.update(ae_grade="5", ae_outcome="5", ae_end_date="", ae_ongoing="0")
+        return ("adverse_events", i, "ae_grade",
+                f"grade 5 (fatal) AE (was grade {old}) but vital status alive")
+
+    def _stale_last_contact(self, p: Patient):
+        if p.values.get("vital_status") != "1":
+            return None
+        latest = max(_dates(p))
+        if (self.extract - latest).days <= STALE_DAYS + 20:
+            return None
+        new = latest + timedelta(days=self.rng.randint(0, 14))
+        old = p.values["last_contact_date"]
+        p.values["last_contact_date"] = iso(new)
+        return ("follow_up", None, "last_contact_date",
+                f"last contact {iso(new)} ({(self.extract - new).days} days before extract; "
+                f"was {old}) for a patient alive in follow-up")
+
+    def _missing_baseline_scan(self, p: Patient):
+        rows = p.repeats.get("intracranial_assessment", [])
+        if len(rows) < 2 or rows[0]["ia_type"] != "1":
+            return None
+        removed = rows.pop(0)
+        return ("intracranial_assessment", None, "ia_date",
+                f"baseline brain scan of {removed['ia_date']} never entered")
+
+
+def _lesions(row: dict[str, str]) -> list[int]:
+    out = []
+    for k in range(1, 6):
+        val = row.get(f"ia_tl{k}_ld", "")
+        if val == "":
+            break
+        out.append(int(val))
+    return out
+
+
+def _dates(p: Patient) -> list[date]:
+    out = []
+    for key, val in p.values.items():
+        if key.endswith("_date") and val and key not in ("last_contact_date",):
+            out.append(date.fromisoformat(val))
+    for rows in p.repeats.values():
+        for row in rows:
+            out.extend(date.fromisoformat(v) for k, v in row.items() if k.endswith("_date") and v)
+    return out

@@ -1,0 +1,753 @@
+"""One synthetic SG-BM-RWS patient, simulated day by day from a seeded RNG.
+
+The numbers follow docs/DOMAIN.md: SG 10 mg/kg on D1 and D8 of 21-day cycles, reductions
+10 -> 7.5 -> 5 mg/kg driven by grade 3-4 neutropenia, febrile neutropenia or diarrhoea (never
+re-escalated; a fourth level means discontinuation), brain imaging every 4-8 weeks with
+RANO-BM calls derived from the drawn diameters, AE incidences near the SG label (§2.2, §2.4),
+median iPFS around 3 months and OS around 8-9 months (§3.1).  Everything happens on or before
+the extract date.  The output is a :class:`Patient`: the values of the non-repeating forms and
+the rows of each repeating form, all REDCap raw strings.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sgbm_redcap.sandbox import cohort_rano as rano
+
+DOSE_MG_PER_KG = {"1": 10.0, "2": 7.5, "3": 5.0}
+
+#: AE terms the generator uses: key -> (CTCAE v5 term, P(any grade), P(grade>=3),
+#: highest grade CTCAE allows, onset window in days after the first dose, related to SG).
+AE_PROFILE: dict[str, tuple[str, float, float, int, tuple[int, int], bool]] = {
+    "neutropenia": ("Neutrophil count decreased", 0.62, 0.47, 4, (7, 24), True),
+    "febrile_neutropenia": ("Febrile neutropenia", 0.06, 0.06, 4, (8, 30), True),
+    "anaemia": ("Anemia", 0.40, 0.08, 4, (15, 70), True),
+    "wbc": ("White blood cell decreased", 0.30, 0.12, 4, (7, 30), True),
+    "platelets": ("Platelet count decreased", 0.10, 0.02, 4, (10, 45), True),
+    "diarrhoea": ("Diarrhea", 0.60, 0.10, 4, (2, 30), True),
+    "nausea": ("Nausea", 0.60, 0.03, 3, (1, 10), True),
+    "vomiting": ("Vomiting", 0.30, 0.03, 4, (1, 15), True),
+    "constipation": ("Constipation", 0.28, 0.01, 3, (3, 30), True),
+    "anorexia": ("Anorexia", 0.25, 0.02, 3, (5, 40), True),
+    "fatigue": ("Fatigue", 0.50, 0.04, 3, (3, 30), True),
+    "alopecia": ("Alopecia", 0.45, 0.0, 2, (14, 45), True),
+    "alt": ("Alanine aminotransferase increased", 0.15, 0.02, 4, (10, 60), True),
+    "ast": ("Aspartate aminotransferase increased", 0.12, 0.01, 4, (10, 60), True),
+    "hypokalemia": ("Hypokalemia", 0.12, 0.03, 4, (10, 60), True),
+    "mucositis": ("Mucositis oral", 0.10, 0.01, 3, (5, 25), True),
+    "headache": ("Headache", 0.15, 0.01, 3, (1, 90), False),
+    "seizure": ("Seizure", 0.04, 0.02, 4, (1, 120), False),
+    "infusion_reaction": ("Infusion related reaction", 0.05, 0.005, 4, (0, 1), True),
+}
+#: Terms whose grade >= 3 make a dose be withheld (and, often, reduced): label Table 2.
+DOSE_LIMITING = ("neutropenia", "febrile_neutropenia", "diarrhoea")
+#: Terms that CTCAE v5 allows at grade 5 (used for fatal AEs, and by the planted problems).
+GRADE5_TERMS = ("febrile_neutropenia", "diarrhoea", "vomiting", "anaemia", "seizure")
+AESI_TERMS = ("neutropenia", "febrile_neutropenia", "diarrhoea", "nausea", "vomiting",
+              "anaemia", "infusion_reaction", "seizure")
+
+
+@dataclass
+class Patient:
+    """One record: non-repeating values and repeating rows (``form -> [row, ...]``)."""
+
+    record_id: str
+    dag: str
+    values: dict[str, str]
+    repeats: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    #: facts the planting step needs (dates as ``date``), never exported
+    facts: dict[str, object] = field(default_factory=dict)
+
+    def copy(self) -> Patient:
+        return Patient(
+            self.record_id,
+            self.dag,
+            dict(self.values),
+            {form: [dict(r) for r in rows] for form, rows in self.repeats.items()},
+            dict(self.facts),
+        )
+
+
+def iso(d: date | None) -> str:
+    return d.isoformat() if d else ""
+
+
+def _num(x: float, digits: int = 1) -> str:
+    text = f"{x:.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _pick(rng: random.Random, weighted: dict[str, float]) -> str:
+    return rng.choices(list(weighted), weights=list(weighted.values()))[0]
+
+
+def _lognormal_days(rng: random.Random, median: float, sigma: float = 0.8) -> int:
+    return max(1, int(rng.lognormvariate(math.log(median), sigma)))
+
+
+class PatientSimulator:
+    """Builds one :class:`Patient`; one instance per patient, seeded by the caller."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        record_id: str,
+        dag: str,
+        sg_start: date,
+        extract: date,
+        ae_codes: dict[str, str],
+    ):
+        self.rng = rng
+        self.extract = extract
+        self.sg_start = sg_start
+        self.ae_codes = ae_codes
+        self.p = Patient(record_id, dag, {})
+        self.v = self.p.values
+
+    # -- helpers -------------------------------------------------------------------------
+    def day(self, n: int) -> date:
+        return self.sg_start + timedelta(days=n)
+
+    def add(self, form: str, row: dict[str, str]) -> None:
+        self.p.repeats.setdefault(form, []).append(row)
+
+    # -- the patient ---------------------------------------------------------------------
+    def screen_failure(self) -> Patient:
+        """A screened patient who was not eligible: enrolment form only."""
+        rng = self.rng
+        screening = self.sg_start - timedelta(days=rng.randint(3, 20))
+        self._enrolment(screening, eligible=False)
+        self.p.facts.update(screen_failure=True, sg_start=None, screening=screening)
+        return self.p
+
+    def build(self) -> Patient:
+        rng = self.rng
+        screening = self.sg_start - timedelta(days=rng.randint(7, 24))
+        self._enrolment(screening, eligible=True)
+        self._demographics()
+        self._tumour()
+        self._brain_baseline()
+        self._prior_therapy()
+        self._course()
+        self.p.facts.update(screen_failure=False, sg_start=self.sg_start, screening=screening)
+        return self.p
+
+    def _enrolment(self, screening: date, *, eligible: bool) -> None:
+        rng, v = self.rng, self.v
+        enrol = screening + timedelta(days=rng.randint(0, 5))
+        for name in ("inc_age18", "inc_histology", "inc_bm_imaging", "inc_sg_received",
+                     "inc_clin_stable", "inc_followup"):
+            v[name] = "1"
+        for name in ("exc_other_cancer", "exc_no_consent", "exc_trial", "exc_investigator"):
+            v[name] = "0"
+        v.update(screening_date=iso(screening), enrol_date=iso(enrol))
+        written = rng.random() < 0.85
+        v["consent_type"] = "1" if written else "2"
+        v["consent_date"] = iso(screening + timedelta(days=rng.randint(0, enrol.toordinal()
+                                                                       - screening.toordinal())))
+        v["eligible"] = "1" if eligible else "0"
+        v["inelig_reason"] = ""
+        if not eligible:
+            failed, reason = rng.choice([
+                ("inc_clin_stable", "Uncontrolled seizures in the past 3 months"),
+                ("inc_bm_imaging", "Brain metastases not confirmed on contrast MRI/CT"),
+                ("inc_followup", "Unable to attend follow-up"),
+                ("exc_other_cancer", "Second active primary cancer within 5 years"),
+                ("exc_trial", "Enrolled in an interventional trial"),
+            ])
+            v[failed] = "0" if failed.startswith("inc_") else "1"
+            v["inelig_reason"] = reason
+        self.enrol = enrol
+
+    def _demographics(self) -> None:
+        rng, v = self.rng, self.v
+        age = min(82.0, max(29.0, rng.gauss(51, 10)))
+        birth = self.sg_start - timedelta(days=int(age * 365.25) + rng.randint(0, 300))
+        male = rng.random() < 0.01
+        height = rng.gauss(171 if male else 159, 6)
+        weight = min(95.0, max(38.0, rng.gauss(70 if male else 58, 9)))
+        ecog = _pick(rng, {"0": 0.25, "1": 0.55, "2": 0.17, "3": 0.03})
+        kps = {"0": (90, 100), "1": (70, 80), "2": (60, 70), "3": (40, 50)}[ecog]
+        menopausal = "3" if male else ("1" if age < 48 else ("2" if age > 53 else
+                                                              rng.choice("12")))
+        lab_date = self.sg_start - timedelta(days=rng.randint(0, 7))
+        v.update(
+            birth_date=iso(birth), sex="2" if male else "1", height_cm=_num(height),
+            weight_kg=_num(weight), menopausal=menopausal, ecog=ecog,
+            kps=str(rng.choice(range(kps[0], kps[1] + 1, 10))), lab_date=iso(lab_date),
+            anc=_num(rng.uniform(1.8, 6.5), 2), plt=str(rng.randint(110, 360)),
+            hb=str(rng.randint(98, 145)), alt=str(rng.randint(8, 55)),
+            ast=str(rng.randint(12, 50)), tbil=_num(rng.uniform(4, 19)),
+            creat=str(rng.randint(42, 95)), albumin=_num(rng.uniform(33, 46)),
+        )
+        self.weight = float(v["weight_kg"])
+        self.p.facts["age"] = age
+
+    def _tumour(self) -> None:
+        rng, v = self.rng, self.v
+        de_novo = rng.random() < 0.25
+        tnbc = rng.random() < 0.45
+        if de_novo:
+            diag = self.sg_start - timedelta(days=rng.randint(200, 900))
+            first_met = diag
+        else:
+            diag = self.sg_start - timedelta(days=rng.randint(900, 4500))
+            first_met = diag + timedelta(days=rng.randint(300, (self.sg_start - diag).days - 180))
+        ihc = _pick(rng, {"0": 0.5, "1": 0.35, "2": 0.15} if tnbc else
+                    {"0": 0.35, "1": 0.4, "2": 0.25})
+        mets = {"1": 0.4, "2": 0.45, "3": 0.55, "4": 0.5, "5": 0.12}
+        chosen = [code for code, p in mets.items() if rng.random() < p]
+        v.update(
+            diag_date=iso(diag), de_novo_iv="1" if de_novo else "0",
+            er_pct="0" if tnbc else str(rng.choice(range(10, 100, 5))),
+            pr_pct="0" if tnbc else str(rng.choice(range(0, 95, 5))),
+            her2_ihc=ihc, her2_ish="0" if ihc == "2" else "9",
+            subtype_sg="2" if tnbc else "1",
+            trop2_hscore=str(rng.randint(0, 300)) if rng.random() < 0.35 else "",
+            ugt1a1_28=_pick(rng, {"1": 0.45, "2": 0.14, "3": 0.01, "9": 0.40}),
+            ugt1a1_6=_pick(rng, {"1": 0.38, "2": 0.18, "3": 0.04, "9": 0.40}),
+            first_met_date=iso(first_met),
+            visceral_mets="1" if ("1" in chosen or "2" in chosen) else "0",
+        )
+        for code in ("1", "2", "3", "4", "5", "0"):
+            v[f"ec_mets___{code}"] = "1" if (code in chosen or (code == "0" and not chosen)) else "0"
+        self.tnbc, self.first_met, self.diag, self.de_novo = tnbc, first_met, diag, de_novo
+        self.extracranial_disease = bool(chosen)
+
+    def _brain_baseline(self) -> None:
+        rng, v = self.rng, self.v
+        scan = self.sg_start - timedelta(days=rng.randint(1, 26))
+        count = int(_pick(rng, {"1": 0.25, "2": 0.15, "3": 0.15, "5": 0.15, "8": 0.15,
+                                "14": 0.15}))
+        count += rng.randint(0, 2) if count > 3 else 0
+        lmd = rng.random() < 0.1
+        nonmeasurable_only = rng.random() < 0.1
+        measurable = 0 if nonmeasurable_only else min(count, rng.randint(1, 6))
+        targets = sorted((rng.randint(10, 34) for _ in range(min(5, measurable))), reverse=True)
+        largest = targets[0] + rng.randint(0, 3) if targets else rng.randint(4, 9)
+        status = _pick(rng, {"1": 0.3, "2": 0.4, "3": 0.3})
+        earliest = max(self.first_met, self.sg_start - timedelta(days=900))
+        latest = scan - timedelta(days=60 if status != "1" else 0)
+        span = max(0, (latest - earliest).days)
+        bm_diag = earliest + timedelta(days=rng.randint(0, span)) if status != "1" else \
+            scan - timedelta(days=rng.randint(0, 14))
+        bm_diag = max(bm_diag, self.first_met)
+        steroid = rng.random() < (0.45 if status != "2" else 0.15)
+        dex = rng.choice([2, 4, 4, 6, 8, 8, 12, 16]) if steroid else 0
+        cat = "1" if count == 1 else "2" if count <= 3 else "3" if count <= 10 else "4"
+        v.update(
+            bm_diag_date=iso(bm_diag), bm_diag_method=_pick(rng, {"1": 0.85, "2": 0.1, "3": 0.05}),
+            bm_baseline_scan_date=iso(scan), bm_count=str(count), bm_count_cat=cat,
+            bm_largest_mm=str(largest), bm_measurable_n=str(measurable),
+            bm_symptomatic="1" if rng.random() < 0.35 else "0", lmd="1" if lmd else "0",
+            bm_status=status, steroid_at_start="1" if steroid else "0",
+            steroid_dex_mg=str(dex) if steroid else "",
+            aed_at_start="1" if rng.random() < 0.15 else "0",
+        )
+        self.scan0, self.bm_diag, self.bm_status = scan, bm_diag, status
+        self.targets, self.dex0, self.lmd = targets, dex, lmd
+        self.nontarget_present = count > len(targets)
+        self.modality = "1" if rng.random() < 0.9 else "2"
+
+    def _prior_therapy(self) -> None:
+        rng = self.rng
+        last_rt_end: date | None = None
+        if self.bm_status != "1":
+            courses = 1 if rng.random() < 0.7 else 2
+            start = self.bm_diag + timedelta(days=rng.randint(3, 20))
+            for _ in range(courses):
+                kind = _pick(rng, {"1": 0.15, "2": 0.4, "3": 0.1, "4": 0.25, "5": 0.1})
+                dose, fractions, length = {
+                    "1": ("", "", 0), "2": (str(rng.choice([18, 20, 22, 24])), "1", 0),
+                    "3": (rng.choice([("27", "3"), ("30", "5")])[0], "", 6),
+                    "4": ("30", "10", 13), "5": ("30", "10", 13),
+                }[kind]
+                if kind == "3":
+                    fractions = "3" if dose == "27" else "5"
+                end = start + timedelta(days=length)
+                if end >= self.scan0 - timedelta(days=7):
+                    break
+                self.add("prior_cns_therapy", {
+                    "cns_type": kind, "cns_start_date": iso(start), "cns_end_date": iso(end),
+                    "cns_dose_gy": dose, "cns_fractions": fractions,
+                })
+                last_rt_end = end
+                start = end + timedelta(days=rng.randint(40, 200))
+        self.p.facts["last_cns_therapy_end"] = last_rt_end
+        # systemic: (neo)adjuvant for relapsed disease, then metastatic lines before SG
+        if not self.de_novo:
+            s = self.diag + timedelta(days=rng.randint(14, 40))
+            self.add("prior_systemic_therapy", {
+                "sys_setting": rng.choice("12"), "sys_line": "", "sys_start_date": iso(s),
+                "sys_end_date": iso(s + timedelta(days=rng.randint(100, 170))),
+                **self._agents(adjuvant=True),
+            })
+        lines = rng.choice([1, 1, 2, 2, 2, 3, 3, 4]) if self.tnbc else rng.choice([2, 2, 3, 3, 4, 5])
+        span = (self.sg_start - self.first_met).days - 14
+        step = max(20, span // lines)
+        for i in range(lines):
+            start = self.first_met + timedelta(days=14 + i * step)
+            end = start + timedelta(days=max(14, step - rng.randint(5, 15)))
+            end = min(end, self.sg_start - timedelta(days=7))
+            if end <= start:
+                break
+            self.add("prior_systemic_therapy", {
+                "sys_setting": "3", "sys_line": str(i + 1), "sys_start_date": iso(start),
+                "sys_end_date": iso(end), **self._agents(adjuvant=False, line=i),
+            })
+        n_lines = sum(r["sys_setting"] == "3" for r in self.p.repeats["prior_systemic_therapy"])
+        self.sg_line = n_lines + 1
+
+    def _agents(self, *, adjuvant: bool, line: int = 0) -> dict[str, str]:
+        """sys_agents checkbox: 1 anthracycline 2 taxane 3 capecitabine 4 platinum 5 endocrine
+        6 CDK4/6 inhibitor 7 immune checkpoint inhibitor 8 T-DXd 9 other ADC 10 PARP inhibitor
+        99 other."""
+        rng = self.rng
+        if adjuvant:
+            chosen = {"1", "2"}
+        elif not self.tnbc and line == 0:
+            chosen = {"5", "6"}
+        elif self.tnbc:
+            chosen = {rng.choice(["2", "4", "3", "7", "99"])}
+            if "7" in chosen:
+                chosen.add("2")
+        else:
+            chosen = {rng.choice(["2", "3", "8", "5", "99"])}
+        return {f"sys_agents___{c}": "1" if c in chosen else "0" for c in SYS_AGENT_CODES}
+
+    # -- on treatment --------------------------------------------------------------------
+    def _course(self) -> None:
+        """Imaging, progression, death, doses and AEs, in one consistent timeline."""
+        rng, v = self.rng, self.v
+        horizon = (self.extract - self.sg_start).days
+        response = _pick(rng, {"responder": 0.32, "stable": 0.45, "early_pd": 0.23})
+        deep = rng.random() < 0.15
+        ipd_day = {"responder": _lognormal_days(rng, 230, 0.5),
+                   "stable": _lognormal_days(rng, 120, 0.5),
+                   "early_pd": rng.randint(25, 60)}[response]
+        epd_day = _lognormal_days(rng, 150, 0.7) if self.extracranial_disease else 10**6
+        death_day = min(ipd_day, epd_day) + _lognormal_days(rng, 170, 0.8)
+        if rng.random() < 0.07:  # death without documented progression
+            death_day = rng.randint(20, 150)
+        fatal: tuple[str, int] | None = None
+        if rng.random() < 0.012:  # a rare fatal AE replaces the drawn death
+            fatal = (rng.choice(["febrile_neutropenia", "diarrhoea"]), rng.randint(8, 60))
+            death_day = min(death_day, fatal[1] + rng.randint(1, 6))
+        ltfu_day = rng.randint(60, 500) if rng.random() < 0.05 else 10**6
+        stop_day = rng.randint(30, 200) if rng.random() < 0.08 else 10**6  # choice/deterioration
+        stop_reason = rng.choice(["5", "7"])
+        # brain (and body) imaging: baseline, then every 4-8 weeks until PD / death / LTFU
+        scans: list[int] = [(self.scan0 - self.sg_start).days]
+        t = 0
+        while True:
+            t += rng.randint(28, 56)
+            if t > horizon or t >= death_day or t > ltfu_day:
+                break
+            scans.append(t)
+            if t >= ipd_day or t >= epd_day:
+                break
+        # intracranial PD shows on the first scan on or after ipd_day, if there is one
+        pd_scan = scans[-1] if len(scans) > 1 and (scans[-1] >= ipd_day) else None
+        epd_scan = scans[-1] if len(scans) > 1 and scans[-1] >= epd_day else None
+        self._intracranial(scans, pd_scan, response, deep)
+        if self.extracranial_disease:
+            self._extracranial(scans, epd_scan)
+        # what ends treatment first
+        ends = [(scans[-1] if (pd_scan or epd_scan) else 10**6, "pd"), (death_day, "death"),
+                (ltfu_day, "ltfu"), (stop_day, "stop")]
+        end_day, end_kind = min(ends)
+        aes = self._draw_aes(min(end_day, horizon + 1, death_day), fatal)
+        last_dose, tox_stop = self._administrations(min(end_day, horizon + 1), aes)
+        if tox_stop is not None and tox_stop < end_day:
+            end_day, end_kind = tox_stop, "tox"
+        self._adverse_events(aes, last_dose, death_day, horizon)
+        self.cap = min(self.extract, self.day(death_day))
+        self._concomitant(aes, last_dose)
+        # outcomes
+        ipd_date = self.day(pd_scan) if pd_scan is not None else None
+        epd_date = self.day(epd_scan) if epd_scan is not None else None
+        dead = death_day <= horizon
+        ltfu = not dead and ltfu_day <= horizon
+        ongoing = end_day > horizon
+        if ongoing:
+            reason = ""
+        elif end_kind == "pd":
+            reason = "3" if (pd_scan is not None and epd_scan is not None) else (
+                "1" if pd_scan is not None else "2")
+        else:
+            reason = {"death": "6", "ltfu": "8", "tox": "4", "stop": stop_reason}[end_kind]
+        last_data = max(self._all_dates())
+        if dead:
+            death_date = self.day(death_day)
+            last_contact = death_date
+            if ipd_date and ipd_date <= death_date:
+                cause = "1" if rng.random() < 0.6 else rng.choice(["2", "9"])
+            elif any(ae["grade"] == 5 for ae in aes):
+                cause = "3"
+            else:
+                cause = rng.choice(["2", "4", "9"]) if epd_date else rng.choice(["4", "9"])
+        else:
+            death_date, cause = None, ""
+            if ltfu:
+                last_contact = last_data
+            else:
+                last_contact = max(last_data, self.extract - timedelta(days=rng.randint(0, 45)))
+        v.update(
+            sg_start_date=iso(self.sg_start), sg_line=str(self.sg_line),
+            sg_start_dose=self.start_level, sg_combination="1" if rng.random() < 0.08 else "0",
+            eot_last_dose_date="" if ongoing else iso(last_dose),
+            eot_reason=reason, eot_ongoing="1" if ongoing else "0",
+            ipd_date=iso(ipd_date), ipd_criterion=self.ipd_criterion if ipd_date else "",
+            epd_date=iso(epd_date), last_contact_date=iso(last_contact),
+            vital_status="2" if dead else ("3" if ltfu else "1"),
+            death_date=iso(death_date), death_cause=cause,
+        )
+        if not ongoing and end_kind == "pd":
+            self._subsequent(last_dose, death_date or last_contact, ipd_date is not None)
+        self.p.facts.update(
+            dead=dead, ltfu=ltfu, ongoing=ongoing, last_dose=last_dose, ipd_date=ipd_date,
+            death_date=death_date, last_contact=last_contact, weight=self.weight,
+        )
+
+    def _all_dates(self) -> list[date]:
+        out = [self.sg_start]
+        for rows in self.p.repeats.values():
+            for row in rows:
+                for key, val in row.items():
+                    if key.endswith("_date") and val:
+                        out.append(date.fromisoformat(val))
+        return out
+
+    def _intracranial(self, scans: list[int], pd_scan: int | None, response: str,
+                      deep: bool) -> None:
+        rng = self.rng
+        base = self.targets
+        depth = rng.uniform(0.4, 0.75) if not deep else 1.0
+        nadir = list(base)
+        factor, nadir_f = 1.0, 1.0
+        mode = self._pd_mode()
+        self.ipd_criterion = {"target": "1", "nontarget": "2", "new": "3", "lmd": "4",
+                              "clinical": "5"}[mode]
+        dex = self.dex0
+        for i, t in enumerate(scans):
+            row = {"ia_date": iso(self.day(t)), "ia_type": "1" if i == 0 else "2",
+                   "ia_modality": self.modality}
+            if i == 0:
+                row.update(self._lesion_fields(base), ia_nontarget="1" if
+                           self.nontarget_present else "0", ia_new_lesion="0",
+                           ia_lmd="1" if self.lmd else "0", ia_steroid_dex_mg=str(dex),
+                           ia_steroid_change="", ia_clinical="", ia_rano_inv="")
+                self.add("intracranial_assessment", row)
+                continue
+            at_pd = t == pd_scan
+            lesions: list[int] = []
+            status = None
+            previous = factor
+            for attempt in range(25):
+                if at_pd and mode == "target":
+                    grow = rng.uniform(1.35, 1.7)
+                    lesions = [round(x * grow) for x in nadir]
+                    j = max(range(len(lesions)), key=lambda k: nadir[k])
+                    lesions[j] = max(lesions[j], nadir[j] + rng.randint(6, 10))
+                else:
+                    if response == "responder":
+                        f = max(1.0 - depth * min(1.0, t / 90.0), 0.0)
+                        if attempt > 3:
+                            f *= rng.uniform(0.88, 1.12)
+                    elif response == "stable":
+                        f = min(nadir_f * 1.1, max(0.8, previous + rng.gauss(0, 0.05)))
+                    else:
+                        f = min(nadir_f * 1.1, max(0.85, 1.0 + rng.gauss(0, 0.04)))
+                    factor = f
+                    lesions = [self._shrink(x, f) for x in base]
+                    # never accidentally regrow past the nadir PD line
+                    lesions = [min(x, n + 3) if f <= nadir_f * 1.1 else x
+                               for x, n in zip(lesions, nadir, strict=True)]
+                if not base:
+                    break
+                status = rano.target_status(lesions, base, nadir)
+                wanted_pd = at_pd and mode == "target"
+                if rano.is_clear_of_thresholds(status) and (
+                        (rano.target_response(status) == rano.PD) == wanted_pd):
+                    break
+            target = rano.target_response(status) if status is not None else None
+            ne = not at_pd and base and rng.random() < 0.02
+            if ne:
+                target = rano.NE
+            if not at_pd and target in (rano.PR, rano.CR) and dex > 0 and rng.random() < 0.5:
+                dex = max(0, dex - rng.choice([2, 4]))
+            if target == rano.CR and dex > 0 and rng.random() < 0.6:
+                dex = 0
+            nontarget = "1" if self.nontarget_present else "0"
+            if target == rano.CR and rng.random() < 0.7:
+                nontarget = "0"
+            if target is None and response == "responder" and t > 120 and rng.random() < 0.3:
+                nontarget = "0"
+            new_lesion, lmd_code, clinical, steroid_up = "0", "1" if self.lmd else "0", "2", False
+            if response == "responder" and self.v.get("bm_symptomatic") == "1":
+                clinical = "1"
+            if at_pd:
+                if mode == "nontarget":
+                    nontarget = "2"
+                elif mode == "new":
+                    new_lesion = "1"
+                elif mode == "lmd":
+                    lmd_code = "3"
+                elif mode == "clinical":
+                    clinical, steroid_up = "3", True
+                    dex = dex + rng.choice([4, 8])
+            change = "" if dex == self.dex0 else ("1" if dex < self.dex0 else "3")
+            change = change or "2"
+            call = rano.time_point_call(
+                target, nontarget=nontarget, new_lesion=new_lesion, steroid_dex_mg=dex,
+                steroid_increased=steroid_up, clinical_worse=clinical == "3",
+                lmd_progression=lmd_code == "3",
+            )
+            shown = [None if (ne and k == len(lesions) - 1) else x for k, x in enumerate(lesions)]
+            row.update(self._lesion_fields(shown), ia_nontarget=nontarget,
+                       ia_new_lesion=new_lesion, ia_lmd=lmd_code, ia_steroid_dex_mg=str(dex),
+                       ia_steroid_change=change, ia_clinical=clinical, ia_rano_inv=call)
+            self.add("intracranial_assessment", row)
+            if base and not ne and not at_pd and sum(lesions) < sum(nadir):
+                nadir, nadir_f = list(lesions), factor
+        self.p.facts["scans"] = [self.day(t) for t in scans]
+
+    def _pd_mode(self) -> str:
+        options = {"new": 0.35, "clinical": 0.08}
+        if self.targets:
+            options["target"] = 0.45
+        if self.nontarget_present:
+            options["nontarget"] = 0.12
+        if self.lmd:
+            options["lmd"] = 0.1
+        return _pick(self.rng, options)
+
+    def _shrink(self, size: int, f: float) -> int:
+        x = size * f * self.rng.uniform(0.97, 1.03)
+        return 0 if x < 3 else round(x)
+
+    @staticmethod
+    def _lesion_fields(lesions: list[int | None]) -> dict[str, str]:
+        return {f"ia_tl{k}_ld": ("" if k > len(lesions) or lesions[k - 1] is None
+                                 else str(lesions[k - 1])) for k in range(1, 6)}
+
+    def _extracranial(self, scans: list[int], epd_scan: int | None) -> None:
+        rng = self.rng
+        n = rng.choice([0, 1, 2, 2, 3, 3, 4, 5])
+        base = [rng.randint(12, 55) for _ in range(n)]
+        nadir = list(base)
+        trend = rng.choice([0.65, 0.8, 0.9, 1.0, 1.05])
+        for i, t in enumerate(scans):
+            row = {"ea_date": iso(self.day(t)), "ea_type": "1" if i == 0 else "2"}
+            if i == 0:
+                lesions: list[int] = base
+                row.update(ea_nontarget="1" if n == 0 or rng.random() < 0.6 else "0",
+                           ea_new_lesion="0", ea_recist_inv="")
+                self.ea_nontarget0 = row["ea_nontarget"]
+            else:
+                at_pd = t == epd_scan
+                for _attempt in range(25):
+                    if at_pd and base:
+                        lesions = [round(x * rng.uniform(1.3, 1.6)) + 1 for x in nadir]
+                        lesions[0] = max(lesions[0], nadir[0] + 6)
+                    else:
+                        f = max(trend ** min(3, i), 0.5)
+                        lesions = [min(self._shrink(x, f), m + 3) for x, m in zip(base, nadir, strict=True)]
+                    if not base:
+                        break
+                    st = rano.target_status(lesions, base, nadir)
+                    if rano.is_clear_of_thresholds(st) and (
+                            (rano.target_response(st) == rano.PD) == at_pd):
+                        break
+                target = rano.target_response(rano.target_status(lesions, base, nadir)) \
+                    if base else None
+                new = "1" if at_pd and not base else "0"
+                call = rano.time_point_call(
+                    target, nontarget=self.ea_nontarget0, new_lesion=new, steroid_dex_mg=0,
+                    steroid_increased=False, clinical_worse=False)
+                row.update(ea_nontarget=self.ea_nontarget0, ea_new_lesion=new,
+                           ea_recist_inv=call)
+                if base and not at_pd and sum(lesions) < sum(nadir):
+                    nadir = list(lesions)
+            row.update({f"ea_tl{k}_ld": str(lesions[k - 1]) if k <= len(lesions) else ""
+                        for k in range(1, 6)})
+            self.add("extracranial_assessment", row)
+
+    def _draw_aes(self, until_day: int, fatal: tuple[str, int] | None) -> list[dict]:
+        """Each patient's AE episodes: term, worst grade, onset and duration in days."""
+        rng = self.rng
+        homozygous = "3" in (self.v.get("ugt1a1_28"), self.v.get("ugt1a1_6"))
+        out = []
+        for key, (_term, p_any, p_g3, max_grade, (lo, hi), _rel) in AE_PROFILE.items():
+            boost = 1.35 if homozygous and key in ("neutropenia", "febrile_neutropenia",
+                                                   "anaemia") else 1.0
+            if rng.random() >= min(0.95, p_any * boost):
+                continue
+            episodes = 1 + (rng.random() < 0.35) + (rng.random() < 0.15) if key in (
+                "neutropenia", "diarrhoea", "nausea") else 1
+            onset = rng.randint(lo, hi)
+            for _ in range(episodes):
+                if onset >= until_day:
+                    break
+                severe = rng.random() < min(1.0, p_g3 * boost / p_any)
+                grade = (rng.choice([3, 3, 4]) if max_grade >= 4 else 3) if severe else \
+                    rng.choice([1, 1, 2]) if max_grade > 1 else 1
+                if key == "febrile_neutropenia":
+                    grade = 3 if rng.random() < 0.8 else 4
+                grade = min(grade, max_grade)
+                out.append({"key": key, "grade": grade, "onset": onset,
+                            "duration": rng.randint(3, 21) if key != "alopecia" else 10**5})
+                onset += rng.randint(21, 63)
+        if fatal is not None and fatal[1] < until_day:
+            out.append({"key": fatal[0], "grade": 5, "onset": fatal[1], "duration": 10**5})
+        return sorted(out, key=lambda ae: ae["onset"])
+
+    def _administrations(self, end_day: int, aes: list[dict]) -> tuple[date, int | None]:
+        """D1/D8 doses in 21-day cycles; AEs delay, reduce or stop treatment."""
+        rng = self.rng
+        level = _pick(rng, {"1": 0.86, "2": 0.11, "3": 0.03})
+        self.start_level = level
+        limiting = [ae for ae in aes if ae["key"] in DOSE_LIMITING and ae["grade"] >= 3]
+        cycle, d1, last_given, instance_day = 1, 0, 0, 0
+        tox_stop: int | None = None
+        seen = 0
+        while True:
+            for day_code, planned in (("1", d1), ("8", d1 + 7)):
+                if planned >= end_day:
+                    return self.day(last_given), tox_stop
+                status, delay, reason = "1", 0, ""
+                hit = [ae for ae in limiting[seen:] if ae["onset"] < planned]
+                if hit:
+                    seen += len(hit)
+                    ae = hit[-1]
+                    reduce = ae["key"] == "febrile_neutropenia" or rng.random() < 0.5
+                    ae["action"] = "2"
+                    if reduce:
+                        if level == "3":
+                            ae["action"] = "4"
+                            tox_stop = max(planned, ae["onset"] + 1)
+                            return self.day(last_given), tox_stop
+                        level = str(int(level) + 1)
+                        ae["action"] = "3"
+                    if day_code == "8" and rng.random() < 0.6:
+                        status = "3"
+                    else:
+                        status, delay, reason = "2", rng.randint(5, 9), "1"
+                elif rng.random() < 0.05:
+                    status, delay, reason = "2", rng.randint(2, 7), rng.choice("23")
+                actual = planned + delay
+                if actual >= end_day:
+                    return self.day(last_given), tox_stop
+                given = status != "3"
+                mg = DOSE_MG_PER_KG[level] * self.weight
+                self.add("sg_administration", {
+                    "adm_date": iso(self.day(actual)), "adm_cycle": str(cycle),
+                    "adm_day": day_code, "adm_dose_level": level if given else "",
+                    "adm_dose_mg": str(int(round(mg / 10.0) * 10)) if given else "",
+                    "adm_status": status, "adm_delay_days": str(delay) if status == "2" else "",
+                    "adm_delay_reason": reason,
+                })
+                if given:
+                    last_given = actual
+                instance_day = actual
+                if day_code == "1":
+                    d1 = actual
+            cycle += 1
+            d1 = max(d1 + 21, instance_day + 7)
+
+    def _adverse_events(self, aes: list[dict], last_dose: date, death_day: int,
+                        horizon: int) -> None:
+        rng = self.rng
+        teae_end = (last_dose - self.sg_start).days + 30
+        for ae in aes:
+            if ae["onset"] > min(teae_end, horizon) or ae["onset"] >= death_day:
+                continue
+            key = ae["key"]
+            term, *_rest, related = AE_PROFILE[key]
+            end = ae["onset"] + ae["duration"]
+            fatal = ae["grade"] == 5
+            ongoing = fatal or end > min(horizon, death_day)
+            if fatal:
+                end = -1
+            serious = fatal or key == "febrile_neutropenia" or (
+                ae["grade"] >= 3 and rng.random() < 0.4)
+            action = ae.get("action", "1")
+            self.add("adverse_events", {
+                "ae_term": self.ae_codes[key], "ae_term_other": "",
+                "ae_onset_date": iso(self.day(ae["onset"])),
+                "ae_end_date": "" if ongoing or end < 0 else iso(self.day(end)),
+                "ae_ongoing": "1" if ongoing and not fatal else "0",
+                "ae_grade": str(ae["grade"]), "ae_serious": "1" if serious else "0",
+                "ae_relation": ("1" if rng.random() < 0.9 else "3") if related else
+                ("2" if rng.random() < 0.85 else "3"),
+                "ae_action": action,
+                "ae_outcome": "5" if fatal else ("3" if ongoing else "1"),
+                "ae_aesi": "1" if key in AESI_TERMS else "0",
+            })
+
+    def _concomitant(self, aes: list[dict], last_dose: date) -> None:
+        rng = self.rng
+        rows = []
+        if self.dex0:
+            rows.append(("1", "Dexamethasone", self.scan0 - timedelta(days=rng.randint(1, 30)),
+                         None, {"cm_dex_mg": str(self.dex0)}))
+        if self.v.get("aed_at_start") == "1":
+            rows.append(("3", "Levetiracetam", self.sg_start - timedelta(days=rng.randint(30, 300)),
+                         None, {}))
+        if rng.random() < 0.8:
+            rows.append(("5", "Ondansetron + dexamethasone premedication", self.sg_start,
+                         last_dose, {}))
+        primary = rng.random() < 0.3
+        peg = rng.random() < 0.6
+        if primary:
+            rows.append(("2", "PEG-rhG-CSF" if peg else "Filgrastim", self.day(1),
+                         max(self.day(1), last_dose),
+                         {"gcsf_type": "2" if peg else "1", "gcsf_purpose": "1"}))
+        secondary_done = primary
+        for ae in aes:
+            onset = self.day(ae["onset"])
+            if onset > last_dose + timedelta(days=30) or onset > self.cap:
+                continue
+            stop = min(onset + timedelta(days=5), self.cap)
+            if ae["key"] == "febrile_neutropenia":
+                rows.append(("2", "Filgrastim", onset, stop,
+                             {"gcsf_type": "1", "gcsf_purpose": "3"}))
+                rows.append(("7", "Piperacillin-tazobactam", onset, stop, {}))
+            elif ae["key"] == "neutropenia" and ae["grade"] >= 3 and not secondary_done:
+                start = min(onset + timedelta(days=7), self.cap)
+                rows.append(("2", "PEG-rhG-CSF" if peg else "Filgrastim", start,
+                             max(start, min(last_dose, self.cap)),
+                             {"gcsf_type": "2" if peg else "1", "gcsf_purpose": "2"}))
+                secondary_done = True
+            elif ae["key"] == "diarrhoea" and ae["grade"] >= 2:
+                rows.append(("4", "Loperamide", onset, stop, {}))
+            elif ae["key"] == "anaemia" and ae["grade"] >= 3:
+                rows.append(("6", "Red cell transfusion", onset, onset, {}))
+        for category, agent, start, stop, extra in rows:
+            self.add("concomitant_care", {
+                "cm_category": category, "cm_agent": agent, "cm_start_date": iso(start),
+                "cm_stop_date": iso(stop), "cm_dex_mg": "", "gcsf_type": "",
+                "gcsf_purpose": "", "cm_cns_for_pd": "", **extra,
+            })
+
+    def _subsequent(self, after: date, before: date, intracranial: bool) -> None:
+        rng = self.rng
+        room = (min(before, self.extract) - after).days
+        if room < 20 or rng.random() > 0.6:
+            return
+        start = after + timedelta(days=rng.randint(14, min(40, room)))
+        if intracranial and rng.random() < 0.5:
+            self.add("subsequent_therapy", {"st_type": "5", "st_start_date": iso(start),
+                                            "st_cns_local": "1"})
+            start += timedelta(days=rng.randint(7, 20))
+            if start > min(before, self.extract):
+                return
+        self.add("subsequent_therapy", {"st_type": rng.choice("1234"),
+                                        "st_start_date": iso(start), "st_cns_local": "0"})
+
+
+SYS_AGENT_CODES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "99")
