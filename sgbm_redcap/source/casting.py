@@ -1,0 +1,143 @@
+"""Typing a flat export's raw strings from the data dictionary.
+
+One rule per field (``column_kind`` says which, and why). A value that does not fit its
+declared type is never turned into NaN: the whole column is kept as raw text and every misfit
+is reported as a row of ``type_problems`` (so one bad date cannot silently vanish from an
+analysis; the typed column comes back once the value is corrected in REDCap).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: REDCap's form-status codes (``<form>_complete``).
+FORM_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?$")
+_INTEGER = re.compile(r"^[+-]?\d{1,18}$")
+_LEGACY_VALIDATION = {"int": "integer", "float": "number", "date": "date_ymd",
+                      "datetime": "datetime_ymd", "datetime_seconds": "datetime_seconds_ymd"}
+
+PROBLEM_COLUMNS = [
+    "record_id", "redcap_event_name", "form", "redcap_repeat_instance",
+    "field", "value", "expected",
+]
+
+
+@dataclass(frozen=True)
+class ColumnKind:
+    """How one export column is typed: ``kind`` is one of date, datetime, integer, number,
+    boolean, category, checkbox, text; ``reason`` says which dictionary entry decided it."""
+
+    kind: str
+    reason: str
+    choices: tuple[tuple[str, str], ...] = ()
+    comma_decimal: bool = False
+
+
+def _validation(field: Any) -> str:
+    v = str(getattr(field, "validation_type", None) or getattr(field, "validation", "") or "")
+    v = v.strip().lower()
+    return _LEGACY_VALIDATION.get(v, v)
+
+
+def column_kind(field: Any) -> ColumnKind:
+    """The typing rule for a dictionary field (checkbox fields: for each option column)."""
+    ftype = str(field.field_type or "").strip().lower()
+    validation = _validation(field)
+    choices = tuple((str(k), str(v)) for k, v in (getattr(field, "choices", None) or {}).items())
+    if ftype in ("radio", "dropdown", "select"):
+        return ColumnKind("category", f"field type {ftype!r}", choices)
+    if ftype in ("yesno", "truefalse"):
+        return ColumnKind("boolean", f"field type {ftype!r}")
+    if ftype == "checkbox":
+        return ColumnKind("checkbox", "field type 'checkbox'", choices)
+    if ftype == "slider":
+        return ColumnKind("integer", "field type 'slider'")
+    if ftype == "calc":
+        return ColumnKind("number", "field type 'calc'")
+    if ftype == "text":
+        why = f"validation {validation!r}"
+        if validation.startswith("date_"):
+            return ColumnKind("date", why)
+        if validation.startswith("datetime_"):
+            return ColumnKind("datetime", why)
+        if validation == "integer":
+            return ColumnKind("integer", why)
+        if validation.startswith("number"):
+            return ColumnKind("number", why, comma_decimal="comma_decimal" in validation)
+    return ColumnKind("text", f"field type {ftype!r}" + (f", validation {validation!r}"
+                                                        if validation else ""))
+
+
+def checkbox_column(field_name: str, code: str) -> str:
+    """Export column of one checkbox option: codes are lower-cased, '-' and '.' become '_',
+    anything else outside [a-z0-9_] is dropped (REDCAP_API §4.3)."""
+    norm = re.sub(r"[^a-z0-9_]", "", str(code).lower().replace("-", "_").replace(".", "_"))
+    return f"{field_name}___{norm}"
+
+
+def _unique_labels(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """code -> label, with labels made unique (a Categorical needs distinct categories)."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for code, label in choices:
+        name = label if label and label not in seen else f"{label} ({code})"
+        seen.add(name)
+        out[code] = name
+    return out
+
+
+def cast_column(raw: pd.Series, kind: ColumnKind) -> tuple[pd.Series, pd.Series]:
+    """(typed column, mask of values that do not fit). ``raw`` holds strings, '' = blank."""
+    text = raw.astype("string").fillna("").str.strip()
+    blank = text == ""
+    if kind.kind == "date":
+        fits = text.str.match(_DATE.pattern)
+        typed = pd.to_datetime(text.where(fits & ~blank), format="%Y-%m-%d", errors="coerce")
+        bad = ~blank & typed.isna()
+        return typed.astype("datetime64[ns]"), bad
+    if kind.kind == "datetime":
+        fits = text.str.match(_DATETIME.pattern)
+        typed = pd.to_datetime(text.where(fits & ~blank).str.replace("T", " "),
+                               format="ISO8601", errors="coerce")
+        bad = ~blank & typed.isna()
+        return typed.astype("datetime64[ns]"), bad
+    if kind.kind == "integer":
+        fits = text.str.match(_INTEGER.pattern)
+        numbers = pd.to_numeric(text.where(fits & ~blank), errors="coerce")
+        return numbers.astype("Int64"), ~blank & ~fits
+    if kind.kind == "number":
+        values = text.str.replace(",", ".", regex=False) if kind.comma_decimal else text
+        numbers = pd.to_numeric(values.where(~blank), errors="coerce")
+        typed = numbers.astype("Float64")
+        bad = ~blank & (typed.isna() | ~np.isfinite(numbers.fillna(0).to_numpy(dtype=float)))
+        return typed, bad
+    if kind.kind == "boolean":
+        typed = text.map({"1": True, "0": False}).astype("boolean")
+        return typed, ~blank & ~text.isin(["0", "1"])
+    if kind.kind == "category":
+        labels = _unique_labels(kind.choices)
+        codes = text.where(~blank)
+        typed = pd.Categorical(codes.map(labels), categories=list(labels.values()))
+        return pd.Series(typed, index=raw.index), ~blank & ~text.isin(list(labels))
+    return text.where(~blank).astype("string"), pd.Series(False, index=raw.index)
+
+
+def cast_checkbox_option(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = raw.astype("string").fillna("").str.strip()
+    typed = text.map({"1": True, "0": False}).astype("boolean")
+    return typed, (text != "") & ~text.isin(["0", "1"])
+
+
+def raw_text(raw: pd.Series) -> pd.Series:
+    """The fallback for a column whose values do not all fit: raw text, blank = <NA>."""
+    text = raw.astype("string").fillna("")
+    return text.where(text.str.strip() != "").astype("string")

@@ -1,0 +1,321 @@
+"""RedcapSource: the study's records from a REDCap server, in batches, incrementally.
+
+The first pull (or ``full=True``) exports every record in batches of ``batch_size``. It keeps a
+*watermark*: the newest timestamp in REDCap's own project log when the pull began, i.e. a time
+on the server's clock (never ours: a server in another time zone would otherwise make a
+sweep miss changes). A sweep then asks for the records changed since the watermark
+(``dateRangeBegin``), confirms that list against the project log (``export_logging``:
+records the log names are fetched even if the date filter missed them, and records that
+come back empty were deleted), re-exports just those records and merges them into the local
+cache. A change of the project's metadata forces a full pull, because cached rows would no
+longer match the dictionary.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from sgbm_redcap.config import Settings
+from sgbm_redcap.errors import SourceDataError
+from sgbm_redcap.source.cache import CacheState, PullCache, sha256
+from sgbm_redcap.source.client import RedcapClient, Traffic
+from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
+from sgbm_redcap.source.tables import StudyTables, build_tables, canonical_order, normalise_raw
+
+log = logging.getLogger(__name__)
+
+WATERMARK_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: Any server's local time lies within UTC-12..UTC+14: a log window starting this long before
+#: UTC now always contains the server's "now", whatever its time zone.
+_CLOCK_WINDOW = timedelta(hours=15)
+_RECORD_IN_ACTION = re.compile(r"record\s+(\S+)", re.I)
+
+
+@dataclass
+class Pull:
+    """What a pull did (the provenance reports print; never holds the token)."""
+
+    mode: str  # "full" or "incremental"
+    url: str
+    pulled_at: str  # our clock, UTC
+    watermark: str  # REDCap's clock: the next sweep's dateRangeBegin
+    n_records: int = 0
+    changed_records: list[str] = field(default_factory=list)
+    deleted_records: list[str] = field(default_factory=list)
+    batches: int = 0
+    elapsed_s: float = 0.0
+    traffic: Traffic = field(default_factory=Traffic)
+    reason: str = ""  # why a full pull was chosen
+
+
+def _parse_log_time(text: str) -> datetime | None:
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(str(text).strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _log_record(entry: dict[str, Any]) -> str | None:
+    rec = str(entry.get("record") or "").strip()
+    if rec:
+        return rec
+    match = _RECORD_IN_ACTION.search(str(entry.get("action", "")))
+    return match.group(1) if match else None
+
+
+def _read_csv(text: str) -> pd.DataFrame:
+    if not text.strip():
+        return pd.DataFrame()
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+
+
+def _batches(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class RedcapSource:
+    """The study's records from REDCap, as typed tidy tables.
+
+    Args:
+        url: REDCap API URL (ends in ``/api/``); default ``settings.redcap_url``.
+        token: the API token; default: from ``SGBM_REDCAP_TOKEN`` or the keyring
+            (``Settings.token()``). Never pass a token read from a file in the repository.
+        settings: timeouts, retries, batch size, cache folder (``sgbm_redcap.config``).
+        cache_dir: where pulls are cached; None = ``settings.cache_dir``; False = no cache
+            (every pull is full).
+        progress: show a progress bar; None = only when stderr is a terminal.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        settings: Settings | None = None,
+        cache_dir: str | Path | None | bool = None,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ):
+        self.settings = settings or Settings()
+        self.url = url or self.settings.redcap_url or ""
+        token = token if token is not None else self.settings.token()
+        self.client = RedcapClient(
+            self.url,
+            token,
+            timeout_s=self.settings.timeout_s,
+            retries=self.settings.retries,
+            backoff_s=self.settings.backoff_s,
+            verify_tls=self.settings.verify_tls,
+        )
+        self.batch_size = batch_size or self.settings.batch_size
+        if cache_dir is False:
+            self.cache: PullCache | None = None
+        else:
+            self.cache = PullCache(cache_dir if cache_dir not in (None, True)
+                                   else self.settings.cache_dir)  # type: ignore[arg-type]
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.last_pull: Pull | None = None
+
+    def __repr__(self) -> str:
+        return f"RedcapSource(url={self.url!r}, token=<hidden>, batch_size={self.batch_size})"
+
+    # -- public --------------------------------------------------------------------------
+
+    def tables(self, *, full: bool = False) -> StudyTables:
+        """Pull (incrementally when a cache exists, unless ``full``) and type the records."""
+        raw, metadata_csv, state, pull = self.pull(full=full)
+        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
+        return build_tables(
+            raw,
+            dictionary,
+            repeating_forms=[r.get("form_name", "") for r in state.repeating],
+            event_forms=_event_forms(state.event_mapping),
+            pull=pull,
+            source=self.url,
+        )
+
+    def pull(self, *, full: bool = False) -> tuple[pd.DataFrame, str, CacheState, Pull]:
+        """Fetch what changed (or everything) and update the cache.
+
+        Returns (raw flat export, metadata CSV, cache state, Pull account).
+        """
+        started = time.perf_counter()
+        before = _snapshot(self.client.traffic)
+        self.client.refresh()
+        metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
+        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
+        cached = None if (full or self.cache is None) else self.cache.load()
+        reason = "requested" if full else ("no cache" if cached is None else "")
+        if cached is not None:
+            old_state, old_raw, _old_meta = cached
+            if old_state.url != self.url:
+                reason, cached = "cache belongs to another project", None
+            elif old_state.metadata_sha256 != sha256(metadata_csv):
+                reason, cached = "metadata changed since the last pull", None
+        state = CacheState(
+            url=self.url,
+            watermark="",
+            pulled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            metadata_sha256=sha256(metadata_csv),
+            repeating=self.client.export_repeating(),
+            dags=self.client.export_dags(),
+            event_mapping=self.client.export_event_mapping(),
+        )
+        rid = dictionary.record_id
+        if cached is None:
+            pull = Pull("full", self.url, state.pulled_at, "", reason=reason)
+            raw = self._full(rid, state, pull)
+        else:
+            pull = Pull("incremental", self.url, state.pulled_at, "")
+            raw = self._incremental(rid, old_state, old_raw, state, pull)
+        pull.watermark = state.watermark
+        pull.n_records = int(raw[rid].nunique()) if len(raw) else 0
+        if self.cache is not None:
+            self.cache.save(state, raw, metadata_csv)
+        pull.elapsed_s = time.perf_counter() - started
+        pull.traffic = _delta(before, self.client.traffic)
+        log.info("%s pull of %s: %d records (%d changed, %d deleted) in %d batches, %.1f s, "
+                 "%d bytes", pull.mode, self.url, pull.n_records, len(pull.changed_records),
+                 len(pull.deleted_records), pull.batches, pull.elapsed_s,
+                 pull.traffic.bytes_total)
+        self.last_pull = pull
+        return raw, metadata_csv, state, pull
+
+    # -- full and incremental ------------------------------------------------------------
+
+    def _full(self, rid: str, state: CacheState, pull: Pull) -> pd.DataFrame:
+        self._server_watermark(state)
+        ids_frame = _read_csv(self.client.export_records_csv(fields=[rid]))
+        ids = list(dict.fromkeys(ids_frame[rid])) if len(ids_frame) else []
+        raw = self._export_in_batches(rid, ids, pull)
+        pull.changed_records = ids
+        return raw
+
+    def _incremental(self, rid: str, old: CacheState, old_raw: pd.DataFrame,
+                     state: CacheState, pull: Pull) -> pd.DataFrame:
+        since = datetime.strptime(old.watermark, WATERMARK_FORMAT)
+        entries = self.client.export_logging(begin_time=since)
+        self._set_watermark(state, entries, fallback=old.watermark)
+        by_date = _read_csv(self.client.export_records_csv(fields=[rid], date_begin=since))
+        changed_by_date = set(by_date[rid]) if len(by_date) else set()
+        new_entries = _unseen(entries, old.seen_at_watermark)
+        changed_by_log = {r for r in map(_log_record, new_entries) if r}
+        # Records the date filter returns only because of log entries the cache already
+        # reflects (same minute as the last pull) need no new export.
+        already_seen = {r for r in map(_log_record, entries) if r} - changed_by_log
+        missed = changed_by_log - changed_by_date
+        if missed:
+            log.info("The project log names %d records the dateRangeBegin export did not "
+                     "return (deleted, or changed outside the date filter); re-exporting them",
+                     len(missed))
+        changed = sorted((changed_by_date - already_seen) | changed_by_log, key=_natural)
+        fresh = self._export_in_batches(rid, changed, pull)
+        returned = set(fresh[rid]) if len(fresh) else set()
+        pull.changed_records = [r for r in changed if r in returned]
+        pull.deleted_records = [r for r in changed if r not in returned
+                                and r in set(old_raw[rid])]
+        kept = old_raw[~old_raw[rid].isin(changed)] if len(old_raw) else old_raw
+        merged = pd.concat([kept, fresh], ignore_index=True) if len(fresh) else kept
+        return canonical_order(merged.fillna("").astype(str), rid)
+
+    def _export_in_batches(self, rid: str, ids: list[str], pull: Pull) -> pd.DataFrame:
+        frames: list[pd.DataFrame] = []
+        bar = tqdm(total=len(ids), unit="rec", desc="export_records", disable=not self.progress,
+                   file=sys.stderr, leave=False)
+        try:
+            for batch in _batches(ids, self.batch_size):
+                frame = _read_csv(self.client.export_records_csv(records=batch))
+                if len(frame) and rid not in frame.columns:
+                    raise SourceDataError(
+                        f"REDCap's export_records answer has no {rid!r} column",
+                        file=self.url, column=rid)
+                frames.append(frame)
+                pull.batches += 1
+                bar.update(len(batch))
+        finally:
+            bar.close()
+        frames = [f for f in frames if len(f.columns)]
+        if not frames:
+            return pd.DataFrame(columns=[rid])
+        return normalise_raw(pd.concat(frames, ignore_index=True).fillna(""), rid,
+                             source=self.url)
+
+    def _server_watermark(self, state: CacheState) -> None:
+        """The newest project-log time (REDCap's clock) before we start reading records."""
+        begin = datetime.now(timezone.utc).replace(tzinfo=None) - _CLOCK_WINDOW
+        entries = self.client.export_logging(begin_time=begin)
+        self._set_watermark(state, entries, fallback=begin.strftime(WATERMARK_FORMAT))
+
+    @staticmethod
+    def _set_watermark(state: CacheState, entries: list[dict[str, Any]], fallback: str) -> None:
+        newest = _newest(entries)
+        state.watermark = newest or fallback
+        state.seen_at_watermark = [
+            _entry_key(e) for e in entries
+            if (t := _parse_log_time(e.get("timestamp", ""))) is not None
+            and t.strftime(WATERMARK_FORMAT) == state.watermark
+        ]
+
+
+def _newest(entries: list[dict[str, Any]]) -> str | None:
+    times = [t for t in (_parse_log_time(e.get("timestamp", "")) for e in entries) if t]
+    return max(times).strftime(WATERMARK_FORMAT) if times else None
+
+
+def _entry_key(entry: dict[str, Any]) -> list[str]:
+    return [str(entry.get(k, "")) for k in ("timestamp", "username", "action", "details",
+                                            "record")]
+
+
+def _unseen(entries: list[dict[str, Any]], seen: list[list[str]]) -> list[dict[str, Any]]:
+    """Log entries not among ``seen`` (a multiset: two identical entries count twice)."""
+    remaining = Counter(tuple(k) for k in seen)
+    out = []
+    for entry in entries:
+        key = tuple(_entry_key(entry))
+        if remaining[key]:
+            remaining[key] -= 1
+        else:
+            out.append(entry)
+    return out
+
+
+def _natural(value: str) -> tuple[int, int, str]:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def _event_forms(mapping: list[dict[str, Any]]) -> dict[str, set[str]] | None:
+    if not mapping:
+        return None
+    out: dict[str, set[str]] = {}
+    for row in mapping:
+        out.setdefault(str(row.get("unique_event_name", "")), set()).add(str(row.get("form", "")))
+    return out
+
+
+def _snapshot(t: Traffic) -> Traffic:
+    return Traffic(t.requests, t.bytes_sent, t.bytes_received, dict(t.calls), t.retries)
+
+
+def _delta(before: Traffic, after: Traffic) -> Traffic:
+    calls = {k: v - before.calls.get(k, 0) for k, v in after.calls.items()
+             if v - before.calls.get(k, 0)}
+    return Traffic(after.requests - before.requests, after.bytes_sent - before.bytes_sent,
+                   after.bytes_received - before.bytes_received, calls,
+                   after.retries - before.retries)

@@ -1,0 +1,265 @@
+"""Tidy tables: one typed DataFrame per instrument, built from a flat export (CONTRACTS §4).
+
+Non-repeating instruments get one row per record (per record and event in a longitudinal
+project); repeating instruments one row per instance. Every table starts with the record id,
+``redcap_event_name`` (longitudinal only), ``redcap_data_access_group`` and, where instances
+exist, ``redcap_repeat_instance``; then the instrument's fields in dictionary order and its
+``<form>_complete`` status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from sgbm_redcap.errors import SourceDataError
+from sgbm_redcap.source.casting import (
+    FORM_STATUS,
+    PROBLEM_COLUMNS,
+    ColumnKind,
+    cast_checkbox_option,
+    cast_column,
+    checkbox_column,
+    column_kind,
+    raw_text,
+)
+
+log = logging.getLogger(__name__)
+
+EVENT = "redcap_event_name"
+INSTRUMENT = "redcap_repeat_instrument"
+INSTANCE = "redcap_repeat_instance"
+DAG = "redcap_data_access_group"
+SPECIAL_COLUMNS = (EVENT, INSTRUMENT, INSTANCE, DAG)
+
+
+@dataclass
+class StudyTables(Mapping[str, pd.DataFrame]):
+    """The study's records as typed tables, plus the raw export they came from.
+
+    Attributes:
+        raw: the flat export as strings ('' for blank): what logic and checks evaluate on.
+        dictionary: the Dictionary the tables were typed with.
+        type_problems: one row per value that did not fit its declared type (its column is
+            then kept as raw text), columns ``PROBLEM_COLUMNS``.
+        repeating_forms: instruments that repeat.
+        pull: provenance of the pull that produced ``raw`` (None for files).
+    """
+
+    raw: pd.DataFrame
+    dictionary: Any
+    tables: dict[str, pd.DataFrame]
+    type_problems: pd.DataFrame
+    repeating_forms: list[str] = field(default_factory=list)
+    pull: Any = None
+
+    def __getitem__(self, form: str) -> pd.DataFrame:
+        try:
+            return self.tables[form]
+        except KeyError:
+            raise KeyError(
+                f"No instrument {form!r}; instruments: {', '.join(self.tables)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
+        return (f"StudyTables({len(self.raw)} raw rows; {sizes}; "
+                f"{len(self.type_problems)} type problems)")
+
+    @property
+    def record_id(self) -> str:
+        return str(self.dictionary.record_id)
+
+
+def _natural_key(value: str) -> tuple[int, int, str]:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def canonical_order(raw: pd.DataFrame, record_id: str) -> pd.DataFrame:
+    """Records in REDCap's natural order (numbers numerically, then the rest); each record's
+    rows keep the order the export gave them."""
+    if raw.empty:
+        return raw.reset_index(drop=True)
+    ranks = {rid: i for i, rid in enumerate(sorted(raw[record_id].unique(), key=_natural_key))}
+    order = raw[record_id].map(ranks).to_numpy()
+    return raw.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+
+
+def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") -> pd.DataFrame:
+    """Strings everywhere ('' for blank), instance numbers without '.0', canonical order."""
+    if record_id not in raw.columns:
+        raise SourceDataError(
+            f"The records from {source} have no column {record_id!r}, the record id field "
+            f"of the data dictionary (first columns: {', '.join(map(str, raw.columns[:5]))}). "
+            "Are the records and the dictionary from the same project?",
+            file=source,
+            column=record_id,
+        )
+    out = raw.astype(object).where(raw.notna(), "").astype(str)
+    if INSTANCE in out.columns:
+        out[INSTANCE] = out[INSTANCE].str.replace(r"\.0$", "", regex=True)
+    return canonical_order(out, record_id)
+
+
+def _form_columns(dictionary: Any, form: str, present: set[str]) -> list[tuple[str, ColumnKind, str]]:
+    """(export column, kind, field name) of a form, in dictionary order, if in the export."""
+    cols: list[tuple[str, ColumnKind, str]] = []
+    for f in dictionary.form_fields(form):
+        if f.name == dictionary.record_id or str(f.field_type).lower() == "descriptive":
+            continue
+        kind = column_kind(f)
+        if kind.kind == "checkbox":
+            codes = [code for code, _label in kind.choices]
+            names = (f.export_columns() if hasattr(f, "export_columns")
+                     else [checkbox_column(f.name, code) for code in codes])
+            cols.extend((col, kind, f.name) for col in names if col in present)
+        elif f.name in present:
+            cols.append((f.name, kind, f.name))
+    complete = f"{form}_complete"
+    if complete in present:
+        status = ColumnKind("category", "form status", tuple(FORM_STATUS.items()))
+        cols.append((complete, status, complete))
+    return cols
+
+
+def _rows_for_form(raw: pd.DataFrame, form: str, repeating: bool, data_cols: list[str],
+                   longitudinal: bool, event_forms: dict[str, set[str]] | None) -> pd.DataFrame:
+    if INSTRUMENT not in raw.columns:
+        base = raw
+    elif repeating:
+        return raw[raw[INSTRUMENT] == form]
+    else:
+        base = raw[raw[INSTRUMENT] == ""]
+    if not longitudinal:
+        return base
+    if event_forms:
+        return base[base[EVENT].map(lambda e: form in event_forms.get(e, set()))]
+    if not data_cols:
+        return base.iloc[0:0]
+    return base[(base[data_cols] != "").any(axis=1)]
+
+
+def build_tables(
+    raw: pd.DataFrame,
+    dictionary: Any,
+    *,
+    repeating_forms: list[str] | None = None,
+    event_forms: dict[str, set[str]] | None = None,
+    pull: Any = None,
+    source: str = "export",
+) -> StudyTables:
+    """Type a flat export into one table per instrument.
+
+    Args:
+        raw: flat export (as read with ``dtype=str``); normalised here.
+        dictionary: the project's Dictionary (``sgbm_redcap.dictionary``).
+        repeating_forms: repeating instruments from the project setup; instruments with
+            rows in ``redcap_repeat_instrument`` are treated as repeating too.
+        event_forms: unique event name -> forms designated for it (longitudinal projects);
+            without it a form's rows are those events where it holds any data.
+    """
+    rid = dictionary.record_id
+    raw = normalise_raw(raw, rid, source=source)
+    present = set(raw.columns)
+    longitudinal = EVENT in present
+    in_data = set(raw[INSTRUMENT].unique()) - {""} if INSTRUMENT in present else set()
+    repeating = [f for f in dictionary.forms if f in set(repeating_forms or ()) | in_data]
+    dag = _dag_by_record(raw, rid)
+    all_records = pd.Index(raw[rid].unique())
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[pd.DataFrame] = []
+    known = {rid, *SPECIAL_COLUMNS}
+    for form in dictionary.forms:
+        cols = _form_columns(dictionary, form, present)
+        known.update(c for c, _k, _f in cols)
+        is_rep = form in repeating
+        rows = _rows_for_form(raw, form, is_rep, [c for c, _k, _f in cols], longitudinal,
+                              event_forms)
+        if not is_rep and not longitudinal:
+            rows = _one_row_per_record(rows, all_records, rid)
+        table, form_problems = _type_form(rows, form, cols, rid, dag, is_rep, longitudinal)
+        tables[form] = table
+        problems.extend(form_problems)
+    unknown = [c for c in raw.columns if c not in known]
+    if unknown:
+        log.warning("%d export columns are not in the dictionary and stay only in .raw: %s",
+                    len(unknown), ", ".join(unknown[:10]))
+    type_problems = (pd.concat(problems, ignore_index=True) if problems
+                     else pd.DataFrame(columns=PROBLEM_COLUMNS))
+    if len(type_problems):
+        log.warning("%d values do not fit their declared type; their columns are kept as "
+                    "raw text (see type_problems)", len(type_problems))
+    return StudyTables(raw=raw, dictionary=dictionary, tables=tables,
+                       type_problems=type_problems, repeating_forms=repeating, pull=pull)
+
+
+def _dag_by_record(raw: pd.DataFrame, rid: str) -> pd.Series:
+    if DAG not in raw.columns:
+        return pd.Series(dtype="string")
+    named = raw[raw[DAG] != ""]
+    return named.drop_duplicates(rid).set_index(rid)[DAG].astype("string")
+
+
+def _one_row_per_record(rows: pd.DataFrame, all_records: pd.Index, rid: str) -> pd.DataFrame:
+    rows = rows.drop_duplicates(rid, keep="first")
+    missing = all_records.difference(pd.Index(rows[rid]), sort=False)
+    if len(missing):
+        filler = pd.DataFrame({c: "" for c in rows.columns}, index=range(len(missing)))
+        filler[rid] = list(missing)
+        rows = canonical_order(pd.concat([rows, filler], ignore_index=True), rid)
+    return rows
+
+
+def _type_form(rows: pd.DataFrame, form: str, cols: list[tuple[str, ColumnKind, str]],
+               rid: str, dag: pd.Series, repeating: bool, longitudinal: bool,
+               ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    rows = rows.reset_index(drop=True)
+    out = pd.DataFrame({rid: rows[rid].astype("string")})
+    if longitudinal:
+        out[EVENT] = rows[EVENT].astype("string")
+    out[DAG] = rows[rid].map(dag).astype("string")
+    has_instances = INSTANCE in rows.columns and (repeating or (rows[INSTANCE] != "").any())
+    if has_instances:
+        out[INSTANCE] = pd.to_numeric(rows[INSTANCE].where(rows[INSTANCE] != ""),
+                                      errors="coerce").astype("Int64")
+    problems: list[pd.DataFrame] = []
+    typed_cols: dict[str, pd.Series] = {}
+    for col, kind, _field in cols:
+        if kind.kind == "checkbox":
+            typed, bad = cast_checkbox_option(rows[col])
+        else:
+            typed, bad = cast_column(rows[col], kind)
+        if bad.any():
+            typed = raw_text(rows[col])
+            problems.append(_problem_rows(rows, bad, form, col, kind, rid, longitudinal))
+        typed_cols[col] = typed
+    if typed_cols:
+        out = pd.concat([out, pd.DataFrame(typed_cols, index=out.index)], axis=1)
+    return out, problems
+
+
+def _problem_rows(rows: pd.DataFrame, bad: pd.Series, form: str, col: str, kind: ColumnKind,
+                  rid: str, longitudinal: bool) -> pd.DataFrame:
+    hit = rows[bad.to_numpy()]
+    expected = "checkbox 0/1" if kind.kind == "checkbox" else f"{kind.kind} ({kind.reason})"
+    if kind.kind == "category":
+        expected += ": one of " + ", ".join(code for code, _ in kind.choices)
+    return pd.DataFrame({
+        "record_id": hit[rid].to_numpy(),
+        "redcap_event_name": hit[EVENT].to_numpy() if longitudinal else "",
+        "form": form,
+        "redcap_repeat_instance": hit[INSTANCE].to_numpy() if INSTANCE in hit else "",
+        "field": col,
+        "value": hit[col].to_numpy(),
+        "expected": expected,
+    }, columns=PROBLEM_COLUMNS)
