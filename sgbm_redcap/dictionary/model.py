@@ -74,6 +74,24 @@ FIXED_CHOICES = {
 _CHECKBOX_CODE_UNSAFE = re.compile(r"[^a-z0-9_]")
 
 
+def parse_choice_items(text: str) -> list[tuple[str, str, bool]]:
+    """(code, label, had_comma) for every non-empty item of a choices string."""
+    if not text or not text.strip():
+        return []
+    if "|" in text:
+        parts = re.split(r"\s*\|\s*|\r\n|\r|\n", text)
+    else:
+        parts = re.split(r"\r\n|\r|\n", text)
+    items: list[tuple[str, str, bool]] = []
+    for part in parts:
+        item = part.strip()
+        if not item:
+            continue
+        code, sep, label = item.partition(",")
+        items.append((code.strip(), label.strip(), True) if sep else (item, item, False))
+    return items
+
+
 def parse_choices(text: str) -> list[tuple[str, str]]:
     """Split a REDCap choices string into (code, label) pairs, in order.
 
@@ -81,17 +99,7 @@ def parse_choices(text: str) -> list[tuple[str, str]]:
     An item without a comma keeps the whole text as both code and label, which is what
     REDCap shows; the linter reports it. Empty items (stray ``|``) are skipped.
     """
-    if not text or not text.strip():
-        return []
-    parts = re.split(r"\s*\|\s*|\r\n|\r|\n", text) if "|" in text else re.split(r"\r\n|\r|\n", text)
-    pairs: list[tuple[str, str]] = []
-    for part in parts:
-        item = part.strip()
-        if not item:
-            continue
-        code, sep, label = item.partition(",")
-        pairs.append((code.strip(), label.strip()) if sep else (item, item))
-    return pairs
+    return [(code, label) for code, label, _ in parse_choice_items(text)]
 
 
 def checkbox_column(name: str, code: str) -> str:
