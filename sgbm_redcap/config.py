@@ -81,7 +81,8 @@ class Settings:
     )
     backoff_s: float = field(
         default=0.5,
-        metadata=_help("First retry waits this long; each further retry doubles it."),
+        metadata=_help("Retry backoff: the n-th retry of a call waits backoff_s × 2^(n-1) s "
+                       "(the first retry is immediate)."),
     )
     verify_tls: bool = field(
         default=True, metadata=_help("Verify REDCap's TLS certificate (keep it on).")

@@ -243,13 +243,13 @@ class RedcapClient:
         return session
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        body = response.content  # read now, so a drop mid-body fails inside the retried call
-        self.traffic.requests += 1
-        self.traffic.bytes_received += len(body)
-        sent = response.request.body or b""
-        self.traffic.bytes_sent += len(sent)
         history = getattr(getattr(response.raw, "retries", None), "history", None) or ()
         self.traffic.retries += len(history)
+        self.traffic.requests += 1 + len(history)
+        sent = response.request.body or b""
+        self.traffic.bytes_sent += len(sent) * (1 + len(history))
+        body = response.content  # read now, so a drop mid-body fails inside the retried call
+        self.traffic.bytes_received += len(body)
         if response.status_code >= 400:
             raise _HttpStatusError(response.status_code, redcap_error_message(body))
 
