@@ -1,0 +1,261 @@
+"""``file`` (file-upload fields), ``fileRepository`` and ``pdf`` (REDCAP_API.md §4.6)."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from typing import TYPE_CHECKING, Any
+
+from ..handler import Context, Response, endpoint, now
+from ..protocol import MIME, ApiError, encode_rows
+
+if TYPE_CHECKING:
+    from ..core import Sandbox
+
+
+def _download(name: str, mime: str, content: bytes) -> Response:
+    ctype = f'{mime}; name="{name}"'
+    if mime.startswith("text/"):
+        ctype += ";charset=UTF-8"
+    return Response(200, content, ctype)
+
+
+def store_field_file(sb: Sandbox, pid: int, record: str, event: str, instrument: str,
+                     instance: int, field: str, name: str, mime: str, content: bytes) -> int:
+    """Save an upload for a file field and point the field's value at it."""
+    with sb.store.write() as conn:
+        cur = conn.execute("INSERT INTO docs (pid, name, mime, content, created) "
+                           "VALUES (?,?,?,?,?)", (pid, name, mime, content, now()))
+        doc_id = int(cur.lastrowid or 0)
+        key = (pid, record, event, instrument, instance)
+        conn.execute("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
+                     "instance=? AND field=?", (*key, field))
+        conn.execute("INSERT INTO data (pid, record, event, instrument, instance, field, value) "
+                     "VALUES (?,?,?,?,?,?,?)", (*key, field, str(doc_id)))
+    return doc_id
+
+
+def _file_target(ctx: Context) -> tuple[str, str, str, int, str]:
+    req, meta = ctx.req, ctx.meta
+    record, field = req.get("record"), req.get("field")
+    if not record:
+        raise ApiError("The parameter 'record' is missing")
+    f = meta.fields.get(field)
+    if f is None or f.ftype != "file":
+        raise ApiError(f"The field '{field}' does not exist or is not a 'file' field")
+    exists = ctx.store.conn.execute("SELECT 1 FROM records WHERE pid=? AND record=?",
+                                    (ctx.pid, record)).fetchone()
+    if exists is None:
+        raise ApiError(f'The record "{record}" does not exist')
+    event = req.get("event")
+    if meta.longitudinal:
+        event = event or meta.event_names[0]
+        if meta.event(event) is None:
+            raise ApiError("invalid event")
+    else:
+        event = ""
+    instance_raw = req.get("repeat_instance")
+    instrument, instance = "", 0
+    if meta.repeating_form(f.form, event):
+        instrument, instance = f.form, int(instance_raw or 1)
+    elif meta.repeating_event(event):
+        instance = int(instance_raw or 1)
+    return record, event, instrument, instance, field
+
+
+def _doc_for(ctx: Context, target: tuple[str, str, str, int, str]) -> int | None:
+    row = ctx.store.conn.execute(
+        "SELECT value FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
+        "instance=? AND field=?", (ctx.pid, *target)).fetchone()
+    return int(row[0]) if row and row[0].isdigit() else None
+
+
+@endpoint("file", "export")
+def export_file(ctx: Context) -> Response:
+    ctx.require("api_export")
+    doc = _doc_for(ctx, _file_target(ctx))
+    row = ctx.store.conn.execute("SELECT name, mime, content FROM docs WHERE doc_id=? AND pid=?",
+                                 (doc, ctx.pid)).fetchone() if doc else None
+    if row is None:
+        raise ApiError("There is no file to download for this record")
+    return _download(row[0], row[1], bytes(row[2]))
+
+
+@endpoint("file", "import")
+def import_file(ctx: Context) -> Response:
+    ctx.require("api_import")
+    req = ctx.req
+    record = req.get("record")
+    if record and ctx.store.conn.execute("SELECT 1 FROM records WHERE pid=? AND record=?",
+                                         (ctx.pid, record)).fetchone() is None:
+        raise ApiError(f"The record '{record}' does not exist. It must exist to upload a file")
+    target = _file_target(ctx)
+    upload = req.files.get("file")
+    if upload is None:
+        raise ApiError("There was a problem uploading the file: no file was sent")
+    mime = upload.content_type
+    if mime in ("", "application/octet-stream"):
+        mime = mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
+    store_field_file(ctx.sb, ctx.pid, *target[:4], target[4], upload.filename, mime,
+                     upload.content)
+    with ctx.store.write() as conn:
+        ctx.log(conn, "record_edit", f"Upload document (API) {target[0]}",
+                f"{target[4]} = '{upload.filename}'", target[0])
+    return Response(200, b"", MIME["json"])
+
+
+@endpoint("file", "delete")
+def delete_file(ctx: Context) -> Response:
+    ctx.require("api_import")
+    target = _file_target(ctx)
+    doc = _doc_for(ctx, target)
+    if doc is None:
+        raise ApiError("There is no file to delete for this record")
+    with ctx.store.write() as conn:
+        conn.execute("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
+                     "instance=? AND field=?", (ctx.pid, *target))
+        conn.execute("UPDATE docs SET deleted=1 WHERE doc_id=?", (doc,))
+        ctx.log(conn, "record_edit", f"Delete uploaded document (API) {target[0]}", target[4],
+                target[0])
+    return Response(200, b"", MIME["json"])
+
+
+# ---------------------------------------------------------------- file repository
+
+
+def _folders(ctx: Context) -> list[dict[str, Any]]:
+    return ctx.config.get("folders", [])
+
+
+@endpoint("fileRepository", "createFolder")
+def create_folder(ctx: Context) -> Response:
+    ctx.require("file_repository")
+    name = ctx.req.get("name").strip()
+    if not name:
+        raise ApiError("The parameter 'name' is missing")
+    parent = ctx.req.get("folder_id")
+    from .design import update_config
+
+    made: dict[str, int] = {}
+
+    def change(config: dict[str, Any]) -> None:
+        fid = config["next_ids"]["folder"]
+        config["next_ids"]["folder"] = fid + 1
+        config.setdefault("folders", []).append({
+            "folder_id": fid, "name": name, "parent_id": int(parent) if parent.isdigit() else None,
+            "dag_id": ctx.req.get("dag_id"), "role_id": ctx.req.get("role_id"), "deleted": 0})
+        made["id"] = fid
+
+    update_config(ctx, change, f"Create folder (API) {name}")
+    body, ctype = encode_rows([{"folder_id": made["id"]}], ctx.req.format)
+    return Response(200, body, ctype)
+
+
+@endpoint("fileRepository", "list")
+def list_repository(ctx: Context) -> Response:
+    ctx.require("file_repository")
+    folder = ctx.req.get("folder_id")
+    parent = int(folder) if folder.isdigit() else None
+    rows: list[dict[str, Any]] = [
+        {"folder_id": f["folder_id"], "name": f["name"]} for f in _folders(ctx)
+        if f.get("parent_id") == parent and not f.get("deleted")]
+    cond = "folder_id=?" if parent is not None else "folder_id IS NULL"
+    args: tuple[Any, ...] = (ctx.pid, parent) if parent is not None else (ctx.pid,)
+    for doc_id, name in ctx.store.conn.execute(
+            f"SELECT doc_id, name FROM docs WHERE pid=? AND in_repository=1 AND deleted=0 AND "
+            f"{cond} ORDER BY doc_id", args):
+        rows.append({"doc_id": doc_id, "name": name})
+    body, ctype = encode_rows(rows, ctx.req.format)
+    return Response(200, body, ctype)
+
+
+@endpoint("fileRepository", "import")
+def import_into_repository(ctx: Context) -> Response:
+    ctx.require("file_repository")
+    upload = ctx.req.files.get("file")
+    if upload is None:
+        raise ApiError("There was a problem uploading the file: no file was sent")
+    folder = ctx.req.get("folder_id")
+    mime = mimetypes.guess_type(upload.filename)[0] or upload.content_type
+    with ctx.store.write() as conn:
+        conn.execute("INSERT INTO docs (pid, name, mime, content, folder_id, in_repository, "
+                     "created) VALUES (?,?,?,?,?,1,?)",
+                     (ctx.pid, upload.filename, mime, upload.content,
+                      int(folder) if folder.isdigit() else None, now()))
+        ctx.log(conn, "manage", "Manage/Design ", f"Upload file to File Repository (API) "
+                f"{upload.filename}")
+    return Response(200, b"", MIME["json"])
+
+
+def _repo_doc(ctx: Context) -> tuple[int, str, str, bytes]:
+    doc = ctx.req.get("doc_id")
+    row = ctx.store.conn.execute(
+        "SELECT doc_id, name, mime, content FROM docs WHERE pid=? AND doc_id=? AND "
+        "in_repository=1 AND deleted=0", (ctx.pid, int(doc) if doc.isdigit() else -1)).fetchone()
+    if row is None:
+        raise ApiError(f"The doc_id '{doc}' does not exist in the File Repository")
+    return row[0], row[1], row[2], bytes(row[3])
+
+
+@endpoint("fileRepository", "export")
+def export_from_repository(ctx: Context) -> Response:
+    ctx.require("file_repository")
+    _, name, mime, content = _repo_doc(ctx)
+    return _download(name, mime, content)
+
+
+@endpoint("fileRepository", "delete")
+def delete_from_repository(ctx: Context) -> Response:
+    ctx.require("file_repository")
+    doc_id, name, _, _ = _repo_doc(ctx)
+    with ctx.store.write() as conn:
+        conn.execute("UPDATE docs SET deleted=1 WHERE doc_id=?", (doc_id,))
+        ctx.log(conn, "manage", "Manage/Design ", f"Delete file from File Repository (API) {name}")
+    return Response(200, b"", MIME["json"])
+
+
+# ---------------------------------------------------------------- pdf
+
+
+def _minimal_pdf(lines: list[str]) -> bytes:
+    """A valid one-page PDF listing ``lines`` (the sandbox does not render instruments)."""
+    text = " Tj T* ".join("(" + ln.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                          + ")" for ln in lines[:60])
+    stream = f"BT /F1 10 Tf 40 800 Td 12 TL {text} Tj ET".encode("latin-1", "replace")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n".encode() + obj + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+            .encode())
+    return bytes(out)
+
+
+@endpoint("pdf", "export")
+def export_pdf(ctx: Context) -> Response:
+    ctx.require("api_export")
+    meta = ctx.meta
+    instrument = ctx.req.get("instrument")
+    forms = [instrument] if instrument else meta.forms
+    lines = [ctx.config.get("project_title", "")]
+    for form in forms:
+        lines.append(meta.form_label(form))
+        lines += [f"  {meta.fields[n].label}" for n in meta.form_fields.get(form, [])]
+    name = "sandbox.pdf"
+    return Response(200, _minimal_pdf(lines), f'application/pdf; name="{name}"')
+
+
+__all__ = ["json", "store_field_file"]

@@ -1,0 +1,894 @@
+"""``content=record`` export, import and delete, and ``generateNextRecordName``.
+
+REDCAP_API.md §4.3–§4.5. Values are read from the EAV ``data`` table in one query and
+assembled into flat rows in Python; imports validate everything first, then write in one
+transaction with ``executemany``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from ..handler import Context, Response, endpoint, now
+from ..meta import COMPLETE_LABELS, ProjectMeta
+from ..protocol import MIME, ApiError, csv_text, encode_rows, encode_scalar, parse_data
+from ..validation import convert_date, validate_value
+
+log = logging.getLogger(__name__)
+
+RowKey = tuple[str, str, str, int]  # record, event, repeat instrument, instance
+_DELIMS = {",": ",", "tab": "\t", ";": ";", "|": "|", "^": "^"}
+_SPECIAL = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+            "redcap_data_access_group", "redcap_survey_identifier")
+
+
+def natural_key(record: str) -> tuple[int, float, str]:
+    """REDCap's record order: numeric ids numerically, then the rest as text."""
+    try:
+        return (0, float(record), record)
+    except ValueError:
+        return (1, 0.0, record)
+
+
+# ---------------------------------------------------------------- reading stored data
+
+
+def record_dags(ctx: Context) -> dict[str, tuple[str, str, str]]:
+    """record → (dag, created, modified), limited to the user's DAG when they are in one."""
+    rows = ctx.store.conn.execute(
+        "SELECT record, dag, created, modified FROM records WHERE pid=?", (ctx.pid,)).fetchall()
+    dag = ctx.user_dag
+    return {r: (d, c, m) for r, d, c, m in rows if not dag or d == dag}
+
+
+def load_values(ctx: Context, records: list[str] | None) -> dict[RowKey, dict[str, Any]]:
+    """Stored values grouped by row key; checkbox fields map to a set of checked codes."""
+    meta = ctx.meta
+    checkbox = {n for n, f in meta.fields.items() if f.ftype == "checkbox"}
+    out: dict[RowKey, dict[str, Any]] = defaultdict(dict)
+    conn = ctx.store.conn
+    sql = "SELECT record, event, instrument, instance, field, value FROM data WHERE pid=?"
+    if records is None:
+        batches: list[list[str] | None] = [None]
+    else:
+        batches = [records[i:i + 500] for i in range(0, len(records), 500)]
+    for batch in batches:
+        if batch is None:
+            cur = conn.execute(sql, (ctx.pid,))
+        else:
+            if not batch:
+                continue
+            cur = conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
+                               (ctx.pid, *batch))
+        for rec, ev, ins, inst, fld, val in cur:
+            row = out[(rec, ev, ins, inst)]
+            if fld in checkbox:
+                row.setdefault(fld, set()).add(val)
+            else:
+                row[fld] = val
+    return out
+
+
+def ordered_keys(meta: ProjectMeta, values: dict[RowKey, dict[str, Any]],
+                 records: list[str]) -> list[RowKey]:
+    """Row keys in REDCap's order: record, arm/event, base row, repeating form, instance."""
+    by_record: dict[str, set[RowKey]] = defaultdict(set)
+    for key in values:
+        by_record[key[0]].add(key)
+    event_pos = {e["unique_event_name"]: (e["arm_num"], e.get("day_offset", 0), i)
+                 for i, e in enumerate(meta.events)}
+    form_pos = {f: i for i, f in enumerate(meta.forms)}
+    keys: list[RowKey] = []
+    for rec in records:
+        ks = by_record.get(rec, set())
+        events = {k[1] for k in ks} or ({""} if not meta.longitudinal else set())
+        for ev in events:
+            if not meta.repeating_event(ev):
+                ks.add((rec, ev, "", 0))
+        keys.extend(sorted(ks, key=lambda k: (event_pos.get(k[1], (0, 0, 0)),
+                                              form_pos.get(k[2], -1), k[3])))
+    return keys
+
+
+# ---------------------------------------------------------------- export
+
+
+@dataclass
+class Column:
+    name: str
+    kind: str  # id, field, checkbox, complete
+    field: str
+    code: str
+    form: str
+
+
+def select_columns(meta: ProjectMeta, fields: list[str], forms: list[str]) -> list[Column]:
+    """The requested columns in metadata order (§2.3/§4.3 rules and errors)."""
+    wanted: set[str] = set()
+    invalid = []
+    if not fields and not forms:
+        wanted = set(meta.column_order)
+    for name in fields:
+        f = meta.fields.get(name)
+        if f is not None:
+            if f.ftype == "descriptive":
+                continue
+            if f.ftype == "checkbox":
+                wanted.update(c for c, spec in meta.columns.items()
+                              if spec[0] == "checkbox" and spec[1] == name)
+            else:
+                wanted.add(name)
+        elif name in meta.columns:
+            wanted.add(name)
+        else:
+            invalid.append(name)
+    if invalid:
+        raise ApiError('The following values in the parameter "fields" are not valid: '
+                       + ", ".join(f"'{x}'" for x in invalid))
+    bad_forms = [f for f in forms if f not in meta.form_fields]
+    if bad_forms:
+        raise ApiError('The following values in the parameter "forms" are not valid: '
+                       + ", ".join(f"'{x}'" for x in bad_forms))
+    for form in forms:
+        wanted.update(c for c, spec in meta.columns.items()
+                      if (spec[0] == "complete" and spec[1] == form)
+                      or (spec[0] != "complete" and meta.fields[spec[1]].form == form))
+    if fields and not forms and not wanted:
+        raise ApiError('The variables provided in the parameter "fields" are not valid fields '
+                       "that contain data. Descriptive fields cannot be exported.")
+    pk = meta.record_id
+    cols = [Column(pk, "id", pk, "", meta.fields[pk].form if pk in meta.fields else "")]
+    for name in meta.column_order:
+        if name == pk or name not in wanted:
+            continue
+        kind, target, code = meta.columns[name]
+        form = target if kind == "complete" else meta.fields[target].form
+        cols.append(Column(name, kind, target, code, form))
+    return cols
+
+
+def applicable_forms(meta: ProjectMeta, key: RowKey) -> set[str]:
+    _, ev, instr, _inst = key
+    if instr:
+        return {instr}
+    on_event = meta.forms_on_event(ev)
+    if meta.repeating_event(ev):
+        return set(on_event)
+    return {f for f in on_event if not meta.repeating_form(f, ev)}
+
+
+class RowBuilder:
+    """Turns stored values into flat export rows for one request's options."""
+
+    def __init__(self, ctx: Context, cols: list[Column]):
+        req = ctx.req
+        self.meta = ctx.meta
+        self.cols = cols
+        self.label = req.get("rawOrLabel") == "label"
+        self.cb_label = req.flag("exportCheckboxLabel")
+        self.blank_gray = req.flag("exportBlankForGrayFormStatus")
+        self.comma = req.get("decimalCharacter") == ","
+        self.dag_labels = self.meta.dag_names
+        self._forms: dict[tuple[str, str, bool], set[str]] = {}
+        self.files = {n for n, f in self.meta.fields.items() if f.ftype == "file"}
+
+    def forms_for(self, key: RowKey) -> set[str]:
+        k = (key[1], key[2], bool(key[3]))
+        got = self._forms.get(k)
+        if got is None:
+            got = self._forms[k] = applicable_forms(self.meta, key)
+        return got
+
+    def values(self, key: RowKey, stored: dict[str, Any]) -> list[str]:
+        forms = self.forms_for(key)
+        meta = self.meta
+        out: list[str] = []
+        filled: dict[str, bool] = {}
+        for c in self.cols:
+            if c.kind == "id":
+                out.append(key[0])
+                continue
+            if c.form not in forms:
+                out.append("")
+                continue
+            if c.kind == "field":
+                v = stored.get(c.field, "")
+                if v and c.field in self.files:
+                    v = "[document]"
+                elif v and self.label:
+                    f = meta.fields[c.field]
+                    if f.choices:
+                        v = f.choices.get(v, v)
+                elif v and self.comma and meta.fields[c.field].validation.startswith("number"):
+                    v = v.replace(".", ",")
+                out.append(v)
+            elif c.kind == "checkbox":
+                checked = c.code in stored.get(c.field, ())
+                if self.label:
+                    if self.cb_label:
+                        out.append(meta.fields[c.field].choices.get(c.code, "") if checked else "")
+                    else:
+                        out.append("Checked" if checked else "Unchecked")
+                else:
+                    out.append("1" if checked else "0")
+            else:  # complete
+                v = stored.get(c.name, "")
+                if v == "":
+                    has = filled.get(c.form)
+                    if has is None:
+                        has = filled[c.form] = any(
+                            n in stored for n in meta.form_fields[c.form] if n != meta.record_id)
+                    v = "" if (self.blank_gray and not has) else "0"
+                out.append(COMPLETE_LABELS.get(v, v) if self.label else v)
+        return out
+
+
+def _prefix_columns(ctx: Context, dag_export: bool) -> list[str]:
+    meta = ctx.meta
+    cols = []
+    if meta.longitudinal:
+        cols.append("redcap_event_name")
+    if meta.has_repeating:
+        cols += ["redcap_repeat_instrument", "redcap_repeat_instance"]
+    if dag_export:
+        cols.append("redcap_data_access_group")
+    return cols
+
+
+@endpoint("record", "export")
+def export_records(ctx: Context) -> Response:
+    ctx.require("api_export")
+    req, meta = ctx.req, ctx.meta
+    cols = select_columns(meta, req.listing("fields"), req.listing("forms"))
+    events = req.listing("events")
+    if meta.longitudinal and events:
+        bad = [e for e in events if meta.event(e) is None]
+        if bad:
+            raise ApiError('The following values in the parameter "events" are not valid: '
+                           + ", ".join(f"'{x}'" for x in bad))
+    dags = record_dags(ctx)
+    begin, end = req.get("dateRangeBegin"), req.get("dateRangeEnd")
+    wanted = req.listing("records")
+    records = [r for r in (wanted or dags) if r in dags]
+    if begin or end:
+        records = [r for r in records if (not begin or dags[r][2] >= begin)
+                   and (not end or dags[r][2] <= end)]
+    records.sort(key=natural_key)
+    values = load_values(ctx, records if (wanted or begin or end) else None)
+    keys = ordered_keys(meta, values, records)
+    if meta.longitudinal and events:
+        keep_ev = set(events)
+        keys = [k for k in keys if k[1] in keep_ev]
+    logic = req.get("filterLogic").strip()
+    if logic:
+        keys = _filter_keys(ctx, logic, keys, values)
+    dag_export = (req.flag("exportDataAccessGroups") and not ctx.user_dag
+                  and bool(meta.config.get("dags")))
+    _log_export(ctx, len({k[0] for k in keys}))
+    if req.get("type") == "eav":
+        return _eav(ctx, cols, keys, values, dags, dag_export)
+    builder = RowBuilder(ctx, cols)
+    prefix = _prefix_columns(ctx, dag_export)
+    names = [cols[0].name] + prefix + [c.name for c in cols[1:]]
+    rows = []
+    label = builder.label
+    for key in keys:
+        vals = builder.values(key, values.get(key, {}))
+        pre = []
+        if meta.longitudinal:
+            pre.append(meta.event_label(key[1]) if label else key[1])
+        if meta.has_repeating:
+            pre.append(meta.form_label(key[2]) if (label and key[2]) else key[2])
+            pre.append(key[3] if key[3] else "")
+        if dag_export:
+            d = dags.get(key[0], ("", "", ""))[0]
+            pre.append(builder.dag_labels.get(d, d) if label else d)
+        rows.append([vals[0], *pre, *vals[1:]])
+    return _encode_flat(ctx, names, rows, cols, prefix)
+
+
+def _encode_flat(ctx: Context, names: list[str], rows: list[list[Any]], cols: list[Column],
+                 prefix: list[str]) -> Response:
+    fmt = ctx.req.format
+    if fmt == "json":
+        dicts = [dict(zip(names, r, strict=True)) for r in rows]
+        return Response(200, json.dumps(dicts, ensure_ascii=False).encode(), MIME["json"])
+    if fmt == "csv":
+        delim = _DELIMS.get(ctx.req.get("csvDelimiter", ","), ",")
+        header = names
+        if ctx.req.get("rawOrLabelHeaders") == "label":
+            header = _label_headers(ctx.meta, cols, prefix)
+        text = csv_text([], names, delim, header)
+        import csv as _csv
+        import io
+
+        buf = io.StringIO()
+        buf.write(text)
+        w = _csv.writer(buf, delimiter=delim, lineterminator="\n")
+        w.writerows([["" if v is None else v for v in r] for r in rows])
+        return Response(200, buf.getvalue().encode(), MIME["csv"])
+    dicts = [dict(zip(names, [str(v) for v in r], strict=True)) for r in rows]
+    body, ctype = encode_rows(dicts, "xml")
+    return Response(200, body, ctype)
+
+
+def _label_headers(meta: ProjectMeta, cols: list[Column], prefix: list[str]) -> list[str]:
+    pre_labels = {"redcap_event_name": "Event Name", "redcap_repeat_instrument": "Repeat Instrument",
+                  "redcap_repeat_instance": "Repeat Instance",
+                  "redcap_data_access_group": "Data Access Group"}
+    out = [meta.fields[cols[0].field].label if cols[0].field in meta.fields else cols[0].name]
+    out += [pre_labels[p] for p in prefix]
+    for c in cols[1:]:
+        if c.kind == "complete":
+            out.append("Complete?")
+        elif c.kind == "checkbox":
+            f = meta.fields[c.field]
+            out.append(f"{f.label} (choice={f.choices.get(c.code, c.code)})")
+        else:
+            out.append(meta.fields[c.field].label)
+    return out
+
+
+def _eav(ctx: Context, cols: list[Column], keys: list[RowKey],
+         values: dict[RowKey, dict[str, Any]], dags: dict[str, tuple[str, str, str]],
+         dag_export: bool) -> Response:
+    meta = ctx.meta
+    label = ctx.req.get("rawOrLabel") == "label"
+    repeating = meta.has_repeating
+    fields_wanted = []
+    seen = set()
+    for c in cols:
+        target = c.name if c.kind == "complete" else c.field
+        if target not in seen:
+            seen.add(target)
+            fields_wanted.append((target, c.kind))
+    out = []
+    for key in keys:
+        stored = values.get(key, {})
+        forms = applicable_forms(meta, key)
+        for target, kind in fields_wanted:
+            if target not in stored:
+                continue
+            form = meta.fields[target].form if kind != "complete" else target[:-9]
+            if kind != "id" and form not in forms:
+                continue
+            vals = sorted(stored[target]) if kind == "checkbox" else [stored[target]]
+            for v in vals:
+                if label and kind in ("field", "checkbox"):
+                    v = meta.fields[target].choices.get(v, v)
+                row: dict[str, Any] = {"record": key[0]}
+                if meta.longitudinal:
+                    row["redcap_event_name"] = key[1]
+                if repeating:
+                    row["redcap_repeat_instrument"] = key[2]
+                    row["redcap_repeat_instance"] = key[3] or ""
+                row["field_name"] = target
+                row["value"] = v
+                out.append(row)
+        if dag_export and key[2] == "" and key[3] == 0 and dags.get(key[0], ("",))[0]:
+            out.append({"record": key[0], "field_name": "redcap_data_access_group",
+                        "value": dags[key[0]][0]})
+    columns = ["record"] + (["redcap_event_name"] if meta.longitudinal else []) + (
+        ["redcap_repeat_instrument", "redcap_repeat_instance"] if repeating else []) + [
+        "field_name", "value"]
+    body, ctype = encode_rows(out, ctx.req.format, columns)
+    return Response(200, body, ctype)
+
+
+def _filter_keys(ctx: Context, logic: str, keys: list[RowKey],
+                 values: dict[RowKey, dict[str, Any]]) -> list[RowKey]:
+    """Keep rows of records (longitudinal: record-events) where ``logic`` is true on a row.
+
+    Each row is evaluated with the record-event's non-repeating values filled in, as a
+    context table (CONTRACTS §2); a row whose evaluation fails counts as false, as REDCap
+    skips records whose logic throws.
+    """
+    import pandas as pd
+
+    try:
+        from sgbm_redcap.logic import evaluate, parse
+    except ImportError as exc:  # the logic package is built in parallel
+        raise ApiError("filterLogic is not available in this sandbox build") from exc
+    meta = ctx.meta
+    cols = select_columns(meta, [], [])
+    builder = RowBuilder(ctx, cols)
+    builder.label = False
+    names = [c.name for c in cols]
+    base: dict[tuple[str, str], dict[str, str]] = {}
+    table_rows = []
+    for key in keys:
+        row = dict(zip(names, builder.values(key, values.get(key, {})), strict=True))
+        if key[2] == "" and key[3] == 0:
+            base[(key[0], key[1])] = row
+        table_rows.append(row)
+    for key, row in zip(keys, table_rows, strict=True):
+        if key[2] or key[3]:
+            b = base.get((key[0], key[1]), {})
+            for k, v in b.items():
+                if row.get(k, "") == "" and v != "":
+                    row[k] = v
+        row["redcap_event_name"] = key[1]
+        row["redcap_repeat_instrument"] = key[2]
+        row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
+    table = pd.DataFrame(table_rows, dtype=object).fillna("")
+    try:
+        result = evaluate(parse(logic), table)
+    except Exception as exc:  # noqa: BLE001 - REDCap answers with nothing rather than an error
+        log.info("filterLogic %r failed: %s", logic, exc)
+        return []
+    result = result.fillna(False).astype(bool).tolist()
+    grain = (lambda k: (k[0], k[1])) if meta.longitudinal else (lambda k: k[0])
+    kept = {grain(k) for k, ok in zip(keys, result, strict=True) if ok}
+    return [k for k in keys if grain(k) in kept]
+
+
+def _log_export(ctx: Context, n_records: int) -> None:
+    with ctx.store.write() as conn:
+        ctx.log(conn, "export", "Data export (API)", f"{n_records} records")
+
+
+# ---------------------------------------------------------------- import
+
+
+def _eav_to_flat(meta: ProjectMeta, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    pk = meta.record_id
+    merged: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    for r in rows:
+        rec = r.get("record", "")
+        key = (rec, r.get("redcap_event_name", ""), r.get("redcap_repeat_instrument", ""),
+               r.get("redcap_repeat_instance", ""))
+        row = merged.setdefault(key, {pk: rec})
+        if "redcap_event_name" in r:
+            row["redcap_event_name"] = key[1]
+        if "redcap_repeat_instrument" in r:
+            row["redcap_repeat_instrument"] = key[2]
+            row["redcap_repeat_instance"] = key[3]
+        name, value = r.get("field_name", ""), r.get("value", "")
+        f = meta.fields.get(name)
+        if f is not None and f.ftype == "checkbox" and value in f.choices:
+            from ..meta import checkbox_column
+
+            row[checkbox_column(name, value)] = "1"
+        elif name:
+            row[name] = value
+    return list(merged.values())
+
+
+@dataclass
+class PlannedRow:
+    key: RowKey
+    values: dict[str, str]  # column → value (checkbox columns included)
+
+
+def _record_name_error(rec: str) -> str | None:
+    if any(c in rec for c in "+&#'"):
+        return (f"The record name ({rec}) cannot contain a plus sign (+), ampersand (&), "
+                "pound sign (#), or apostrophe.")
+    if len(rec) > 100:
+        return f"The record name ({rec}) cannot be longer than 100 characters."
+    if "\n" in rec or "\r" in rec:
+        return f"The record name ({rec}) cannot contain line breaks."
+    return None
+
+
+def _csv_line(*parts: str) -> str:
+    return ",".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+
+@endpoint("record", "import")
+def import_records(ctx: Context) -> Response:
+    ctx.require("api_import")
+    req, meta = ctx.req, ctx.meta
+    fmt = req.format if req.format != "odm" else "xml"
+    rows = parse_data(req.get("data"), fmt)
+    if req.get("type") == "eav":
+        rows = _eav_to_flat(meta, rows)
+    overwrite = req.get("overwriteBehavior") == "overwrite"
+    date_format = req.get("dateFormat", "YMD").upper()
+    content = req.get("returnContent")
+    content = content if content in ("ids", "auto_ids", "nothing", "count") else "count"
+    force_auto = req.flag("forceAutoNumber")
+    plan, dag_of = _plan_import(ctx, rows, overwrite, date_format)
+    existing = record_dags(ctx)
+    all_existing = {r for (r,) in ctx.store.conn.execute(
+        "SELECT record FROM records WHERE pid=?", (ctx.pid,))}
+    order = list(dict.fromkeys(p.key[0] for p in plan))
+    renames: dict[str, str] = {}
+    if force_auto:
+        nxt = next_record_number(ctx)
+        prefix = _dag_prefix(ctx)
+        for old in order:
+            renames[old] = f"{prefix}{nxt}"
+            nxt += 1
+        plan = [PlannedRow((renames[p.key[0]], *p.key[1:]), p.values) for p in plan]
+        dag_of = {renames.get(k, k): v for k, v in dag_of.items()}
+    foreign = [r for r in dict.fromkeys(p.key[0] for p in plan)
+               if r in all_existing and r not in existing]
+    if foreign:
+        raise ApiError("You do not have permission to modify the following records because "
+                       "they belong to a Data Access Group you are not in: " + ", ".join(foreign))
+    _write(ctx, plan, dag_of, overwrite, set(existing))
+    names = list(dict.fromkeys(p.key[0] for p in plan))
+    rf = req.return_format
+    if content == "nothing":
+        return Response(200, b"", MIME.get(rf, MIME["json"]))
+    if content == "ids":
+        return _ids_body(names, rf)
+    if content == "auto_ids" and force_auto:
+        pairs = [f"{renames[o]},{o}" for o in order]
+        if rf == "json":
+            return Response(200, json.dumps(pairs).encode(), MIME["json"])
+        if rf == "csv":
+            return Response(200, ("id,original_id\n" + "\n".join(pairs)).encode(), MIME["csv"])
+        body = "".join(f"<id>{p.split(',')[0]}</id>" for p in pairs)
+        return Response(200, f'<?xml version="1.0" encoding="UTF-8" ?><ids>{body}</ids>'.encode(),
+                        MIME["xml"])
+    if rf == "json":
+        return Response(200, json.dumps({"count": len(names)}).encode(), MIME["json"])
+    body, ctype = encode_scalar(len(names), rf)
+    return Response(200, body, ctype)
+
+
+def _ids_body(names: list[str], rf: str) -> Response:
+    if rf == "json":
+        return Response(200, json.dumps(names).encode(), MIME["json"])
+    if rf == "csv":
+        return Response(200, ("id\n" + "\n".join(names)).encode(), MIME["csv"])
+    body = "".join(f"<id>{n}</id>" for n in names)
+    return Response(200, f'<?xml version="1.0" encoding="UTF-8" ?><ids>{body}</ids>'.encode(),
+                    MIME["xml"])
+
+
+def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
+                 date_format: str) -> tuple[list[PlannedRow], dict[str, str]]:
+    """Validate every row; return the planned writes and DAG assignments (or raise 400)."""
+    meta = ctx.meta
+    pk = meta.record_id
+    if not rows:
+        raise ApiError("No data was provided.")
+    header: list[str] = list(dict.fromkeys(k for r in rows for k in r))
+    if pk not in header:
+        raise ApiError(f"The record id field ({pk}) is missing.")
+    timestamps = {f"{f}_timestamp" for f in meta.forms}
+    unknown = [h for h in header if h not in meta.columns and h not in _SPECIAL
+               and h not in timestamps
+               and not (h in meta.fields and meta.fields[h].ftype != "descriptive")]
+    if unknown:
+        raise ApiError("The following fields were not found in the project as real data "
+                       "fields: " + ", ".join(unknown))
+    if not meta.has_repeating and any(
+            r.get("redcap_repeat_instrument", "") or r.get("redcap_repeat_instance", "")
+            for r in rows):
+        raise ApiError("Trying to import repeat instance/instrument fields! This project does "
+                       "not have any repeating instruments or events enabled.")
+    data_cols = []
+    for h in header:
+        if h in _SPECIAL or h in timestamps or h == pk:
+            continue
+        spec = meta.columns.get(h)
+        if spec is None:  # a checkbox base name or calc/file field
+            f = meta.fields[h]
+            if f.ftype in ("calc", "file") or "@CALC" in f.annotation.upper():
+                continue
+            continue
+        kind, target, code = spec
+        if kind == "field":
+            f = meta.fields[target]
+            if f.ftype in ("calc", "file") or "@CALCTEXT" in f.annotation.upper() \
+                    or "@CALCDATE" in f.annotation.upper():
+                continue
+            form = f.form
+        elif kind == "checkbox":
+            form = meta.fields[target].form
+        else:
+            form = target
+        data_cols.append((h, kind, target, code, form))
+    errors: list[str] = []
+    record_errors: list[str] = []
+    bad_events: list[str] = []
+    plan: list[PlannedRow] = []
+    dag_of: dict[str, str] = {}
+    dags = meta.dag_names
+    new_counter: dict[tuple[str, str, str], int] = {}
+    seen: dict[RowKey, PlannedRow] = {}
+    first_event = meta.event_names[0] if meta.longitudinal and meta.events else ""
+    for r in rows:
+        rec = r.get(pk, "").strip()
+        if not rec:
+            record_errors.append(f"The record id field ({pk}) is missing.")
+            continue
+        msg = _record_name_error(rec)
+        if msg:
+            record_errors.append(msg)
+            continue
+        ev = ""
+        if meta.longitudinal:
+            ev = r.get("redcap_event_name", "").strip() or first_event
+            if meta.event(ev) is None:
+                bad_events.append(ev)
+                continue
+        ri = r.get("redcap_repeat_instrument", "").strip()
+        rinst_raw = r.get("redcap_repeat_instance", "").strip()
+        inst = 0
+        if ri:
+            if ri not in meta.form_fields or not meta.repeating_form(ri, ev):
+                record_errors.append(f"The value of redcap_repeat_instrument ({ri}) is not a "
+                                     "repeating instrument in this project/event.")
+                continue
+        if ri or meta.repeating_event(ev):
+            if rinst_raw in ("", "new") and ("redcap_repeat_instance" in r or rinst_raw == "new"):
+                if rinst_raw == "new" or not rinst_raw:
+                    ck = (rec, ev, ri)
+                    if ck not in new_counter:
+                        new_counter[ck] = _max_instance(ctx, rec, ev, ri)
+                    new_counter[ck] += 1
+                    inst = new_counter[ck]
+            elif rinst_raw.isdigit() and 1 <= int(rinst_raw) <= 32767:
+                inst = int(rinst_raw)
+            elif not rinst_raw:
+                inst = 1
+            else:
+                record_errors.append(f"The value of redcap_repeat_instance ({rinst_raw}) must be "
+                                     "a positive integer of at most 32767 or 'new'.")
+                continue
+        elif rinst_raw:
+            record_errors.append(f"Record {rec}: redcap_repeat_instance was given without a "
+                                 "repeating instrument or repeating event.")
+            continue
+        key: RowKey = (rec, ev, ri, inst)
+        forms = applicable_forms(meta, key)
+        vals: dict[str, str] = {}
+        for h, kind, target, _code, form in data_cols:
+            if h not in r:
+                continue
+            v = r[h]
+            v = v.strip() if isinstance(v, str) else v
+            if form not in forms:
+                if v != "":
+                    if meta.longitudinal and form not in meta.forms_on_event(ev):
+                        errors.append(_csv_line(
+                            rec, h, v, f"This field ('{h}') exists on an instrument that is not "
+                            f"designated for the event named '{meta.event_label(ev)}'. You are "
+                            "not allowed to import data for this field into this event."))
+                    else:
+                        errors.append(_csv_line(
+                            rec, h, v, f"This field is on the instrument '{form}', which does "
+                            "not match the redcap_repeat_instrument/redcap_repeat_instance of "
+                            "this row."))
+                continue
+            if v == "":
+                if overwrite:
+                    vals[h] = "0" if kind == "checkbox" else ""
+                continue
+            if kind == "checkbox":
+                if v not in ("0", "1"):
+                    errors.append(_csv_line(rec, h, v, f"{target} is a checkbox field and thus "
+                                            "can only have a value of '1' (checked) or '0' "
+                                            "(unchecked)."))
+                    continue
+            elif kind == "complete":
+                if v not in COMPLETE_LABELS:
+                    errors.append(_csv_line(rec, h, v, f"The value is not a valid category for {h}"))
+                    continue
+            else:
+                f = meta.fields[target]
+                if f.ftype == "text" and f.validation.startswith(("date", "datetime")):
+                    v = convert_date(v, f.validation, date_format)
+                problem = validate_value(f, v)
+                if problem:
+                    errors.append(_csv_line(rec, h, v, problem))
+                    continue
+            vals[h] = v
+        if "redcap_data_access_group" in r:
+            d = r["redcap_data_access_group"].strip()
+            if d and d not in dags:
+                errors.append(_csv_line(rec, "redcap_data_access_group", d,
+                                        "The value is not a valid Data Access Group"))
+            elif ctx.user_dag and d and d != ctx.user_dag:
+                errors.append(_csv_line(rec, "redcap_data_access_group", d,
+                                        "You cannot assign a record to another Data Access "
+                                        "Group because you are in a Data Access Group"))
+            elif d or overwrite:
+                dag_of[rec] = d
+        prior = seen.get(key)
+        if prior is not None:
+            if not meta.longitudinal and not meta.has_repeating:
+                record_errors.append("The records listed below occur more than once in the "
+                                     f"data being imported: {rec}")
+                continue
+            prior.values.update(vals)
+        else:
+            planned = PlannedRow(key, vals)
+            seen[key] = planned
+            plan.append(planned)
+    if bad_events:
+        raise ApiError("The following values of redcap_event_name are invalid: "
+                       + ", ".join(dict.fromkeys(bad_events)))
+    if record_errors:
+        raise ApiError(record_errors[0])
+    if errors:
+        raise ApiError("\n".join(errors))
+    if ctx.user_dag:
+        for p in plan:
+            dag_of.setdefault(p.key[0], ctx.user_dag)
+    return plan, dag_of
+
+
+def _max_instance(ctx: Context, rec: str, ev: str, ri: str) -> int:
+    row = ctx.store.conn.execute(
+        "SELECT MAX(instance) FROM data WHERE pid=? AND record=? AND event=? AND instrument=?",
+        (ctx.pid, rec, ev, ri)).fetchone()
+    return int(row[0] or 0)
+
+
+def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwrite: bool,
+           visible_existing: set[str]) -> None:
+    meta = ctx.meta
+    pk = meta.record_id
+    pid = ctx.pid
+    ts = now()
+    with ctx.store.write() as conn:
+        existing = {r for (r,) in conn.execute("SELECT record FROM records WHERE pid=?", (pid,))}
+        deletes: list[tuple[Any, ...]] = []
+        cb_deletes: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
+        details: dict[str, list[str]] = defaultdict(list)
+        for p in plan:
+            rec, ev, ri, inst = p.key
+            is_new = rec not in existing
+            base = (pid, rec, ev, ri, inst)
+            if not is_new:
+                deletes.append((*base, pk))
+            inserts.append((*base, pk, rec))
+            for col, v in p.values.items():
+                kind, target, code = meta.columns[col]
+                if kind == "checkbox":
+                    if not is_new:
+                        cb_deletes.append((*base, target, code))
+                    if v == "1":
+                        inserts.append((*base, target, code))
+                    details[rec].append(f"{col} = '{'checked' if v == '1' else 'unchecked'}'")
+                    continue
+                if not is_new:
+                    deletes.append((*base, col))
+                if v != "":
+                    inserts.append((*base, col, v))
+                if len(details[rec]) < 50:
+                    details[rec].append(f"{col} = '{v}'")
+        conn.executemany("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? "
+                         "AND instance=? AND field=?", deletes)
+        conn.executemany("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? "
+                         "AND instance=? AND field=? AND value=?", cb_deletes)
+        conn.executemany("INSERT INTO data (pid, record, event, instrument, instance, field, "
+                         "value) VALUES (?,?,?,?,?,?,?)", inserts)
+        names = list(dict.fromkeys(p.key[0] for p in plan))
+        conn.executemany(
+            "INSERT INTO records (pid, record, dag, created, modified) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (pid, record) DO UPDATE SET modified=excluded.modified",
+            [(pid, r, dag_of.get(r, ""), ts, ts) for r in names])
+        conn.executemany("UPDATE records SET dag=? WHERE pid=? AND record=?",
+                         [(d, pid, r) for r, d in dag_of.items() if r in existing])
+        conn.executemany(
+            "INSERT INTO log (pid, ts, username, logtype, action, details, record, dag) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(pid, ts, ctx.username, "record_add" if r not in existing else "record_edit",
+              f"{'Create' if r not in existing else 'Update'} record (API) {r}",
+              ", ".join(details[r]), r, dag_of.get(r, "")) for r in names])
+        _recalculate(ctx, conn, names)
+
+
+def _recalculate(ctx: Context, conn: Any, records: list[str]) -> None:
+    """Re-run calc fields for the touched records (REDCap does this after every save)."""
+    from ..calc import recalculate
+
+    recalculate(ctx, conn, records)
+
+
+# ---------------------------------------------------------------- delete and next name
+
+
+@endpoint("record", "delete")
+def delete_records(ctx: Context) -> Response:
+    ctx.require("record_delete")
+    req, meta = ctx.req, ctx.meta
+    if "records" not in req.arrays:
+        if req.has("records"):
+            raise ApiError("Incorrect format for 'records' parameter. It must be an array.")
+        raise ApiError("The 'records' parameter is an empty array. It must contain at least one "
+                       "record name.")
+    records = req.listing("records")
+    if not records:
+        raise ApiError("The 'records' parameter is an empty array. It must contain at least one "
+                       "record name.")
+    known = record_dags(ctx)
+    missing = [r for r in records if r not in known]
+    if missing:
+        raise ApiError("One or more of the records provided cannot be deleted because they do "
+                       "not exist in the project. The following records do not exist: "
+                       + ", ".join(missing))
+    arm, event = req.get("arm"), req.get("event")
+    instrument, instance = req.get("instrument"), req.get("repeat_instance")
+    arms = {a["arm_num"] for a in meta.config.get("arms", [])}
+    if arm and (not meta.longitudinal or not arm.isdigit() or int(arm) not in arms):
+        raise ApiError("The arm provided is not correct for the project.")
+    if event and (not meta.longitudinal or meta.event(event) is None):
+        raise ApiError(f"The event '{event}' is not valid for this project.")
+    if instrument and instrument not in meta.form_fields:
+        raise ApiError(f"The instrument '{instrument}' is not valid for this project.")
+    conds, args = [], []
+    if arm:
+        evs = [e["unique_event_name"] for e in meta.events if e["arm_num"] == int(arm)]
+        conds.append(f"event IN ({','.join('?' * len(evs)) or ''})" if evs else "0")
+        args += evs
+    if event:
+        conds.append("event=?")
+        args.append(event)
+    if instrument:
+        flds = [n for n in meta.form_fields[instrument] if n != meta.record_id] + [
+            f"{instrument}_complete"]
+        conds.append(f"field IN ({','.join('?' * len(flds))})")
+        args += flds
+        if meta.repeating_form(instrument, event):
+            conds.append("instrument=?")
+            args.append(instrument)
+    if instance:
+        conds.append("instance=?")
+        args.append(int(instance) if instance.isdigit() else -1)
+    where = (" AND " + " AND ".join(conds)) if conds else ""
+    count = 0
+    with ctx.store.write() as conn:
+        for rec in records:
+            cur = conn.execute(f"DELETE FROM data WHERE pid=? AND record=?{where}",
+                               (ctx.pid, rec, *args))
+            remaining = conn.execute("SELECT 1 FROM data WHERE pid=? AND record=? LIMIT 1",
+                                     (ctx.pid, rec)).fetchone()
+            whole = not conds or remaining is None
+            if whole:
+                conn.execute("DELETE FROM records WHERE pid=? AND record=?", (ctx.pid, rec))
+            elif instrument and remaining is not None:
+                # a repeating form's instances are gone; drop their bare record-id rows too
+                conn.execute("DELETE FROM data WHERE pid=? AND record=? AND instrument=? AND "
+                             "field=? AND instance>0 AND NOT EXISTS (SELECT 1 FROM data d2 "
+                             "WHERE d2.pid=data.pid AND d2.record=data.record AND "
+                             "d2.instrument=data.instrument AND d2.instance=data.instance AND "
+                             "d2.event=data.event AND d2.field<>data.field)",
+                             (ctx.pid, rec, instrument, meta.record_id))
+            if cur.rowcount or whole:
+                count += 1
+                ctx.log(conn, "record_delete", f"Delete record (API) {rec}",
+                        "" if whole else f"arm={arm} event={event} instrument={instrument} "
+                        f"instance={instance}", rec)
+    return Response(200, str(count).encode(), MIME.get(req.return_format, MIME["json"]))
+
+
+def next_record_number(ctx: Context) -> int:
+    prefix = _dag_prefix(ctx)
+    best = 0
+    for (rec,) in ctx.store.conn.execute("SELECT record FROM records WHERE pid=?", (ctx.pid,)):
+        tail = rec[len(prefix):] if prefix and rec.startswith(prefix) else (
+            rec if not prefix else "")
+        if re.fullmatch(r"\d+", tail or "x"):
+            best = max(best, int(tail))
+    return best + 1
+
+
+def _dag_prefix(ctx: Context) -> str:
+    dag = ctx.user_dag
+    if not dag:
+        return ""
+    for d in ctx.config.get("dags", []):
+        if d["unique_group_name"] == dag:
+            return f"{d['data_access_group_id']}-"
+    return ""
+
+
+@endpoint("generateNextRecordName")
+def generate_next_record_name(ctx: Context) -> Response:
+    ctx.require("api_export")
+    name = f"{_dag_prefix(ctx)}{next_record_number(ctx)}"
+    return Response(200, name.encode(), MIME["csv"] if ctx.req.format == "csv" else "text/html")

@@ -1,0 +1,264 @@
+"""The wire protocol of the REDCap API: request parsing, format rules, envelopes.
+
+Everything here is about bytes on the wire and nothing about projects: PHP-style ``x[i]``
+arrays, ``format``/``returnFormat`` normalisation (REDCAP_API.md §4.1), the error envelope per
+return format (§4.2) and the encoders for json/csv/xml bodies.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+FORMATS = ("json", "csv", "xml", "odm")
+_ARRAY_KEY = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
+
+#: Parameters that may arrive as comma strings as well as arrays (§4.1).
+LIST_PARAMS = ("records", "fields", "forms", "events", "arms", "dags", "users", "roles")
+
+DEFAULT_MESSAGES = {
+    400: "There were errors with your request. If you are sending data, then it might be due "
+    "to the data being misformatted.",
+    401: "The API token was missing or incorrect",
+    403: "You do not have permissions to use the API",
+    404: "The requested URI was not found.",
+    500: "The server encountered an error processing your request.",
+    501: "The requested method is not implemented.",
+}
+
+MIME = {"json": "application/json", "csv": "text/csv", "xml": "text/xml", "odm": "text/xml"}
+
+
+class ApiError(Exception):
+    """An error REDCap would answer with ``status`` and ``message`` in the error envelope."""
+
+    def __init__(self, message: str, status: int = 400):
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass
+class UploadedFile:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class Request:
+    """One parsed API call. ``params`` holds scalars; ``arrays`` the ``x[i]`` lists."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    arrays: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.params.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.params
+
+    def flag(self, key: str) -> bool:
+        """REDCap's boolean rule: true iff '1' or case-insensitive 'true'."""
+        return self.params.get(key, "").strip().lower() in ("1", "true")
+
+    def listing(self, key: str) -> list[str]:
+        """An array parameter: ``key[i]`` values in index order, or a comma string."""
+        if key in self.arrays:
+            return [v for v in self.arrays[key] if v != ""]
+        raw = self.params.get(key, "")
+        return [part.strip() for part in raw.split(",") if part.strip()] if raw else []
+
+    @property
+    def format(self) -> str:
+        fmt = self.params.get("format", "xml").strip().lower()
+        return fmt if fmt in FORMATS else "xml"
+
+    @property
+    def return_format(self) -> str:
+        fmt = (self.params.get("returnFormat") or self.params.get("format") or "xml")
+        fmt = fmt.strip().lower()
+        return fmt if fmt in ("json", "csv") else "xml"
+
+
+def _add(req: Request, key: str, value: str) -> None:
+    m = _ARRAY_KEY.match(key)
+    if m:
+        name, index = m.group(1), m.group(2)
+        bucket = req.arrays.setdefault(name, [])
+        # Keep index order: PyCap sends 0..n-1, but PHP honours the given index.
+        if index.isdigit():
+            bucket.append((int(index), value))  # type: ignore[arg-type]
+        else:
+            bucket.append((len(bucket), value))  # type: ignore[arg-type]
+    else:
+        req.params[key] = value
+
+
+def _finish_arrays(req: Request) -> None:
+    for name, pairs in list(req.arrays.items()):
+        req.arrays[name] = [v for _, v in sorted(pairs, key=lambda p: p[0])]  # type: ignore[misc]
+
+
+def parse_request(body: bytes, content_type: str, query: str = "") -> Request:
+    """Parse a form-encoded or multipart body into a :class:`Request`."""
+    req = Request()
+    req.query = dict(parse_qsl(query, keep_blank_values=True))
+    ctype = (content_type or "").lower()
+    if ctype.startswith("multipart/form-data"):
+        msg = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name is None:
+                continue
+            filename = part.get_filename()
+            payload = part.get_payload(decode=True) or b""
+            if filename is not None:
+                req.files[name] = UploadedFile(
+                    filename, payload, part.get_content_type() or "application/octet-stream"
+                )
+            else:
+                charset = part.get_content_charset() or "utf-8"
+                _add(req, name, payload.decode(charset, errors="replace"))
+    else:
+        text = body.decode("utf-8", errors="replace")
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            _add(req, key, value)
+    _finish_arrays(req)
+    return req
+
+
+# ---------------------------------------------------------------- envelopes and encoders
+
+
+def error_body(message: str, return_format: str) -> tuple[bytes, str]:
+    """REDCap's error envelope for ``return_format`` (json/csv/xml)."""
+    if return_format == "json":
+        return json.dumps({"error": message}).encode(), MIME["json"]
+    if return_format == "csv":
+        return f"ERROR: {message}".encode(), MIME["csv"]
+    xml = f'<?xml version="1.0" encoding="UTF-8" ?><hash><error>{escape(message)}</error></hash>'
+    return xml.encode(), MIME["xml"]
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None,
+             delimiter: str = ",", header: Sequence[str] | None = None) -> str:
+    """Rows as REDCap writes CSV: a header line, every non-numeric value quoted only if needed."""
+    if columns is None:
+        columns = list(rows[0].keys()) if rows else []
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    w.writerow(header if header is not None else columns)
+    for row in rows:
+        w.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    return buf.getvalue()
+
+
+def xml_records(rows: Iterable[dict[str, Any]], root: str = "records") -> str:
+    parts = ['<?xml version="1.0" encoding="UTF-8" ?>', f"<{root}>"]
+    for row in rows:
+        parts.append("<item>")
+        for k, v in row.items():
+            v = "" if v is None else v
+            if isinstance(v, dict):
+                inner = "".join(f"<{ik}>{escape(str(iv))}</{ik}>" for ik, iv in v.items())
+                parts.append(f"<{k}>{inner}</{k}>")
+            else:
+                parts.append(f"<{k}><![CDATA[{v}]]></{k}>" if v != "" else f"<{k}></{k}>")
+        parts.append("</item>")
+    parts.append(f"</{root}>")
+    return "".join(parts)
+
+
+def encode_rows(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str] | None = None,
+                root: str = "records") -> tuple[bytes, str]:
+    """A list of dicts in the requested export format."""
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False).encode(), MIME["json"]
+    if fmt == "csv":
+        flat = [{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in r.items()}
+                for r in rows]
+        return csv_text(flat, columns).encode(), MIME["csv"]
+    return xml_records(rows, root).encode(), MIME["xml"]
+
+
+def encode_scalar(value: int | str, fmt: str, tag: str = "count") -> tuple[bytes, str]:
+    """A bare count (import/delete answers): ``15`` in json and csv, ``<count>`` in xml."""
+    if fmt == "xml":
+        body = f'<?xml version="1.0" encoding="UTF-8" ?><{tag}>{value}</{tag}>'
+        return body.encode(), MIME["xml"]
+    return str(value).encode(), MIME.get(fmt, MIME["json"])
+
+
+def parse_data(data: str, fmt: str) -> list[dict[str, str]]:
+    """Imported ``data`` in json/csv/xml as a list of string dicts (raises ApiError 400)."""
+    if not data.strip():
+        raise ApiError("No data was provided.")
+    if fmt == "json":
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise ApiError(
+                f"The data being imported is not formatted correctly. PHP error from JSON "
+                f"decoder: {exc}. The JSON must be in an array, as in [{{ ... }}]."
+            ) from exc
+        if isinstance(obj, dict):
+            obj = [obj]
+        if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
+            raise ApiError("The data being imported is not formatted correctly. The JSON must "
+                           "be in an array, as in [{ ... }].")
+        return [{str(k): _to_str(v) for k, v in r.items()} for r in obj]
+    if fmt == "csv":
+        text = data.lstrip("\ufeff")
+        reader = csv.DictReader(io.StringIO(text))
+        rows = []
+        for r in reader:
+            rows.append({str(k).strip(): ("" if v is None else v) for k, v in r.items()
+                         if k is not None})
+        return rows
+    return _parse_xml_items(data)
+
+
+def _to_str(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dict | list):
+        return json.dumps(v)
+    return str(v)
+
+
+def _parse_xml_items(data: str) -> list[dict[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(data.strip())
+    except ET.ParseError as exc:
+        raise ApiError(f"The data being imported is not formatted correctly. XML error: {exc}") \
+            from exc
+    rows = []
+    for item in root.iter("item"):
+        row: dict[str, str] = {}
+        for child in item:
+            if len(child):
+                row[child.tag] = json.dumps({c.tag: (c.text or "") for c in child})
+            else:
+                row[child.tag] = child.text or ""
+        rows.append(row)
+    return rows

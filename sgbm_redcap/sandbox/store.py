@@ -1,0 +1,170 @@
+"""SQLite state of one sandbox: projects, tokens, record values (EAV), log, files.
+
+One file per sandbox, WAL mode, one connection per thread. Writes are serialised by a
+process-wide lock and run in one ``BEGIN IMMEDIATE`` transaction each, so concurrent requests
+(threaded HTTP server) see consistent state and a second process on the same file waits
+instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .meta import ProjectMeta
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    pid INTEGER PRIMARY KEY AUTOINCREMENT,
+    config TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    pid INTEGER,              -- NULL for super tokens
+    username TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    pid INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    dag TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    PRIMARY KEY (pid, record)
+) WITHOUT ROWID;
+-- One row per stored value, as REDCap's own data table: checkbox = one row per checked code.
+-- instrument '' and instance 0 for non-repeating rows.
+CREATE TABLE IF NOT EXISTS data (
+    pid INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    event TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    instance INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS data_by_record ON data (pid, record, event, instrument, instance, field);
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    username TEXT NOT NULL,
+    logtype TEXT NOT NULL,
+    action TEXT NOT NULL,
+    details TEXT NOT NULL,
+    record TEXT NOT NULL,
+    dag TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS log_by_pid ON log (pid, id);
+CREATE TABLE IF NOT EXISTS docs (
+    doc_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    content BLOB NOT NULL,
+    folder_id INTEGER,          -- file repository folder; NULL = top level
+    in_repository INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    """Thread-safe access to one sandbox database."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        self._meta_cache: dict[int, tuple[int, ProjectMeta]] = {}
+        with self.write_lock:
+            conn = self.conn
+            conn.executescript(SCHEMA)
+            conn.commit()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA cache_size=-65536")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One serialised write transaction."""
+        with self.write_lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ projects
+    def project_config(self, pid: int) -> tuple[int, dict[str, Any]]:
+        row = self.conn.execute("SELECT version, config FROM projects WHERE pid=?",
+                                (pid,)).fetchone()
+        if row is None:
+            raise KeyError(pid)
+        return row[0], json.loads(row[1])
+
+    def meta(self, pid: int) -> ProjectMeta:
+        """The cached :class:`ProjectMeta`, rebuilt when the configuration changed."""
+        version = self.conn.execute("SELECT version FROM projects WHERE pid=?", (pid,)).fetchone()
+        if version is None:
+            raise KeyError(pid)
+        cached = self._meta_cache.get(pid)
+        if cached and cached[0] == version[0]:
+            return cached[1]
+        v, config = self.project_config(pid)
+        meta = ProjectMeta.build(config)
+        self._meta_cache[pid] = (v, meta)
+        return meta
+
+    def save_config(self, conn: sqlite3.Connection, pid: int, config: dict[str, Any]) -> None:
+        conn.execute("UPDATE projects SET config=?, version=version+1 WHERE pid=?",
+                     (json.dumps(config), pid))
+
+    def insert_project(self, conn: sqlite3.Connection, config: dict[str, Any]) -> int:
+        cur = conn.execute("INSERT INTO projects (config) VALUES (?)", (json.dumps(config),))
+        return int(cur.lastrowid or 0)
+
+    def token_owner(self, token: str) -> tuple[int | None, str] | None:
+        row = self.conn.execute("SELECT pid, username FROM tokens WHERE token=?",
+                                (token,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # ------------------------------------------------------------------ settings
+    def setting(self, key: str, default: str = "") -> str:
+        row = self.conn.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                         (key, value))
