@@ -82,8 +82,7 @@ class _Rows:
 
     # -- references ----------------------------------------------------------------------
     def current_instance(self, r: int) -> int:
-        text = self.instance[r]
-        return int(text) if text.isdigit() else 1
+        return V.instance_number(self.instance[r]) or 1
 
     def resolve_event(self, name: str, r: int) -> str | None:
         if self.event is None:
@@ -150,7 +149,9 @@ class _Rows:
             return k if k >= 1 else None
         if inst == "next-instance":
             return self.current_instance(r) + 1
-        filled = [int(self.instance[k]) for k in rows if values[k] and self.instance[k].isdigit()]
+        filled = [
+            n for k in rows if values[k] and (n := V.instance_number(self.instance[k])) is not None
+        ]
         if not filled:
             return None
         if inst == "first-instance":
@@ -214,11 +215,14 @@ class _Rows:
         if name == "next-instance":
             return str(self.current_instance(r) + 1)
         if name in ("first-instance", "last-instance", "new-instance"):
-            if not self.instance[r].isdigit():
+            if V.instance_number(self.instance[r]) is None:
                 return "1" if name != "new-instance" else None
             rows = self.candidates(r, None, same_event=True)
-            nums = [int(self.instance[k]) for k in rows
-                    if self.instrument[k] == self.instrument[r] and self.instance[k].isdigit()]
+            nums = [
+                n for k in rows
+                if self.instrument[k] == self.instrument[r]
+                and (n := V.instance_number(self.instance[k])) is not None
+            ]
             if name == "first-instance":
                 return str(min(nums))
             if name == "last-instance":

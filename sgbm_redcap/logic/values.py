@@ -176,6 +176,17 @@ def round_down(x: float, digits: int) -> float:
     return math.copysign(math.floor(abs(x) * f) / f, x)
 
 
+_INSTANCE_TEXT = re.compile(r"[0-9]+")
+
+
+def instance_number(text: str) -> int | None:
+    """``redcap_repeat_instance`` as a number (``None`` when blank or not a positive integer)."""
+    if _INSTANCE_TEXT.fullmatch(text):
+        n = int(text)
+        return n if n >= 1 else None
+    return None
+
+
 def checkbox_column(field: str, code: str) -> str:
     """Flat-export column of one checkbox option: lower-case, ``-``/``.`` → ``_``, other
     characters dropped (REDCAP_API.md §4.3)."""
