@@ -62,7 +62,7 @@ PLANTED = [
      ("AE-1", "2", "adverse_events", 1, "ae_grade")),
     ("adverse_events", 1, {"ae_outcome": "5"},
      ("AE-2", "2", "adverse_events", 1, "ae_outcome")),
-    ("", 0, {"exc_trial": "1"}, ("ELIG-1", "2", "enrolment", 0, "eligible")),
+    ("", 0, {"exc_trial": "1"}, ("ELIG-1", "2", "enrolment", 0, "exc_trial")),
     ("", 0, {"inc_followup": ""}, ("ELIG-3", "2", "enrolment", 0, "inc_followup")),
     ("", 0, {"birth_date": "2010-01-01"}, ("ELIG-4", "2", "enrolment", 0, "inc_age18")),
 ]
@@ -85,21 +85,28 @@ def test_dose_re_escalation_is_found_on_the_later_administration():
     assert "10 mg/kg" in f["message"].iloc[0] and "7.5 mg/kg" in f["message"].iloc[0]
 
 
+def test_sd_call_with_a_partial_response_by_size():
+    rows = set_value(cohort(1), "1", "intracranial_assessment", 2, ia_rano_inv="3")
+    assert keys(check(rows)) == {("RANO-5", "1", "intracranial_assessment", 2, "ia_rano_inv")}
+
+
 def test_missing_baseline_scan():
     rows = set_value(cohort(1), "1", "", 0, bm_baseline_scan_date="2023-12-01")
     rows = [r for r in rows if r.get("ia_type") != "1"]
     f = check(rows)
-    assert ("SCAN-1", "1", "brain_mets_baseline", 0, "bm_baseline_scan_date") in keys(f)
+    assert ("SCAN-1", "1", "intracranial_assessment", 0, "ia_date") in keys(f)
 
 
 def test_pd_by_growth_from_nadir_is_plausible_and_messages_name_the_numbers():
     rows = cohort(1)
     rows.append({"record_id": "1", "redcap_repeat_instrument": "intracranial_assessment",
                  "redcap_repeat_instance": "3", "ia_date": "2024-07-01", "ia_type": "2",
-                 "ia_tl1_ld": "16", "ia_tl2_ld": "12", "ia_rano_inv": "4",
+                 "ia_tl1_ld": "17", "ia_tl2_ld": "12", "ia_rano_inv": "4",
                  "ia_new_lesion": "0"})
-    # nadir 22 mm, now 28 mm: +27% and +6 mm -> PD is justified
+    # nadir 12+10 = 22 mm, now 29 mm: +32% and lesion 1 is 5 mm larger -> PD is justified
     assert check(rows).empty
+    rows[-1]["ia_tl1_ld"] = "16"   # +27% but no lesion 5 mm larger -> not PD by size
+    assert keys(check(rows)) == {("RANO-2", "1", "intracranial_assessment", 3, "ia_rano_inv")}
     rows[-1]["ia_tl1_ld"] = "14"   # 26 mm: +18% -> not PD
     f = check(rows)
     assert keys(f) == {("RANO-2", "1", "intracranial_assessment", 3, "ia_rano_inv")}

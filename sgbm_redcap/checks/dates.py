@@ -38,25 +38,30 @@ def _record_date(ctx: CheckContext, form: str, field: str) -> pd.Series:
 
 
 def _order(ctx: CheckContext, early: tuple[str, str], late: tuple[str, str], *, strict: bool,
-           where: pd.Series | None = None) -> pd.DataFrame:
+           where: pd.Series | None = None, late_first: bool = False) -> pd.DataFrame:
     """Hits where the ``late`` date (the target; may be repeating) precedes ``early`` (a
-    non-repeating date). ``where`` restricts the target rows."""
+    non-repeating date). ``where`` restricts the target rows. With ``late_first`` the roles
+    swap: the target is ``late`` but it must come *before* ``early``."""
     rows = ctx.form_rows(late[0])
     late_d = ctx.date(*late)
     early_d = rows["record_id"].map(_record_date(ctx, *early))
-    bad = (late_d <= early_d) if strict else (late_d < early_d)
+    if late_first:
+        bad = (late_d > early_d) if strict else (late_d >= early_d)
+    else:
+        bad = (late_d <= early_d) if strict else (late_d < early_d)
     if where is not None:
         bad &= where
     return hits(rows, bad, value=ctx.text(*late), other=early_d)
 
 
 def _order_rule(rule_id: str, early: tuple[str, str], late: tuple[str, str], *, strict: bool,
-                title: str, message: str, doc: str, only_followup: str | None = None) -> None:
+                title: str, message: str, doc: str, only_followup: str | None = None,
+                late_first: bool = False) -> None:
     def predicate(ctx: CheckContext) -> pd.DataFrame:
         where = None
         if only_followup:
             where = ctx.text(late[0], only_followup) != "1"  # not a baseline assessment
-        return _order(ctx, early, late, strict=strict, where=where)
+        return _order(ctx, early, late, strict=strict, where=where, late_first=late_first)
 
     predicate.__doc__ = doc
     REGISTRY.rule(rule_id, title=title, severity="error", category="dates", form=late[0],
@@ -79,10 +84,11 @@ _order_rule(
     doc="Brain metastases cannot be diagnosed before the breast cancer itself (same day is "
         "accepted for de novo stage IV disease).")
 _order_rule(
-    "DATE-3", ("brain_mets_baseline", "bm_diag_date"), ("sg_treatment", "sg_start_date"),
-    strict=False, title="SG started on or after the brain metastasis diagnosis",
-    message="SG start date ({value}) is before the brain metastasis diagnosis ({other}). "
-            "Please check both dates.",
+    "DATE-3", ("sg_treatment", "sg_start_date"), ("brain_mets_baseline", "bm_diag_date"),
+    strict=True, late_first=True,
+    title="SG started on or after the brain metastasis diagnosis",
+    message="Date of brain metastasis diagnosis ({value}) is after the SG start date "
+            "({other}). Please check both dates.",
     doc="The study treats patients with known brain metastases: SG starts on or after the "
         "date brain metastases were diagnosed.")
 _order_rule(

@@ -70,16 +70,20 @@ def screening_table(tables_or_ctx) -> pd.DataFrame:
 
 
 @REGISTRY.rule("ELIG-1", title="Eligible patient who fails a criterion", severity="error",
-               category="eligibility", form="enrolment", field="eligible",
-               message="The patient is recorded as eligible but the screening checklist says: "
-                       "{reason}. Please correct the checklist or the eligibility.")
+               category="eligibility", form="enrolment", field="inc_*/exc_*",
+               message="The patient is recorded as eligible but the screening checklist says "
+                       "'{words}'. Please correct the checklist or the eligibility.")
 def eligible_but_fails(ctx: CheckContext) -> pd.DataFrame:
     """A patient recorded as eligible must meet every inclusion criterion and no exclusion
-    criterion of the protocol."""
+    criterion of the protocol. One query per failed criterion, on the criterion."""
     _met, failed, _blank = _failed(ctx)
     rows = ctx.base
-    bad = (ctx.text("enrolment", "eligible") == "1") & failed.any(axis=1)
-    return hits(rows, bad, field="eligible", reason=_words(failed))
+    eligible = ctx.text("enrolment", "eligible") == "1"
+    words = dict(INCLUSION + EXCLUSION)
+    frames = [hits(rows, eligible & failed[c], field=c,
+                   words=("not " if c.startswith("inc_") else "") + words[c])
+              for c in failed.columns]
+    return pd.concat(frames, ignore_index=True)
 
 
 @REGISTRY.rule("ELIG-2", title="Ineligible patient who meets every criterion",

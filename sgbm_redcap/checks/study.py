@@ -56,62 +56,80 @@ def dose_re_escalation(ctx: CheckContext) -> pd.DataFrame:
 
 
 @REGISTRY.rule("SCAN-1", title="Baseline brain scan within the window before SG start",
-               severity="error", category="response", form="brain_mets_baseline",
-               field="bm_baseline_scan_date",
-               message="No baseline brain scan is recorded within 28 days before the SG start "
-                       "date ({start}). Please enter the baseline scan (date and lesion "
-                       "measurements) or correct its date.")
+               severity="error", category="response", form="intracranial_assessment",
+               field="ia_date",
+               message="No baseline brain assessment (type baseline) is recorded within 28 days "
+                       "before the SG start date ({start}). Please enter the baseline scan with "
+                       "its lesion measurements, or correct its date or type.")
 def baseline_scan_window(ctx: CheckContext) -> pd.DataFrame:
     """RANO-BM needs a baseline brain MRI/CT no more than 4 weeks (28 days) before SG start:
-    either the baseline scan date of the brain metastases form or an intracranial assessment
-    of type baseline must fall in [SG start − 28 days, SG start]."""
+    an intracranial assessment of type baseline must fall in [SG start − 28 days, SG start].
+    Without it no response can be assessed. The query points at the form, instance 0."""
     rows = ctx.base
     start = ctx.date("sg_treatment", "sg_start_date")
-    lo = start - pd.Timedelta(days=BASELINE_SCAN_WINDOW_DAYS)
-    bl = ctx.date("brain_mets_baseline", "bm_baseline_scan_date")
-    ok = (bl >= lo) & (bl <= start)
     ia = ctx.form_rows("intracranial_assessment")
     ia_date = ctx.date("intracranial_assessment", "ia_date")
     is_bl = ctx.text("intracranial_assessment", "ia_type") == "1"
     ia_start = ia["record_id"].map(pd.Series(start.to_numpy(), index=rows["record_id"]))
     ia_ok = is_bl & (ia_date <= ia_start) & (
         ia_date >= ia_start - pd.Timedelta(days=BASELINE_SCAN_WINDOW_DAYS))
-    ok |= rows["record_id"].isin(set(ia.loc[ia_ok.to_numpy(), "record_id"]))
-    return hits(rows, start.notna() & ~ok, field="bm_baseline_scan_date",
-                start=ctx.text("sg_treatment", "sg_start_date"))
+    ok = rows["record_id"].isin(set(ia.loc[ia_ok.to_numpy(), "record_id"]))
+    h = hits(rows, start.notna() & ~ok, field="ia_date", value="",
+             start=ctx.text("sg_treatment", "sg_start_date"))
+    return h
 
 
 # -- RANO-BM plausibility -------------------------------------------------------------------------
 def rano_frame(ctx: CheckContext) -> pd.DataFrame:
-    """Intracranial assessments with their SLD, the baseline SLD and the nadir before each
-    assessment (RANO-BM: the smallest SLD on study, baseline included)."""
+    """Intracranial assessments (form-row order) with their SLD, the baseline SLD, the nadir
+    SLD before each assessment and the largest single-lesion increase over the nadir scan.
+
+    The nadir is the smallest SLD on study, baseline included (RANO-BM); a scan called PD or
+    NE does not become the nadir."""
     rows = ctx.form_rows("intracranial_assessment")
-    lds = pd.DataFrame({f: ctx.number("intracranial_assessment", f) for f in TARGET_FIELDS})
+    lds = np.column_stack([ctx.number("intracranial_assessment", f).to_numpy(dtype=float)
+                           for f in TARGET_FIELDS]) if len(rows) else np.zeros((0, 5))
     f = pd.DataFrame({
         "record_id": rows["record_id"], "instance": rows["instance"],
         "date": ctx.date("intracranial_assessment", "ia_date"),
         "baseline": ctx.text("intracranial_assessment", "ia_type") == "1",
-        "sld": lds.sum(axis=1, min_count=1),
+        "sld": pd.DataFrame(lds).sum(axis=1, min_count=1).to_numpy(),
         "call": ctx.text("intracranial_assessment", "ia_rano_inv"),
         "new_lesion": ctx.text("intracranial_assessment", "ia_new_lesion"),
         "nontarget": ctx.text("intracranial_assessment", "ia_nontarget"),
         "lmd": ctx.text("intracranial_assessment", "ia_lmd"),
         "clinical": ctx.text("intracranial_assessment", "ia_clinical"),
     })
-    f = f.sort_values(["record_id", "baseline", "date", "instance"],
-                      ascending=[True, False, True, True])
-    base_sld = f.loc[f["baseline"]].groupby("record_id")["sld"].last()
-    f["baseline_sld"] = f["record_id"].map(base_sld)
-    # nadir before this assessment: min over the baseline and the earlier follow-ups
-    fu_sld = f["sld"].where(~f["baseline"])
-    prior_min = fu_sld.groupby(f["record_id"]).transform(lambda s: s.cummin().shift(1))
-    f["nadir"] = np.fmin(prior_min.to_numpy(dtype=float), f["baseline_sld"].to_numpy(dtype=float))
-    return f.sort_index()
+    order = f.sort_values(["record_id", "baseline", "date", "instance"],
+                          ascending=[True, False, True, True]).index.to_numpy()
+    base_sld = np.full(len(f), np.nan)
+    nadir_sld = np.full(len(f), np.nan)
+    increase = np.full(len(f), np.nan)
+    rid = f["record_id"].to_numpy()
+    is_bl = f["baseline"].to_numpy()
+    sld = f["sld"].to_numpy(dtype=float)
+    call = f["call"].to_numpy()
+    current, b_sld, n_sld, n_les = None, np.nan, np.nan, None
+    for i in order:
+        if rid[i] != current:
+            current, b_sld, n_sld, n_les = rid[i], np.nan, np.nan, None
+        if is_bl[i]:  # the last baseline scan before SG is the reference
+            b_sld, n_sld, n_les = sld[i], sld[i], lds[i]
+            base_sld[i] = b_sld
+            continue
+        base_sld[i], nadir_sld[i] = b_sld, n_sld
+        if n_les is not None:
+            diff = lds[i] - n_les
+            increase[i] = np.nanmax(diff) if np.isfinite(diff).any() else np.nan
+        if call[i] not in ("4", "5") and sld[i] == sld[i] and not (sld[i] >= n_sld):
+            n_sld, n_les = sld[i], lds[i]
+    f["baseline_sld"], f["nadir"], f["largest_increase"] = base_sld, nadir_sld, increase
+    return f
 
 
 def _meets_pd(f: pd.DataFrame) -> pd.Series:
-    increase = f["sld"] - f["nadir"]
-    by_size = (f["sld"] >= (1 + PD_INCREASE) * f["nadir"]) & (increase >= PD_ABSOLUTE_MM)
+    by_size = (f["sld"] >= (1 + PD_INCREASE) * f["nadir"]) & (
+        f["largest_increase"] >= PD_ABSOLUTE_MM)
     return by_size.fillna(False) | (f["new_lesion"] == "1")
 
 
@@ -126,7 +144,8 @@ def pr_without_decrease(ctx: CheckContext) -> pd.DataFrame:
     least 30% below the baseline SLD. A PR with no measurable baseline is also queried."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
-    bad = (f["call"] == "2") & ~(f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9)
+    bad = ((f["call"] == "2") & f["baseline_sld"].notna()
+           & ~(f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9))
     return hits(rows, bad, field="ia_rano_inv", value=f["call"],
                 sld=f["sld"].fillna(-1).map(_mm), baseline_sld=f["baseline_sld"].map(_mm))
 
@@ -139,13 +158,14 @@ def pr_without_decrease(ctx: CheckContext) -> pd.DataFrame:
                        "non-target or leptomeningeal progression or clinical worsening is "
                        "recorded. Please check the assessment.")
 def pd_without_growth(ctx: CheckContext) -> pd.DataFrame:
-    """RANO-BM PD requires a ≥20% and ≥5 mm increase of the SLD from the nadir, or a new
-    lesion, or unequivocal non-target or leptomeningeal progression, or clinical worsening."""
+    """RANO-BM PD requires the SLD ≥20% above the nadir with at least one lesion ≥5 mm larger,
+    or a new lesion, or unequivocal non-target or leptomeningeal progression, or clinical
+    worsening."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
     justified = (_meets_pd(f) | (f["nontarget"] == "2") | (f["lmd"] == "3")
                  | (f["clinical"] == "3"))
-    bad = (f["call"] == "4") & ~justified
+    bad = (f["call"] == "4") & ~justified & f["nadir"].notna()
     return hits(rows, bad, field="ia_rano_inv", value=f["call"], sld=f["sld"].map(_mm),
                 nadir=f["nadir"].map(_mm))
 
@@ -157,8 +177,9 @@ def pd_without_growth(ctx: CheckContext) -> pd.DataFrame:
                        "progression (target lesions {sld} mm vs nadir {nadir} mm, new lesion: "
                        "{new}). Please check the measurements or the response.")
 def missed_progression(ctx: CheckContext) -> pd.DataFrame:
-    """An assessment whose measurements meet RANO-BM PD (≥20% and ≥5 mm over the nadir, or
-    an unequivocal new lesion) cannot be called CR, PR, SD or non-CR/non-PD."""
+    """An assessment whose measurements meet RANO-BM PD (SLD ≥20% over the nadir with one
+    lesion ≥5 mm larger, or an unequivocal new lesion) cannot be called CR, PR, SD or
+    non-CR/non-PD."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
     bad = f["call"].isin(["1", "2", "3", "6"]) & _meets_pd(f) & ~f["baseline"]
@@ -179,6 +200,27 @@ def cr_with_disease(ctx: CheckContext) -> pd.DataFrame:
     rows = ctx.form_rows("intracranial_assessment")
     bad = (f["call"] == "1") & (f["sld"] > 0)
     return hits(rows, bad, field="ia_rano_inv", value=f["call"], sld=f["sld"].map(_mm))
+
+
+@REGISTRY.rule("RANO-5", title="Partial response by measurement not called",
+               severity="warning", category="response", form="intracranial_assessment",
+               field="ia_rano_inv", repeating=True,
+               message="The response is recorded as {call} but the target lesions ({sld} mm) "
+                       "are at least 30% below baseline ({baseline_sld} mm) with no sign of "
+                       "progression. Please check the measurements or the response.")
+def missed_response(ctx: CheckContext) -> pd.DataFrame:
+    """Target lesions ≥30% below baseline, with no progression component (new lesion,
+    non-target or leptomeningeal PD, clinical worsening), make the time point at least a PR:
+    an SD call is queried."""
+    f = rano_frame(ctx)
+    rows = ctx.form_rows("intracranial_assessment")
+    progression = (_meets_pd(f) | (f["nontarget"] == "2") | (f["lmd"] == "3")
+                   | (f["clinical"] == "3"))
+    bad = ((f["call"] == "3") & (f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9)
+           & ~progression)
+    return hits(rows, bad, field="ia_rano_inv", value=f["call"],
+                call=f["call"].map(RANO_WORDS).fillna(""), sld=f["sld"].map(_mm),
+                baseline_sld=f["baseline_sld"].map(_mm))
 
 
 def _mm(x: float) -> str:
