@@ -84,24 +84,38 @@ NONREPEATING_FORMS: dict[str, tuple[str, ...]] = {
     ),
     "demographics": (
         "birth_date", "sex", "height_cm", "weight_kg", "menopausal", "ecog", "kps",
-        "lab_date", "anc", "plt", "hb", "alt", "ast", "tbil", "creat", "albumin",
+        *(f"comorbid___{c}" for c in "123450"), "lab_date",
+        *(f"{lab}{suffix}" for lab in ("anc", "wbc", "plt", "hb", "alt", "ast", "tbil", "creat",
+                                       "albumin", "potassium", "magnesium", "sodium")
+          for suffix in ("", "_unit", "_lln", "_uln")),
     ),
     "tumour": (
-        "diag_date", "de_novo_iv", "er_pct", "pr_pct", "her2_ihc", "her2_ish", "subtype_sg",
-        "trop2_hscore", "ugt1a1_28", "ugt1a1_6", "first_met_date", "ec_mets___1",
-        "ec_mets___2", "ec_mets___3", "ec_mets___4", "ec_mets___5", "ec_mets___0",
-        "visceral_mets",
+        "diag_date", "stage_diag", "de_novo_iv", "histology", "tumour_grade",
+        "biomarker_specimen", "biopsy_date", "er_pct", "pr_pct", "her2_ihc", "her2_ish",
+        "receptor_conversion", "subtype_sg", "ki67_pct", "gbrca", "pdl1_cps", "trop2_hscore",
+        "trop2_pct", "ugt1a1_28", "ugt1a1_6", "first_met_date",
+        *(f"ec_mets___{c}" for c in "123450"), "visceral_mets", "ec_sites_n",
     ),
     "brain_mets_baseline": (
-        "bm_diag_date", "bm_diag_method", "bm_baseline_scan_date", "bm_count", "bm_count_cat",
-        "bm_largest_mm", "bm_measurable_n", "bm_symptomatic", "lmd", "bm_status",
-        "steroid_at_start", "steroid_dex_mg", "aed_at_start",
+        "bm_diag_date", "bm_diag_method", "bm_at_first_met", "bm_baseline_scan_date",
+        "bm_baseline_modality", "bm_slice_mm", "bm_count", "bm_count_cat", "bm_largest_mm",
+        *(f"bm_location___{c}" for c in "123"), "bm_measurable_n", "bm_symptomatic",
+        *(f"bm_symptoms___{c}" for c in "12345"), "bm_edema", "lmd",
+        *(f"lmd_method___{c}" for c in "12"), "lmd_type", "bm_status", "steroid_at_start",
+        "steroid_dex_mg", "aed_at_start", "aed_agent",
     ),
-    "sg_treatment": ("sg_start_date", "sg_line", "sg_start_dose", "sg_combination"),
-    "end_of_treatment": ("eot_last_dose_date", "eot_reason", "eot_ongoing"),
+    "sg_treatment": (
+        "sg_start_date", "sg_line", "sg_label_use", "sg_start_dose", "sg_combination",
+        *(f"sg_combo_partner___{c}" for c in "1239"), "sg_concurrent_cns_rt",
+        "last_cns_rt_date",
+    ),
+    "end_of_treatment": (
+        "eot_ongoing", "eot_last_dose_date", "eot_reason", "eot_toxicity_ae", "eot_reason_other",
+        "sg_beyond_ipd",
+    ),
     "follow_up": (
-        "ipd_date", "ipd_criterion", "epd_date", "last_contact_date", "vital_status",
-        "death_date", "death_cause",
+        "ipd_date", "ipd_criterion", "epd_date", "first_pd_pattern", "last_contact_date",
+        "vital_status", "death_date", "death_cause", "ltfu_date",
     ),
 }
 #: Repeating instruments in dictionary order (data_queries stays empty: the sweep fills it).
@@ -165,22 +179,50 @@ class Cohort:
     def record_ids(self) -> list[str]:
         return list(self.dags)
 
-    def to_frame(self, *, clean: bool = False, columns: Iterable[str] | None = None,
-                 with_dag: bool = False):
-        """The flat table (a pandas DataFrame of strings, '' for blank), as a REDCap flat
-        export of these rows would look.  ``columns`` fixes the column order (e.g.
-        ``Dictionary.export_columns()``); otherwise columns appear as first seen."""
+    def to_frame(self, *, clean: bool = False, dictionary=None, with_dag: bool = True):
+        """The flat table as a REDCap flat export of these rows would look: a DataFrame of
+        strings ('' for blank).  With a ``Dictionary`` the columns follow
+        ``dictionary.export_columns()`` and calc fields are computed (REDCap ignores calc
+        values on import and computes them itself); without one, columns appear as first
+        seen and calc fields are absent."""
         import pandas as pd
 
         rows = self.clean_records if clean else self.records
         frame = pd.DataFrame.from_records(rows)
-        if columns is not None:
-            wanted = list(KEY_COLUMNS) + [c for c in columns if c not in KEY_COLUMNS]
+        if dictionary is not None:
+            wanted = list(KEY_COLUMNS) + [c for c in dictionary.export_columns()
+                                          if c not in KEY_COLUMNS]
             frame = frame.reindex(columns=wanted)
         frame = frame.fillna("").astype(str)
         if with_dag:
             frame.insert(3, "redcap_data_access_group", frame["record_id"].map(self.dags))
+        if dictionary is not None:
+            _fill_calcs(frame, dictionary)
         return frame
+
+
+def _fill_calcs(frame, dictionary) -> None:
+    """Compute calc fields in place, on the rows of their own instrument."""
+    from sgbm_redcap.logic import evaluate, parse
+
+    repeating = set(REPEATING_FORMS)
+    for f in dictionary.fields:
+        if f.field_type != "calc" or not f.choices_raw:
+            continue
+        rows = (frame["redcap_repeat_instrument"] == f.form) if f.form in repeating else (
+            frame["redcap_repeat_instrument"] == "")
+        values = evaluate(parse(f.choices_raw), frame[rows])
+        frame.loc[rows, f.name] = [_calc_text(v) for v in values]
+
+
+def _calc_text(value) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if number != number:  # NaN: blank
+        return ""
+    return str(int(number)) if number.is_integer() else f"{number:.10g}"
 
 
 def default_ae_codes() -> dict[str, str]:
@@ -490,7 +532,9 @@ class _Planter:
                     nadir = lesions
         if not choices:
             return None
-        i, row, new, st = self.rng.choice(choices)
+        # prefer a response claimed without the shrinkage (it inflates iORR)
+        claimed = [c for c in choices if c[2] == rano.PR]
+        i, row, new, st = self.rng.choice(claimed or choices)
         old = row["ia_rano_inv"]
         row["ia_rano_inv"] = new
         names = {rano.PR: "PR", rano.SD: "SD"}

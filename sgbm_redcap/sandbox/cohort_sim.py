@@ -47,6 +47,7 @@ AE_PROFILE: dict[str, tuple[str, float, float, int, tuple[int, int], bool]] = {
 DOSE_LIMITING = ("neutropenia", "febrile_neutropenia", "diarrhoea")
 #: Terms that CTCAE v5 allows at grade 5 (used for fatal AEs, and by the planted problems).
 GRADE5_TERMS = ("febrile_neutropenia", "diarrhoea", "vomiting", "anaemia", "seizure")
+LAB_TERMS = ("neutropenia", "anaemia", "wbc", "platelets", "alt", "ast", "hypokalemia")
 AESI_TERMS = ("neutropenia", "febrile_neutropenia", "diarrhoea", "nausea", "vomiting",
               "anaemia", "infusion_reaction", "seizure")
 
@@ -121,6 +122,7 @@ class PatientSimulator:
         rng = self.rng
         screening = self.sg_start - timedelta(days=rng.randint(3, 20))
         self._enrolment(screening, eligible=False)
+        self.v["inc_sg_received"] = "0"  # never started SG in the study
         self.p.facts.update(screen_failure=True, sg_start=None, screening=screening)
         return self.p
 
@@ -144,11 +146,11 @@ class PatientSimulator:
             v[name] = "1"
         for name in ("exc_other_cancer", "exc_no_consent", "exc_trial", "exc_investigator"):
             v[name] = "0"
-        v.update(screening_date=iso(screening), enrol_date=iso(enrol))
+        v.update(screening_date=iso(screening), enrol_date=iso(enrol) if eligible else "")
         written = rng.random() < 0.85
         v["consent_type"] = "1" if written else "2"
-        v["consent_date"] = iso(screening + timedelta(days=rng.randint(0, enrol.toordinal()
-                                                                       - screening.toordinal())))
+        v["consent_date"] = iso(screening + timedelta(days=rng.randint(0, (enrol - screening).days))
+                                ) if written else ""
         v["eligible"] = "1" if eligible else "0"
         v["inelig_reason"] = ""
         if not eligible:
@@ -179,11 +181,17 @@ class PatientSimulator:
             birth_date=iso(birth), sex="2" if male else "1", height_cm=_num(height),
             weight_kg=_num(weight), menopausal=menopausal, ecog=ecog,
             kps=str(rng.choice(range(kps[0], kps[1] + 1, 10))), lab_date=iso(lab_date),
-            anc=_num(rng.uniform(1.8, 6.5), 2), plt=str(rng.randint(110, 360)),
-            hb=str(rng.randint(98, 145)), alt=str(rng.randint(8, 55)),
-            ast=str(rng.randint(12, 50)), tbil=_num(rng.uniform(4, 19)),
-            creat=str(rng.randint(42, 95)), albumin=_num(rng.uniform(33, 46)),
         )
+        for code in ("1", "2", "3", "4", "5", "0"):
+            v[f"comorbid___{code}"] = "0"
+        comorbid = [c for c, p in (("1", 0.08), ("2", 0.04), ("3", 0.08), ("4", 0.1),
+                                   ("5", 0.1)) if rng.random() < p]
+        for code in comorbid or ["0"]:
+            v[f"comorbid___{code}"] = "1"
+        for name, (unit, lln, uln, lo, hi, digits) in BASELINE_LABS.items():
+            v[name] = _num(rng.uniform(lo, hi), digits)
+            v.update({f"{name}_unit": unit, f"{name}_lln": _num(lln, 2),
+                      f"{name}_uln": _num(uln, 2)})
         self.weight = float(v["weight_kg"])
         self.p.facts["age"] = age
 
@@ -212,6 +220,13 @@ class PatientSimulator:
             ugt1a1_6=_pick(rng, {"1": 0.38, "2": 0.18, "3": 0.04, "9": 0.40}),
             first_met_date=iso(first_met),
             visceral_mets="1" if ("1" in chosen or "2" in chosen) else "0",
+            ec_sites_n=str(len(chosen)), stage_diag="4" if de_novo else rng.choice("123"),
+            histology=_pick(rng, {"1": 0.85, "2": 0.1, "3": 0.05}),
+            tumour_grade=_pick(rng, {"1": 0.05, "2": 0.4, "3": 0.45, "9": 0.1}),
+            biomarker_specimen=_pick(rng, {"1": 0.6, "2": 0.35, "3": 0.05}),
+            ki67_pct=str(rng.choice(range(5, 95, 5))) if rng.random() < 0.8 else "",
+            gbrca=_pick(rng, {"1": 0.05, "2": 0.25, "9": 0.7}),
+            receptor_conversion="1" if rng.random() < 0.1 else "0",
         )
         for code in ("1", "2", "3", "4", "5", "0"):
             v[f"ec_mets___{code}"] = "1" if (code in chosen or (code == "0" and not chosen)) else "0"
@@ -247,11 +262,25 @@ class PatientSimulator:
             bm_status=status, steroid_at_start="1" if steroid else "0",
             steroid_dex_mg=str(dex) if steroid else "",
             aed_at_start="1" if rng.random() < 0.15 else "0",
+            bm_at_first_met="1" if bm_diag == self.first_met else "0",
+            bm_slice_mm=rng.choice(["1", "1.5", "3", "5"]),
+            bm_edema="1" if rng.random() < 0.4 else "0",
         )
+        v["aed_agent"] = "Levetiracetam" if v["aed_at_start"] == "1" else ""
+        for code in ("1", "2", "3"):
+            v[f"bm_location___{code}"] = "1" if code == "1" or rng.random() < 0.3 else "0"
+        for code in ("1", "2", "3", "4", "5"):
+            v[f"bm_symptoms___{code}"] = "0"
+        if v["bm_symptomatic"] == "1":
+            v[f"bm_symptoms___{rng.choice('1234')}"] = "1"
+        for code in ("1", "2"):
+            v[f"lmd_method___{code}"] = "1" if lmd and (code == "1" or rng.random() < 0.3) else "0"
+        v["lmd_type"] = rng.choice(["11", "12", "21", "22"]) if lmd else ""
         self.scan0, self.bm_diag, self.bm_status = scan, bm_diag, status
         self.targets, self.dex0, self.lmd = targets, dex, lmd
         self.nontarget_present = count > len(targets)
         self.modality = "1" if rng.random() < 0.9 else "2"
+        v["bm_baseline_modality"] = self.modality
 
     def _prior_therapy(self) -> None:
         rng = self.rng
@@ -272,19 +301,24 @@ class PatientSimulator:
                 if end >= self.scan0 - timedelta(days=7):
                     break
                 self.add("prior_cns_therapy", {
-                    "cns_type": kind, "cns_start_date": iso(start), "cns_end_date": iso(end),
-                    "cns_dose_gy": dose, "cns_fractions": fractions,
+                    "cns_type": kind, "cns_type_other": "",
+                    "cns_resection": rng.choice("12") if kind == "1" else "",
+                    "cns_start_date": iso(start), "cns_end_date": iso(end),
+                    "cns_dose_gy": dose, "cns_fractions": fractions, "cns_lesions": "",
+                    "cns_memantine": ("1" if rng.random() < 0.3 else "0") if kind in "45" else "",
                 })
-                last_rt_end = end
+                if kind != "1":
+                    last_rt_end = end
                 start = end + timedelta(days=rng.randint(40, 200))
         self.p.facts["last_cns_therapy_end"] = last_rt_end
         # systemic: (neo)adjuvant for relapsed disease, then metastatic lines before SG
         if not self.de_novo:
             s = self.diag + timedelta(days=rng.randint(14, 40))
             self.add("prior_systemic_therapy", {
-                "sys_setting": rng.choice("12"), "sys_line": "", "sys_start_date": iso(s),
+                "sys_setting": rng.choice("12"), "sys_line": "", **self._agents(adjuvant=True),
+                "sys_start_date": iso(s),
                 "sys_end_date": iso(s + timedelta(days=rng.randint(100, 170))),
-                **self._agents(adjuvant=True),
+                "sys_best_response": "", "sys_end_reason": "3",
             })
         lines = rng.choice([1, 1, 2, 2, 2, 3, 3, 4]) if self.tnbc else rng.choice([2, 2, 3, 3, 4, 5])
         span = (self.sg_start - self.first_met).days - 14
@@ -296,28 +330,33 @@ class PatientSimulator:
             if end <= start:
                 break
             self.add("prior_systemic_therapy", {
-                "sys_setting": "3", "sys_line": str(i + 1), "sys_start_date": iso(start),
-                "sys_end_date": iso(end), **self._agents(adjuvant=False, line=i),
+                "sys_setting": "3", "sys_line": str(i + 1),
+                **self._agents(adjuvant=False, line=i), "sys_start_date": iso(start),
+                "sys_end_date": iso(end),
+                "sys_best_response": _pick(rng, {"2": 0.3, "3": 0.35, "4": 0.3, "9": 0.05}),
+                "sys_end_reason": _pick(rng, {"1": 0.8, "2": 0.12, "4": 0.05, "9": 0.03}),
             })
         n_lines = sum(r["sys_setting"] == "3" for r in self.p.repeats["prior_systemic_therapy"])
         self.sg_line = n_lines + 1
 
     def _agents(self, *, adjuvant: bool, line: int = 0) -> dict[str, str]:
-        """sys_agents checkbox: 1 anthracycline 2 taxane 3 capecitabine 4 platinum 5 endocrine
-        6 CDK4/6 inhibitor 7 immune checkpoint inhibitor 8 T-DXd 9 other ADC 10 PARP inhibitor
-        99 other."""
+        """The sys_agents checkbox (codes of the study dictionary: 1 anthracycline, 2 taxane,
+        3 capecitabine, 4 platinum, 5 eribulin, 7 gemcitabine, 10 endocrine, 11 CDK4/6,
+        20 T-DXd, 22 immune checkpoint inhibitor, ...)."""
         rng = self.rng
         if adjuvant:
             chosen = {"1", "2"}
         elif not self.tnbc and line == 0:
-            chosen = {"5", "6"}
+            chosen = {"10", "11"}
         elif self.tnbc:
-            chosen = {rng.choice(["2", "4", "3", "7", "99"])}
-            if "7" in chosen:
-                chosen.add("2")
+            chosen = {rng.choice(["2", "4", "3", "7", "5"])}
+            if line == 0 and rng.random() < 0.3:
+                chosen |= {"2", "22"}
         else:
-            chosen = {rng.choice(["2", "3", "8", "5", "99"])}
-        return {f"sys_agents___{c}": "1" if c in chosen else "0" for c in SYS_AGENT_CODES}
+            chosen = {rng.choice(["2", "3", "20", "10", "5", "12"])}
+        out = {f"sys_agents___{c}": "1" if c in chosen else "0" for c in SYS_AGENT_CODES}
+        out["sys_agents_other"] = ""
+        return out
 
     # -- on treatment --------------------------------------------------------------------
     def _course(self) -> None:
@@ -399,13 +438,29 @@ class PatientSimulator:
         v.update(
             sg_start_date=iso(self.sg_start), sg_line=str(self.sg_line),
             sg_start_dose=self.start_level, sg_combination="1" if rng.random() < 0.08 else "0",
+            sg_label_use="1" if rng.random() < 0.9 else "2", sg_concurrent_cns_rt="0",
+            last_cns_rt_date=iso(self.p.facts["last_cns_therapy_end"]),
             eot_last_dose_date="" if ongoing else iso(last_dose),
             eot_reason=reason, eot_ongoing="1" if ongoing else "0",
+            eot_toxicity_ae=self.tox_term if reason == "4" else "", eot_reason_other="",
+            sg_beyond_ipd="0",
             ipd_date=iso(ipd_date), ipd_criterion=self.ipd_criterion if ipd_date else "",
             epd_date=iso(epd_date), last_contact_date=iso(last_contact),
             vital_status="2" if dead else ("3" if ltfu else "1"),
             death_date=iso(death_date), death_cause=cause,
+            ltfu_date=iso(last_contact) if ltfu else "",
         )
+        for code in ("1", "2", "3", "9"):
+            v[f"sg_combo_partner___{code}"] = "0"
+        if v["sg_combination"] == "1":
+            v["sg_combo_partner___" + ("1" if self.tnbc else "2")] = "1"
+        if ipd_date or epd_date:
+            firsts = [d for d in (ipd_date, epd_date) if d]
+            first = min(firsts)
+            v["first_pd_pattern"] = "3" if ipd_date == epd_date else (
+                "1" if ipd_date == first else "2")
+        else:
+            v["first_pd_pattern"] = ""
         if not ongoing and end_kind == "pd":
             self._subsequent(last_dose, death_date or last_contact, ipd_date is not None)
         self.p.facts.update(
@@ -435,12 +490,15 @@ class PatientSimulator:
         dex = self.dex0
         for i, t in enumerate(scans):
             row = {"ia_date": iso(self.day(t)), "ia_type": "1" if i == 0 else "2",
-                   "ia_modality": self.modality}
+                   "ia_modality": self.modality, "ia_slice_mm": self.v["bm_slice_mm"],
+                   "ia_same_modality": "" if i == 0 else "1"}
             if i == 0:
                 row.update(self._lesion_fields(base), ia_nontarget="1" if
-                           self.nontarget_present else "0", ia_new_lesion="0",
-                           ia_lmd="1" if self.lmd else "0", ia_steroid_dex_mg=str(dex),
-                           ia_steroid_change="", ia_clinical="", ia_rano_inv="")
+                           self.nontarget_present else "0", ia_new_lesion="",
+                           ia_new_confirmed="", ia_lmd="1" if self.lmd else "0",
+                           ia_steroid_dex_mg=str(dex), ia_steroid_change="", ia_clinical="",
+                           ia_clin_tumour="", ia_pseudoprog="", ia_rano_inv="",
+                           ia_central_review="0")
                 self.add("intracranial_assessment", row)
                 continue
             at_pd = t == pd_scan
@@ -509,8 +567,10 @@ class PatientSimulator:
             )
             shown = [None if (ne and k == len(lesions) - 1) else x for k, x in enumerate(lesions)]
             row.update(self._lesion_fields(shown), ia_nontarget=nontarget,
-                       ia_new_lesion=new_lesion, ia_lmd=lmd_code, ia_steroid_dex_mg=str(dex),
-                       ia_steroid_change=change, ia_clinical=clinical, ia_rano_inv=call)
+                       ia_new_lesion=new_lesion, ia_new_confirmed="", ia_lmd=lmd_code,
+                       ia_steroid_dex_mg=str(dex), ia_steroid_change=change,
+                       ia_clinical=clinical, ia_clin_tumour="1" if clinical == "3" else "",
+                       ia_pseudoprog="0", ia_rano_inv=call, ia_central_review="0")
             self.add("intracranial_assessment", row)
             if base and not ne and not at_pd and sum(lesions) < sum(nadir):
                 nadir, nadir_f = list(lesions), factor
@@ -542,11 +602,12 @@ class PatientSimulator:
         nadir = list(base)
         trend = rng.choice([0.65, 0.8, 0.9, 1.0, 1.05])
         for i, t in enumerate(scans):
-            row = {"ea_date": iso(self.day(t)), "ea_type": "1" if i == 0 else "2"}
+            row = {"ea_date": iso(self.day(t)), "ea_type": "1" if i == 0 else "2",
+                   "ea_modality": "2"}
             if i == 0:
                 lesions: list[int] = base
                 row.update(ea_nontarget="1" if n == 0 or rng.random() < 0.6 else "0",
-                           ea_new_lesion="0", ea_recist_inv="")
+                           ea_new_lesion="", ea_recist_inv="")
                 self.ea_nontarget0 = row["ea_nontarget"]
             else:
                 at_pd = t == epd_scan
@@ -614,27 +675,31 @@ class PatientSimulator:
         limiting = [ae for ae in aes if ae["key"] in DOSE_LIMITING and ae["grade"] >= 3]
         cycle, d1, last_given, instance_day = 1, 0, 0, 0
         tox_stop: int | None = None
+        self.tox_term = ""
         seen = 0
         while True:
             for day_code, planned in (("1", d1), ("8", d1 + 7)):
                 if planned >= end_day:
                     return self.day(last_given), tox_stop
-                status, delay, reason = "1", 0, ""
+                status, delay, reason, reduced_now, delay_ae = "1", 0, "", False, ""
                 hit = [ae for ae in limiting[seen:] if ae["onset"] < planned]
                 if hit:
                     seen += len(hit)
                     ae = hit[-1]
                     reduce = ae["key"] == "febrile_neutropenia" or rng.random() < 0.5
                     ae["action"] = "2"
+                    delay_ae = AE_PROFILE[ae["key"]][0]
                     if reduce:
                         if level == "3":
                             ae["action"] = "4"
+                            self.tox_term = delay_ae
                             tox_stop = max(planned, ae["onset"] + 1)
                             return self.day(last_given), tox_stop
                         level = str(int(level) + 1)
                         ae["action"] = "3"
-                    if day_code == "8" and rng.random() < 0.6:
-                        status = "3"
+                        reduced_now = True
+                    if day_code == "8" and rng.random() < 0.6 and not reduced_now:
+                        status, reason = "3", "1"
                     else:
                         status, delay, reason = "2", rng.randint(5, 9), "1"
                 elif rng.random() < 0.05:
@@ -646,10 +711,15 @@ class PatientSimulator:
                 mg = DOSE_MG_PER_KG[level] * self.weight
                 self.add("sg_administration", {
                     "adm_date": iso(self.day(actual)), "adm_cycle": str(cycle),
-                    "adm_day": day_code, "adm_dose_level": level if given else "",
+                    "adm_day": day_code, "adm_status": status,
+                    "adm_dose_level": level if given else "",
+                    "adm_weight_kg": _num(self.weight) if given else "",
                     "adm_dose_mg": str(int(round(mg / 10.0) * 10)) if given else "",
-                    "adm_status": status, "adm_delay_days": str(delay) if status == "2" else "",
+                    "adm_delay_days": str(delay) if status == "2" else "",
                     "adm_delay_reason": reason,
+                    "adm_delay_ae": delay_ae if reason == "1" else "",
+                    "adm_reduced": ("1" if reduced_now else "0") if given else "",
+                    "adm_reduce_reason": "1" if reduced_now and given else "",
                 })
                 if given:
                     last_given = actual
@@ -676,18 +746,38 @@ class PatientSimulator:
             serious = fatal or key == "febrile_neutropenia" or (
                 ae["grade"] >= 3 and rng.random() < 0.4)
             action = ae.get("action", "1")
-            self.add("adverse_events", {
-                "ae_term": self.ae_codes[key], "ae_term_other": "",
+            criteria = {"1"} if fatal else ({"2"} if ae["grade"] == 4 else {"3"})
+            treated = set()
+            if key in ("neutropenia", "febrile_neutropenia") and ae["grade"] >= 3:
+                treated.add("1")
+            if key == "febrile_neutropenia":
+                treated |= {"2", "4"}
+            if key == "anaemia" and ae["grade"] >= 3:
+                treated.add("3")
+            if serious:
+                treated.add("4")
+            row = {
+                "ae_term": self.ae_codes[key], "ae_term_other": "", "ae_ctcae_version": "5.0",
                 "ae_onset_date": iso(self.day(ae["onset"])),
-                "ae_end_date": "" if ongoing or end < 0 else iso(self.day(end)),
                 "ae_ongoing": "1" if ongoing and not fatal else "0",
+                "ae_end_date": "" if ongoing or end < 0 else iso(self.day(end)),
                 "ae_grade": str(ae["grade"]), "ae_serious": "1" if serious else "0",
+            }
+            row.update({f"ae_sae_criteria___{c}": "1" if serious and c in criteria else "0"
+                        for c in "123456"})
+            row.update({
                 "ae_relation": ("1" if rng.random() < 0.9 else "3") if related else
                 ("2" if rng.random() < 0.85 else "3"),
                 "ae_action": action,
+            })
+            row.update({f"ae_treatment___{c}": "1" if (c in treated or (c == "0" and not treated))
+                        else "0" for c in "123450"})
+            row.update({
                 "ae_outcome": "5" if fatal else ("3" if ongoing else "1"),
                 "ae_aesi": "1" if key in AESI_TERMS else "0",
+                "ae_source": "1" if key in LAB_TERMS else "2",
             })
+            self.add("adverse_events", row)
 
     def _concomitant(self, aes: list[dict], last_dose: date) -> None:
         rng = self.rng
@@ -730,8 +820,9 @@ class PatientSimulator:
         for category, agent, start, stop, extra in rows:
             self.add("concomitant_care", {
                 "cm_category": category, "cm_agent": agent, "cm_start_date": iso(start),
-                "cm_stop_date": iso(stop), "cm_dex_mg": "", "gcsf_type": "",
-                "gcsf_purpose": "", "cm_cns_for_pd": "", **extra,
+                "cm_ongoing": "1" if stop is None else "0", "cm_stop_date": iso(stop),
+                "cm_dex_mg": "", "gcsf_type": "", "gcsf_purpose": "", "cm_cns_type": "",
+                "cm_cns_for_pd": "", "cm_cns_lesions": "", **extra,
             })
 
     def _subsequent(self, after: date, before: date, intracranial: bool) -> None:
@@ -740,14 +831,39 @@ class PatientSimulator:
         if room < 20 or rng.random() > 0.6:
             return
         start = after + timedelta(days=rng.randint(14, min(40, room)))
+        after_ipd = "1" if intracranial else "0"
         if intracranial and rng.random() < 0.5:
-            self.add("subsequent_therapy", {"st_type": "5", "st_start_date": iso(start),
-                                            "st_cns_local": "1"})
+            kind = _pick(rng, {"6": 0.85, "7": 0.15})
+            self.add("subsequent_therapy", {
+                "st_type": kind, "st_agent": "SRS" if kind == "6" else "Resection",
+                "st_start_date": iso(start), "st_cns_local": "1", "st_after_ipd": after_ipd})
             start += timedelta(days=rng.randint(7, 20))
             if start > min(before, self.extract):
                 return
-        self.add("subsequent_therapy", {"st_type": rng.choice("1234"),
-                                        "st_start_date": iso(start), "st_cns_local": "0"})
+        kind = _pick(rng, {"1": 0.6, "2": 0.15, "3": 0.1 if not self.tnbc else 0.0, "4": 0.1,
+                           "5": 0.05})
+        agent = {"1": rng.choice(["Eribulin", "Capecitabine", "Gemcitabine + carboplatin"]),
+                 "2": "Trastuzumab deruxtecan", "3": "Fulvestrant", "4": "Bevacizumab",
+                 "5": "Pembrolizumab"}[kind]
+        self.add("subsequent_therapy", {"st_type": kind, "st_agent": agent,
+                                        "st_start_date": iso(start), "st_cns_local": "0",
+                                        "st_after_ipd": after_ipd})
 
 
-SYS_AGENT_CODES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "99")
+SYS_AGENT_CODES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "20", "21", "22",
+                   "23", "24", "25", "99")
+#: Baseline labs: name -> (unit code, LLN, ULN, drawn low, drawn high, decimals); SI units.
+BASELINE_LABS: dict[str, tuple[str, float, float, float, float, int]] = {
+    "anc": ("1", 1.8, 6.3, 1.6, 6.5, 2),
+    "wbc": ("1", 3.5, 9.5, 3.0, 9.8, 2),
+    "plt": ("1", 125, 350, 105, 360, 0),
+    "hb": ("4", 115, 150, 96, 148, 0),
+    "alt": ("7", 7, 40, 8, 58, 0),
+    "ast": ("7", 13, 35, 12, 52, 0),
+    "tbil": ("8", 3.4, 20.5, 4, 19, 1),
+    "creat": ("8", 41, 81, 40, 95, 0),
+    "albumin": ("4", 40, 55, 32, 48, 1),
+    "potassium": ("10", 3.5, 5.3, 3.3, 5.1, 1),
+    "magnesium": ("10", 0.75, 1.02, 0.7, 1.0, 2),
+    "sodium": ("10", 137, 147, 133, 146, 0),
+}
