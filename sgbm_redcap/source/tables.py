@@ -106,6 +106,9 @@ def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") 
             column=record_id,
         )
     out = raw.astype(object).where(raw.notna(), "").astype(str)
+    if "redcap_form_instance" in out.columns and INSTANCE not in out.columns:
+        # some REDCap versions' exports (e.g. REDCapTidieR's recorded fixtures) use this name
+        out = out.rename(columns={"redcap_form_instance": INSTANCE})
     if INSTANCE in out.columns:
         out[INSTANCE] = out[INSTANCE].str.replace(r"\.0$", "", regex=True)
     return canonical_order(out, record_id)
@@ -191,6 +194,7 @@ def build_tables(
         tables[form] = table
         problems.extend(form_problems)
     unknown = [c for c in raw.columns if c not in known]
+    _check_same_project(raw, unknown, known, source)
     if unknown:
         log.warning("%d export columns are not in the dictionary and stay only in .raw: %s",
                     len(unknown), ", ".join(unknown[:10]))
@@ -201,6 +205,27 @@ def build_tables(
                     "raw text (see type_problems)", len(type_problems))
     return StudyTables(raw=raw, dictionary=dictionary, tables=tables,
                        type_problems=type_problems, repeating_forms=repeating, pull=pull)
+
+
+#: Columns REDCap adds to an export that are not fields.
+_EXPORT_EXTRAS = ("redcap_survey_identifier",)
+
+
+def _check_same_project(raw: pd.DataFrame, unknown: list[str], known: set[str],
+                        source: str) -> None:
+    """Refuse records that mostly do not belong to the dictionary (another project's export
+    would otherwise give empty tables that look like a project without data)."""
+    data = [c for c in raw.columns if c not in SPECIAL_COLUMNS and c not in _EXPORT_EXTRAS
+            and not c.endswith("_timestamp")]
+    strangers = [c for c in unknown if c in data]
+    if data and len(strangers) * 2 > len(data):
+        raise SourceDataError(
+            f"{len(strangers)} of the {len(data)} columns in the records from {source} are not "
+            f"in the data dictionary (e.g. {', '.join(strangers[:5])}): the records and the "
+            "dictionary do not seem to come from the same project.",
+            file=source,
+            column=strangers[0],
+        )
 
 
 def _dag_by_record(raw: pd.DataFrame, rid: str) -> pd.Series:
