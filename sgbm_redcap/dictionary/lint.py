@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from os import PathLike
+from typing import Any
 
 from sgbm_redcap.dictionary.load import load_dictionary
 from sgbm_redcap.dictionary.model import (
@@ -142,6 +143,9 @@ _RULES: tuple[Rule, ...] = (
          "Set Identifier? = y so that de-identified exports drop it."),
     Rule("action-tag-unknown", WARNING, "unknown action tag in the field annotation",
          "Check the spelling against REDCap's action tags."),
+    Rule("logic-reference", WARNING,
+         "logic names a checkbox option, smart variable, modifier or event that does not exist",
+         "Check [field(code)] against the field's choices and the smart-variable spelling."),
     Rule("minmax-reversed", WARNING, "validation min is above max", "Swap them."),
 )
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
@@ -264,18 +268,23 @@ class LintReport:
 
 
 # ----------------------------------------------------------------------------- logic access
-def _logic_parse() -> Callable[[str], object] | None:
-    """``sgbm_redcap.logic.parse`` when the logic package provides it, else ``None``."""
+def _logic_api() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
+    """``(parse, check)`` of ``sgbm_redcap.logic`` when that package provides them.
+
+    Imported lazily so the dictionary package does not need the logic package to load;
+    ``check`` may be missing while ``parse`` exists (then unknown fields are found by walking
+    the tree here)."""
     try:
         module = importlib.import_module("sgbm_redcap.logic")
     except ImportError:
-        return None
+        return None, None
     parse = getattr(module, "parse", None)
-    return parse if callable(parse) else None
+    check = getattr(module, "check", None)
+    return (parse if callable(parse) else None, check if callable(check) else None)
 
 
 def logic_available() -> bool:
-    return _logic_parse() is not None
+    return _logic_api()[0] is not None
 
 
 # ----------------------------------------------------------------------------- the linter
@@ -286,7 +295,7 @@ class _Linter:
         self.names = {f.name for f in d.fields}
         self.forms = set(d.forms)
         self.known = self.names | {f"{form}_complete" for form in self.forms} | set(known_fields)
-        self.parse = _logic_parse()
+        self.parse, self.check = _logic_api()
         self._parsed: dict[str, object] = {}
 
     def add(self, rule: str, f: Field | None, column: str, message: str, row: int | None = None) -> None:
@@ -533,10 +542,11 @@ class _Linter:
             except Exception as exc:  # LogicSyntaxError; any parser bug must not crash lint
                 self.add(f"{kind}-syntax", f, col, str(exc))
                 return None
-            refs = []
-            for node in tree.walk():  # type: ignore[attr-defined]
-                if type(node).__name__ == "FieldRef":
-                    refs.append((node.field, node.code))
+            if self.check is not None:
+                self._apply_check(f, tree, kind, col)
+                return tree
+            refs = [(node.field, node.code) for node in tree.walk()
+                    if type(node).__name__ == "FieldRef"]
         else:
             refs = self._refs(text)
         unknown = sorted({name for name, _ in refs if name not in self.known
@@ -545,6 +555,26 @@ class _Linter:
             self.add(f"{kind}-unknown-field", f, col,
                      "unknown field(s): " + ", ".join(f"[{u}]" for u in unknown))
         return tree
+
+    def _apply_check(self, f: Field, tree: Any, kind: str, col: str) -> None:
+        """Map ``sgbm_redcap.logic.check`` problems onto lint rules."""
+        try:
+            problems = self.check(tree, self.d)  # type: ignore[misc]
+        except Exception as exc:  # a checker bug must not crash lint
+            log.warning("logic check failed on %s row %d: %s", f.name, f.row, exc)
+            return
+        unknown: list[str] = []
+        for p in problems:
+            if p.kind == "unknown_field":
+                if p.name not in self.known and p.name not in unknown:
+                    unknown.append(p.name)
+            elif p.kind == "unknown_function":
+                self.add(f"{kind}-syntax", f, col, p.message)
+            else:
+                self.add("logic-reference", f, col, p.message)
+        if unknown:
+            self.add(f"{kind}-unknown-field", f, col,
+                     "unknown field(s): " + ", ".join(f"[{u}]" for u in sorted(unknown)))
 
     def _is_event(self, name: str, refs: list[tuple[str, str | None]]) -> bool:
         # Without the parser, "[event][field]" yields the event name as a reference too;
