@@ -118,11 +118,15 @@ class Sandbox:
         return plan
 
     def create_super_token(self, username: str = DEFAULT_USER) -> str:
+        """A new 64-character super token (may create projects with ``content=project``)."""
         token = new_token(64)
-        with self.store.write() as conn:
-            conn.execute("INSERT INTO tokens (token, pid, username) VALUES (?, NULL, ?)",
-                         (token, username))
+        self.register_super_token(token, username)
         return token
+
+    def register_super_token(self, token: str, username: str = DEFAULT_USER) -> None:
+        with self.store.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO tokens (token, pid, username) VALUES (?, NULL, ?)",
+                         (token, username))
 
     def create_project(
         self,

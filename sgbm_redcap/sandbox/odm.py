@@ -91,8 +91,8 @@ def _metadata(mdv: ET.Element) -> dict[str, Any]:
             for iref in group.findall("odm:ItemRef", NS):
                 item = items.get(iref.get("ItemOID", ""))
                 var = iref.get(R + "Variable") or iref.get("ItemOID", "")
-                if item is None or var in seen or var == "redcap_data_access_group" \
-                        or var == f"{fname}_complete":
+                if item is None or var in seen or var.startswith("redcap_") \
+                        or var in (f"{fname}_complete", f"{fname}_timestamp"):
                     continue
                 seen.add(var)
                 rows.append(_field_row(item, var, fname, codelists))
@@ -230,7 +230,9 @@ def _load_clinical(sb: Sandbox, token: str, pid: int, clinical: ET.Element,
     files: list[tuple[str, str, str, int, str, str, bytes]] = []
     for subject in clinical.findall("odm:SubjectData", NS):
         rec = subject.get("SubjectKey", "")
-        for sed in subject.findall("odm:StudyEventData", NS):
+        # classic projects may put FormData straight under SubjectData
+        containers = subject.findall("odm:StudyEventData", NS) or [subject]
+        for sed in containers:
             event = _r(sed, "UniqueEventName") if longitudinal else ""
             repeat_event = meta.repeating_event(event)
             for fd in sed.findall("odm:FormData", NS):

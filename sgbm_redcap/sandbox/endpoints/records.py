@@ -111,6 +111,10 @@ def select_columns(meta: ProjectMeta, fields: list[str], forms: list[str]) -> li
     """The requested columns in metadata order (§2.3/§4.3 rules and errors)."""
     wanted: set[str] = set()
     invalid = []
+    bad_forms = [f for f in forms if f not in meta.form_fields]
+    if bad_forms:
+        raise ApiError('The following values in the parameter "forms" are not valid: '
+                       + ", ".join(f"'{x}'" for x in bad_forms))
     if not fields and not forms:
         wanted = set(meta.column_order)
     for name in fields:
@@ -130,10 +134,6 @@ def select_columns(meta: ProjectMeta, fields: list[str], forms: list[str]) -> li
     if invalid:
         raise ApiError('The following values in the parameter "fields" are not valid: '
                        + ", ".join(f"'{x}'" for x in invalid))
-    bad_forms = [f for f in forms if f not in meta.form_fields]
-    if bad_forms:
-        raise ApiError('The following values in the parameter "forms" are not valid: '
-                       + ", ".join(f"'{x}'" for x in bad_forms))
     for form in forms:
         wanted.update(c for c, spec in meta.columns.items()
                       if (spec[0] == "complete" and spec[1] == form)
