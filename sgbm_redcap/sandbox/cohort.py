@@ -349,14 +349,17 @@ _MISSING_REQUIRED = (
     ("sg_treatment", "sg_start_dose"), ("tumour", "diag_date"),
     ("adverse_events", "ae_grade"), ("intracranial_assessment", "ia_modality"),
 )
-#: (form, field, bad value, what went wrong); values far outside any plausible range.
+#: (form, field, make the bad value, what went wrong, (validation min, max) of the study
+#: dictionary v1.0.0); a value that still lands inside the range is not planted.
 _OUT_OF_RANGE = (
-    ("demographics", "weight_kg", lambda v: str(round(float(v) * 10)), "weight typed x10"),
-    ("demographics", "height_cm", lambda v: f"{float(v) / 100:.2f}", "height entered in metres"),
-    ("tumour", "er_pct", lambda v: "950", "ER% typed with an extra digit"),
-    ("demographics", "kps", lambda v: "180", "KPS above 100"),
+    ("demographics", "weight_kg", lambda v: str(round(float(v) * 10)), "weight typed x10",
+     (30, 180)),
+    ("demographics", "height_cm", lambda v: f"{float(v) / 100:.2f}", "height entered in metres",
+     (120, 210)),
+    ("tumour", "er_pct", lambda v: "950", "ER% typed with an extra digit", (0, 100)),
+    ("demographics", "kps", lambda v: "180", "KPS above 100", (0, 100)),
     ("intracranial_assessment", "ia_tl1_ld", lambda v: str(int(v) * 10 + 4),
-     "diameter entered in tenths of a mm"),
+     "diameter entered in tenths of a mm", (0, 200)),
 )
 _INVALID_CHOICE = (
     ("demographics", "menopausal", "4"), ("brain_mets_baseline", "bm_status", "4"),
@@ -475,14 +478,18 @@ class _Planter:
                 f"{variant}: brain metastases diagnosed {iso(new)}, after SG start {iso(sg)}")
 
     def _out_of_range(self, p: Patient):
-        form, name, make, why = self.rng.choice(_OUT_OF_RANGE)
+        form, name, make, why, (low, high) = self.rng.choice(_OUT_OF_RANGE)
+
+        def outside(value: str) -> bool:
+            return value not in ("", "0") and not low <= float(make(value)) <= high
+
         if form in NONREPEATING_FORMS:
             old = p.values.get(name, "")
-            if not old or old == "0":
+            if not outside(old):
                 return None
             p.values[name] = make(old)
             return form, None, name, f"{name} = {p.values[name]} (was {old}): {why}"
-        i, row = self._row(p, form, lambda r: r.get(name, "") not in ("", "0"))
+        i, row = self._row(p, form, lambda r: outside(r.get(name, "")))
         if row is None:
             return None
         old = row[name]
