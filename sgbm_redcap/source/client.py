@@ -388,10 +388,12 @@ class RedcapClient:
             ),
         )
 
-    def export_logging(self, *, begin_time: datetime | None = None) -> list[dict[str, Any]]:
+    def export_logging(self, *, begin_time: datetime | None = None,
+                       log_type: str | None = None) -> list[dict[str, Any]]:
         rows = self.call(
             "export_logging",
-            lambda: self._project.export_logging(format_type="json", begin_time=begin_time),
+            lambda: self._project.export_logging(format_type="json", begin_time=begin_time,
+                                                 log_type=log_type),  # type: ignore[arg-type]
         )
         return rows if isinstance(rows, list) else []
 

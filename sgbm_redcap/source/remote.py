@@ -200,9 +200,11 @@ class RedcapSource:
     # -- full and incremental ------------------------------------------------------------
 
     def _full(self, rid: str, state: CacheState, pull: Pull) -> pd.DataFrame:
-        self._server_watermark(state)
+        # Order matters: list the records (REDCap logs that export), read the watermark from
+        # the log, then export the rows, so every change the watermark covers is in the rows.
         ids_frame = _read_csv(self.client.export_records_csv(fields=[rid]))
         ids = list(dict.fromkeys(ids_frame[rid])) if len(ids_frame) else []
+        self._server_watermark(state, set(ids))
         raw = self._export_in_batches(rid, ids, pull)
         pull.changed_records = ids
         return raw
@@ -211,7 +213,7 @@ class RedcapSource:
                      state: CacheState, pull: Pull) -> pd.DataFrame:
         since = datetime.strptime(old.watermark, WATERMARK_FORMAT)
         entries = self.client.export_logging(begin_time=since)
-        self._set_watermark(state, entries, fallback=old.watermark)
+        self._set_watermark(state, entries, fallback=old.watermark, exported=None)
         by_date = _read_csv(self.client.export_records_csv(fields=[rid], date_begin=since))
         changed_by_date = set(by_date[rid]) if len(by_date) else set()
         new_entries = _unseen(entries, old.seen_at_watermark)
@@ -256,20 +258,38 @@ class RedcapSource:
         return normalise_raw(pd.concat(frames, ignore_index=True).fillna(""), rid,
                              source=self.url)
 
-    def _server_watermark(self, state: CacheState) -> None:
-        """The newest project-log time (REDCap's clock) before we start reading records."""
+    def _server_watermark(self, state: CacheState, listed: set[str]) -> None:
+        """The newest project-log time (REDCap's clock) before the rows are read.
+
+        The record listing just made is logged as an export, so asking the log for exports
+        of the last hours finds "now" on the server's clock cheaply; the record changes since
+        that minute are read too, so the next sweep knows which it need not fetch again.
+        Without any export in the log, the whole window is read (slower, still correct).
+        """
         begin = datetime.now(timezone.utc).replace(tzinfo=None) - _CLOCK_WINDOW
-        entries = self.client.export_logging(begin_time=begin)
-        self._set_watermark(state, entries, fallback=begin.strftime(WATERMARK_FORMAT))
+        exports = self.client.export_logging(begin_time=begin, log_type="export")
+        newest = _newest(exports)
+        if newest is None:
+            entries = self.client.export_logging(begin_time=begin)
+        else:
+            since = datetime.strptime(newest, WATERMARK_FORMAT)
+            entries = exports + self.client.export_logging(begin_time=since, log_type="record")
+        self._set_watermark(state, entries, fallback=begin.strftime(WATERMARK_FORMAT),
+                            exported=listed)
 
     @staticmethod
-    def _set_watermark(state: CacheState, entries: list[dict[str, Any]], fallback: str) -> None:
+    def _set_watermark(state: CacheState, entries: list[dict[str, Any]], fallback: str,
+                       exported: set[str] | None) -> None:
+        """Watermark = newest log time; remember the entries of that minute the rows will
+        reflect (a record missing from ``exported`` was created after the listing: its
+        entry is not "seen", so the next sweep fetches it)."""
         newest = _newest(entries)
         state.watermark = newest or fallback
         state.seen_at_watermark = [
             _entry_key(e) for e in entries
             if (t := _parse_log_time(e.get("timestamp", ""))) is not None
             and t.strftime(WATERMARK_FORMAT) == state.watermark
+            and (exported is None or not _log_record(e) or _log_record(e) in exported)
         ]
 
 
