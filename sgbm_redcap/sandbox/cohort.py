@@ -179,6 +179,17 @@ class Cohort:
     def record_ids(self) -> list[str]:
         return list(self.dags)
 
+    def planted_value(self, problem: PlantedProblem) -> str | None:
+        """The value a planted problem left in ``records`` (None when its row is gone)."""
+        instrument = "" if problem.instance is None else problem.form
+        instance = "" if problem.instance is None else str(problem.instance)
+        for row in self.records:
+            if (row["record_id"] == problem.record_id
+                    and row["redcap_repeat_instrument"] == instrument
+                    and row["redcap_repeat_instance"] == instance):
+                return row.get(problem.field)
+        return None
+
     def to_frame(self, *, clean: bool = False, dictionary=None, with_dag: bool = True):
         """The flat table as a REDCap flat export of these rows would look: a DataFrame of
         strings ('' for blank).  With a ``Dictionary`` the columns follow
@@ -198,6 +209,7 @@ class Cohort:
             frame.insert(3, "redcap_data_access_group", frame["record_id"].map(self.dags))
         if dictionary is not None:
             _fill_calcs(frame, dictionary)
+            _fill_export_zeros(frame, dictionary)
         return frame
 
 
@@ -213,6 +225,21 @@ def _fill_calcs(frame, dictionary) -> None:
             frame["redcap_repeat_instrument"] == "")
         values = evaluate(parse(f.choices_raw), frame[rows])
         frame.loc[rows, f.name] = [_calc_text(v) for v in values]
+
+
+def _fill_export_zeros(frame, dictionary) -> None:
+    """What a flat export shows where nothing was entered: unchecked checkbox options are
+    "0" and an untouched form's status is "0" (Incomplete), on the rows of their own form."""
+    repeating = set(REPEATING_FORMS)
+    base = frame["redcap_repeat_instrument"] == ""
+    for form in dictionary.forms:
+        rows = (frame["redcap_repeat_instrument"] == form) if form in repeating else base
+        names = [f"{f.name}___{code}" for f in dictionary.form_fields(form)
+                 if f.field_type == "checkbox" for code in f.choices]
+        names.append(f"{form}_complete")
+        for name in names:
+            if name in frame.columns:
+                frame.loc[rows & (frame[name] == ""), name] = "0"
 
 
 def _calc_text(value) -> str:
