@@ -340,7 +340,7 @@ class _Parser:
                 want = (
                     f"{lo}" if lo == hi else f"{lo} to {hi}" if hi is not None else f"at least {lo}"
                 )
-                plural = "" if want == "1" else "s"
+                plural = "" if want in ("1", "at least 1") else "s"
                 raise self.error(
                     f"{name}() at {name_tok.pos} takes {want} argument{plural}, "
                     f"got {len(args)}",

@@ -152,13 +152,18 @@ def _eq_str(arr: np.ndarray, value: str) -> np.ndarray:
 
 def _parse_numbers(s: np.ndarray) -> np.ndarray:
     """Numeric reading of text, computed once per distinct string."""
-    if len(s) == 0:
-        return np.empty(0, dtype=float)
+    if len(s) <= _SMALL:
+        return np.array([_number_of(u) for u in s], dtype=float)
     codes, uniques = _factorize(s)
-    parsed = np.array(
-        [np.nan if (x := V.str_to_number(u)) is None else x for u in uniques], dtype=float
-    )
-    return parsed[codes]
+    return np.array([_number_of(u) for u in uniques], dtype=float)[codes]
+
+
+_SMALL = 64
+
+
+def _number_of(text: str) -> float:
+    x = V.str_to_number(text)
+    return np.nan if x is None else x
 
 
 def _format_numbers(x: np.ndarray) -> np.ndarray:
