@@ -267,6 +267,9 @@ def export_records(ctx: Context) -> Response:
     logic = req.get("filterLogic").strip()
     if logic:
         keys = _filter_keys(ctx, logic, keys, values)
+    # a repeating instrument's rows only appear when one of its columns was asked for
+    col_forms = {c.form for c in cols[1:]}
+    keys = [k for k in keys if not k[2] or k[2] in col_forms]
     dag_export = (req.flag("exportDataAccessGroups") and not ctx.user_dag
                   and bool(meta.config.get("dags")))
     _log_export(ctx, len({k[0] for k in keys}))
