@@ -156,7 +156,7 @@ def test_required_fields_are_filled_when_shown(cohort, dictionary):
             continue
         rows = frame[frame["redcap_repeat_instrument"] == (f.form if f.form in repeating else "")]
         if f.form not in repeating:
-            rows = rows[rows[f"{f.form}_complete"] != ""]  # forms the patient has
+            rows = rows[rows[f"{f.form}_complete"] == "2"]  # forms the patient has
         if rows.empty:
             continue
         shown = evaluate(parse(f.branching_logic), rows).fillna(False).astype(bool) \
