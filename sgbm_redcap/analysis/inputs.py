@@ -264,23 +264,21 @@ def _canonical(form: str, frame: pd.DataFrame | None, labels: dict) -> pd.DataFr
     frame = frame.reset_index(drop=True)
     if "record_id" not in frame.columns:
         raise AnalysisInputError(f"form {form!r} has no record_id column", column="record_id")
-    out = pd.DataFrame({"record_id": frame["record_id"].astype(str)})
+    n = len(frame)
+    columns: dict[str, Any] = {"record_id": frame["record_id"].astype(str).to_numpy()}
     dag = frame.get("redcap_data_access_group")
-    out["redcap_data_access_group"] = (
-        dag.astype(object).where(dag.notna() & (dag.astype(str) != ""), None)
-        if dag is not None else None
-    )
+    columns["redcap_data_access_group"] = (
+        [None if _blank(v) else v for v in dag] if dag is not None else [None] * n)
     inst = frame.get("redcap_repeat_instance")
-    out["redcap_repeat_instance"] = (
-        pd.to_numeric(inst, errors="coerce") if inst is not None else np.nan
-    )
+    columns["redcap_repeat_instance"] = (
+        pd.to_numeric(inst, errors="coerce").to_numpy(dtype=float) if inst is not None
+        else np.full(n, np.nan))
     for name, kind in spec.items():
-        column = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-        out[name] = _convert(column, name, kind, labels)
-    extra = [c for c in frame.columns if "___" in c]  # checkbox options, kept as codes
-    for name in extra:
-        out[name] = _convert(frame[name], name, "code", labels)
-    return out
+        column = frame[name] if name in frame.columns else None
+        columns[name] = _convert(column, n, name, kind, labels)
+    for name in (c for c in frame.columns if "___" in c):  # checkbox options, as codes
+        columns[name] = _convert(frame[name], n, name, "code", labels)
+    return pd.DataFrame(columns)
 
 
 def _blank(value: Any) -> bool:
@@ -291,17 +289,25 @@ def _blank(value: Any) -> bool:
     return isinstance(value, str) and value.strip() == ""
 
 
-def _convert(column: pd.Series, name: str, kind: str, labels: dict) -> pd.Series:
+def _convert(column: pd.Series | None, n: int, name: str, kind: str, labels: dict) -> Any:
+    if column is None:
+        if kind == "date":
+            return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]").to_numpy()
+        return np.full(n, np.nan) if kind == "num" else [None] * n
     if kind == "date":
-        text = column.astype(object).where(~column.map(_blank), None)
-        return pd.to_datetime(text, errors="coerce", format="mixed").astype("datetime64[ns]")
+        if pd.api.types.is_datetime64_any_dtype(column.dtype):
+            return column.astype("datetime64[ns]").to_numpy()
+        values = [None if _blank(v) else v for v in column]
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce",
+                              format="ISO8601").astype("datetime64[ns]").to_numpy()
     if kind == "num":
-        return pd.to_numeric(column.astype(object).where(~column.map(_blank), None),
-                             errors="coerce").astype(float)
+        values = [None if _blank(v) else v for v in column]
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+            dtype=float)
     if kind == "text":
-        return column.astype(object).where(~column.map(_blank), None)
+        return [None if _blank(v) else v for v in column]
     by_label = {v.strip().lower(): k for k, v in (labels.get(name) or LABELS.get(name, {})).items()}
-    return column.astype(object).map(lambda v: _to_code(v, by_label))
+    return [_to_code(v, by_label) for v in column]
 
 
 def _to_code(value: Any, by_label: dict[str, str]) -> str | None:
