@@ -138,10 +138,12 @@ def age_contradiction(ctx: CheckContext) -> pd.DataFrame:
                        "and no SG administration are recorded. Please enter the SG treatment "
                        "or correct the criterion.")
 def sg_criterion_without_sg(ctx: CheckContext) -> pd.DataFrame:
-    """A patient who received SG has an SG start date or at least one SG administration."""
+    """An enrolled (eligible) patient who received SG has an SG start date or at least one SG
+    administration. Screen failures are not followed, so their SG data are not expected."""
     rows = ctx.base
     adm = ctx.form_rows("sg_administration")
     given = set(adm.loc[ctx.text("sg_administration", "adm_date") != "", "record_id"])
     no_sg = (ctx.text("sg_treatment", "sg_start_date") == "") & ~rows["record_id"].isin(given)
-    bad = (ctx.text("enrolment", "inc_sg_received") == "1") & no_sg
+    bad = ((ctx.text("enrolment", "inc_sg_received") == "1") & no_sg
+           & (ctx.text("enrolment", "eligible") == "1"))
     return hits(rows, bad, field="inc_sg_received")

@@ -337,8 +337,10 @@ def invalid_choice(ctx: CheckContext) -> pd.DataFrame:
                        "{expected}. Please open and save the form so REDCap recalculates it.")
 def calc_mismatch(ctx: CheckContext) -> pd.DataFrame:
     """REDCap rule H: the stored value of a calc field differs from the value its equation
-    gives on the current data (tolerance 0.01). Equations that use today's date are skipped:
-    their value changes every day."""
+    gives on the current data (tolerance 0.01), or a value is stored where the equation gives
+    blank. A blank stored value is not queried: REDCap fills calc fields when the form is
+    saved or data are imported, which is not the site's doing. Equations that use today's
+    date are skipped: their value changes every day."""
     if ctx.dictionary is None:
         return pd.DataFrame()
     from sgbm_redcap.logic import evaluate
@@ -358,7 +360,7 @@ def calc_mismatch(ctx: CheckContext) -> pd.DataFrame:
         stored = ctx.number(f.form, f.name)
         both = stored.notna() & computed.notna()
         differ = both & ((stored - computed).abs() > 0.01 + 1e-6 * computed.abs())
-        differ |= stored.notna() != computed.notna()
+        differ |= stored.notna() & computed.isna()
         return differ, {"expected": computed.map(lambda x: "blank" if x != x else f"{x:g}")}
 
     return _per_field(ctx, _fields(ctx), bad)

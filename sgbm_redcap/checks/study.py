@@ -32,7 +32,8 @@ DOSE_WORDS = {"1": "10 mg/kg", "2": "7.5 mg/kg", "3": "5 mg/kg"}
                        "reduction: please check the dose level.")
 def dose_re_escalation(ctx: CheckContext) -> pd.DataFrame:
     """Once the SG dose has been reduced (10 → 7.5 → 5 mg/kg), later administrations stay at
-    the reduced level or lower. Administrations are ordered by date, cycle and day."""
+    the reduced level or lower. Administrations are ordered by cycle and day (the treatment
+    sequence), then date."""
     rows = ctx.form_rows("sg_administration")
     level = ctx.number("sg_administration", "adm_dose_level")
     order = pd.DataFrame({
@@ -40,7 +41,7 @@ def dose_re_escalation(ctx: CheckContext) -> pd.DataFrame:
         "cycle": ctx.number("sg_administration", "adm_cycle"),
         "day": ctx.number("sg_administration", "adm_day"), "instance": rows["instance"],
         "level": level,
-    }).dropna(subset=["level"]).sort_values(["record_id", "date", "cycle", "day", "instance"])
+    }).dropna(subset=["level"]).sort_values(["record_id", "cycle", "day", "date", "instance"])
     lowest_so_far = order.groupby("record_id")["level"].cummax()
     previous = lowest_so_far.groupby(order["record_id"]).shift(1)
     bad_idx = order.index[(order["level"] < previous).to_numpy()]
@@ -221,6 +222,43 @@ def missed_response(ctx: CheckContext) -> pd.DataFrame:
     return hits(rows, bad, field="ia_rano_inv", value=f["call"],
                 call=f["call"].map(RANO_WORDS).fillna(""), sld=f["sld"].map(_mm),
                 baseline_sld=f["baseline_sld"].map(_mm))
+
+
+#: A target diameter this many times the lesion's other measurements, and at least
+#: IMPLAUSIBLE_MM larger, is almost always a unit slip (tenths of a mm, cm for mm).
+IMPLAUSIBLE_RATIO = 3.0
+IMPLAUSIBLE_MM = 30.0
+
+
+@REGISTRY.rule("RANO-6", title="Implausible target lesion diameter", severity="warning",
+               category="response", form="intracranial_assessment", field="ia_tl*_ld",
+               repeating=True,
+               message="Target lesion {lesion} measures {value} mm here but about {usual} mm on "
+                       "this patient's other scans. Please check the unit (mm) and the value.")
+def implausible_diameter(ctx: CheckContext) -> pd.DataFrame:
+    """A target lesion diameter at least 3 times the median of the same lesion's other
+    (non-zero) measurements of the patient, and at least 30 mm above it, is queried: real
+    lesions do not change like that between scans, unit slips do."""
+    rows = ctx.form_rows("intracranial_assessment")
+    rid = rows["record_id"].to_numpy()
+    frames = []
+    for k, field in enumerate(TARGET_FIELDS, start=1):
+        x = ctx.number("intracranial_assessment", field).to_numpy(dtype=float)
+        usual = np.full(len(x), np.nan)
+        valid = np.flatnonzero(np.isfinite(x) & (x > 0))
+        groups = pd.Series(valid).groupby(rid[valid]).indices if len(valid) else {}
+        for positions in groups.values():
+            if len(positions) < 2:
+                continue
+            idx = valid[positions]
+            vals = x[idx]
+            for j, i in enumerate(idx):
+                usual[i] = np.median(np.delete(vals, j))
+        bad = pd.Series((x >= IMPLAUSIBLE_RATIO * usual) & (x - usual >= IMPLAUSIBLE_MM),
+                        index=rows.index)
+        frames.append(hits(rows, bad, field=field, lesion=str(k),
+                           usual=pd.Series(usual, index=rows.index).map(_mm)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _mm(x: float) -> str:
