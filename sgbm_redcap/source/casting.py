@@ -95,49 +95,58 @@ def _unique_labels(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+def _stripped(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = (raw if raw.dtype == object else raw.astype(object)).fillna("").str.strip()
+    return text, text.eq("")
+
+
+def _boolean(text: pd.Series, blank: pd.Series) -> tuple[pd.Series, pd.Series]:
+    typed = text.map(_BOOLEAN_CODES).astype("boolean")
+    return typed, ~blank & typed.isna()
+
+
+_BOOLEAN_CODES = {"1": True, "0": False}
+
+
 def cast_column(raw: pd.Series, kind: ColumnKind) -> tuple[pd.Series, pd.Series]:
     """(typed column, mask of values that do not fit). ``raw`` holds strings, '' = blank."""
-    text = raw.astype("string").fillna("").str.strip()
-    blank = text == ""
-    if kind.kind == "date":
-        fits = text.str.match(_DATE.pattern)
-        typed = pd.to_datetime(text.where(fits & ~blank), format="%Y-%m-%d", errors="coerce")
-        bad = ~blank & typed.isna()
-        return typed.astype("datetime64[ns]"), bad
-    if kind.kind == "datetime":
-        fits = text.str.match(_DATETIME.pattern)
-        typed = pd.to_datetime(text.where(fits & ~blank).str.replace("T", " "),
-                               format="ISO8601", errors="coerce")
-        bad = ~blank & typed.isna()
-        return typed.astype("datetime64[ns]"), bad
+    text, blank = _stripped(raw)
+    if kind.kind in ("date", "datetime"):
+        pattern = _DATE if kind.kind == "date" else _DATETIME
+        fits = text.str.match(pattern.pattern)
+        candidates = text.where(fits & ~blank)
+        if kind.kind == "date":
+            typed = pd.to_datetime(candidates, format="%Y-%m-%d", errors="coerce")
+        else:
+            typed = pd.to_datetime(candidates.str.replace("T", " "), format="ISO8601",
+                                   errors="coerce")
+        return typed.astype("datetime64[ns]"), ~blank & typed.isna()
     if kind.kind == "integer":
         fits = text.str.match(_INTEGER.pattern)
         numbers = pd.to_numeric(text.where(fits & ~blank), errors="coerce")
         return numbers.astype("Int64"), ~blank & ~fits
     if kind.kind == "number":
         values = text.str.replace(",", ".", regex=False) if kind.comma_decimal else text
-        numbers = pd.to_numeric(values.where(~blank), errors="coerce")
-        typed = numbers.astype("Float64")
-        bad = ~blank & (typed.isna() | ~np.isfinite(numbers.fillna(0).to_numpy(dtype=float)))
-        return typed, bad
+        numbers = pd.to_numeric(values.where(~blank), errors="coerce").astype(float)
+        bad = ~blank & ~np.isfinite(numbers.to_numpy())
+        return numbers.astype("Float64"), bad
     if kind.kind == "boolean":
-        typed = text.map({"1": True, "0": False}).astype("boolean")
-        return typed, ~blank & ~text.isin(["0", "1"])
+        return _boolean(text, blank)
     if kind.kind == "category":
         labels = _unique_labels(kind.choices)
-        codes = text.where(~blank)
-        typed = pd.Categorical(codes.map(labels), categories=list(labels.values()))
-        return pd.Series(typed, index=raw.index), ~blank & ~text.isin(list(labels))
-    return text.where(~blank).astype("string"), pd.Series(False, index=raw.index)
+        codes = pd.Categorical(text.where(~blank), categories=list(labels))
+        bad = pd.Series(~blank.to_numpy() & codes.isna(), index=raw.index)
+        typed = codes.rename_categories(list(labels.values()))
+        return pd.Series(typed, index=raw.index), bad
+    return raw.where(~blank).astype("string"), pd.Series(False, index=raw.index)
 
 
 def cast_checkbox_option(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = raw.astype("string").fillna("").str.strip()
-    typed = text.map({"1": True, "0": False}).astype("boolean")
-    return typed, (text != "") & ~text.isin(["0", "1"])
+    text, blank = _stripped(raw)
+    return _boolean(text, blank)
 
 
 def raw_text(raw: pd.Series) -> pd.Series:
     """The fallback for a column whose values do not all fit: raw text, blank = <NA>."""
-    text = raw.astype("string").fillna("")
-    return text.where(text.str.strip() != "").astype("string")
+    text, blank = _stripped(raw)
+    return raw.where(~blank).astype("string")
