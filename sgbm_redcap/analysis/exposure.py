@@ -1,0 +1,111 @@
+"""SG exposure per patient and its summary (DOMAIN §2.3 items 4–5, §4.7).
+
+* doses: administrations given (status given as planned or delayed; omitted ones are not);
+  cycles: distinct ``adm_cycle`` with ≥ 1 dose given;
+* duration (days): last dose − first dose + 1;
+* cumulative dose: Σ ``adm_dose_mg``, and Σ mg/kg from the dose level (10 / 7.5 / 5);
+* relative dose intensity: delivered mg/kg per week ÷ planned 20 mg/kg per 3 weeks, over the
+  period from the first dose to the planned end of the last cycle (its D1 + 21 days; when the
+  last dose is a D8, its date + 14 days);
+* delays: administrations with status Delayed or ``adm_delay_days`` > 0; reductions: each time
+  the dose level drops below the lowest level given so far (10 → 7.5 → 5);
+* discontinuation reason: ``eot_reason``; ongoing when ``eot_ongoing`` = Yes or no reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sgbm_redcap.analysis.inputs import prepare
+from sgbm_redcap.analysis.sets import GIVEN
+
+MG_PER_KG = {"1": 10.0, "2": 7.5, "3": 5.0}
+PLANNED_MG_PER_KG_PER_WEEK = 20.0 / 3.0
+
+
+def exposure(tables: Any) -> pd.DataFrame:
+    """One row per record with ≥ 1 administration recorded (or an end-of-treatment form)."""
+    study = prepare(tables)
+    adm = study["sg_administration"].dropna(subset=["adm_date"]).sort_values("adm_date")
+    eot = study["end_of_treatment"].drop_duplicates("record_id").set_index("record_id")
+    rows = []
+    for rid, group in adm.groupby("record_id", sort=False):
+        given = group[group["adm_status"].isin(GIVEN) | group["adm_status"].isna()]
+        rows.append(_patient(rid, group, given, eot.loc[rid] if rid in eot.index else None,
+                             study.labels.get("eot_reason", {})))
+    return pd.DataFrame(rows, columns=[
+        "record_id", "n_doses", "n_cycles", "first_dose", "last_dose", "duration_days",
+        "cumulative_mg", "cumulative_mg_per_kg", "relative_dose_intensity", "n_delays",
+        "any_delay", "n_reductions", "lowest_level_mg_per_kg", "discontinued",
+        "discontinuation_reason"])
+
+
+def _patient(rid: str, group: pd.DataFrame, given: pd.DataFrame, eot: pd.Series | None,
+             reasons: dict) -> dict:
+    first, last = given["adm_date"].min(), given["adm_date"].max()
+    levels = given["adm_dose_level"].map(MG_PER_KG)
+    n_red, lowest = _reductions(levels.dropna().tolist())
+    delays = int(((group["adm_status"] == "2") | (group["adm_delay_days"] > 0)).sum())
+    rdi = np.nan
+    if len(given) and levels.notna().any():
+        last_row = given.iloc[-1]
+        tail = 14 if last_row["adm_day"] == "8" else 21
+        weeks = ((last - first).days + tail) / 7
+        rdi = float(levels.sum()) / weeks / PLANNED_MG_PER_KG_PER_WEEK
+    reason = eot["eot_reason"] if eot is not None else None
+    ongoing = eot is None or eot["eot_ongoing"] == "1" or reason is None
+    return {
+        "record_id": rid, "n_doses": int(len(given)),
+        "n_cycles": int(given["adm_cycle"].dropna().nunique()),
+        "first_dose": first, "last_dose": last,
+        "duration_days": float((last - first).days + 1) if len(given) else np.nan,
+        "cumulative_mg": float(given["adm_dose_mg"].sum(min_count=1)),
+        "cumulative_mg_per_kg": float(levels.sum(min_count=1)),
+        "relative_dose_intensity": rdi, "n_delays": delays, "any_delay": delays > 0,
+        "n_reductions": n_red, "lowest_level_mg_per_kg": lowest,
+        "discontinued": not ongoing,
+        "discontinuation_reason": None if ongoing else reasons.get(reason, reason),
+    }
+
+
+def _reductions(levels: list[float]) -> tuple[int, float]:
+    count, lowest = 0, np.nan
+    for level in levels:
+        if np.isnan(lowest):
+            lowest = level
+        elif level < lowest:
+            count, lowest = count + 1, level
+    return count, lowest
+
+
+def exposure_summary(per_patient: pd.DataFrame) -> pd.DataFrame:
+    """Rows for the report: medians (IQR, range) and n (%) of the exposure measures."""
+    n = len(per_patient)
+    rows = []
+    for column, label in [("n_cycles", "Cycles"), ("n_doses", "Doses"),
+                          ("duration_days", "Treatment duration (days)"),
+                          ("cumulative_mg", "Cumulative dose (mg)"),
+                          ("relative_dose_intensity", "Relative dose intensity")]:
+        values = per_patient[column].dropna()
+        rows.append({"measure": label, "n": int(len(values)), "value": _median_text(values)})
+    for column, label in [("any_delay", ">= 1 delay"),
+                          ("n_reductions", ">= 1 dose reduction"),
+                          ("discontinued", "Discontinued")]:
+        count = int((per_patient[column] > 0).sum()) if n else 0
+        rows.append({"measure": label, "n": count,
+                     "value": f"{count} ({100 * count / n:.1f}%)" if n else "0"})
+    reasons = per_patient["discontinuation_reason"].dropna().value_counts()
+    for reason, count in reasons.items():
+        rows.append({"measure": f"  reason: {reason}", "n": int(count),
+                     "value": f"{count} ({100 * count / n:.1f}%)"})
+    return pd.DataFrame(rows)
+
+
+def _median_text(values: pd.Series) -> str:
+    if values.empty:
+        return "–"
+    q1, med, q3 = values.quantile([0.25, 0.5, 0.75])
+    return f"{med:.2f} ({q1:.2f}–{q3:.2f}; {values.min():.2f}–{values.max():.2f})"
