@@ -84,7 +84,8 @@ def api_url(server: ThreadingHTTPServer) -> str:
 def serve_in_thread(sandbox: Sandbox, port: int = 0) -> Iterator[str]:
     """Serve ``sandbox`` on 127.0.0.1 in a background thread; yields the ``/api/`` URL."""
     server = make_server(sandbox, port)
-    thread = threading.Thread(target=server.serve_forever, name="redcap-sandbox", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="redcap-sandbox", daemon=True)
     thread.start()
     try:
         yield api_url(server)
