@@ -105,6 +105,11 @@ def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") 
             file=source,
             column=record_id,
         )
+    duplicated = sorted(set(raw.columns[raw.columns.duplicated()]))
+    if duplicated:
+        raise SourceDataError(
+            f"The records from {source} have repeated columns: {', '.join(map(str, duplicated))}",
+            file=source, column=str(duplicated[0]))
     out = raw.astype(object).where(raw.notna(), "").astype(str)
     if "redcap_form_instance" in out.columns and INSTANCE not in out.columns:
         # some REDCap versions' exports (e.g. REDCapTidieR's recorded fixtures) use this name
