@@ -46,6 +46,9 @@ class CheckContext:
             found = {x for x in raw["redcap_repeat_instrument"].dropna().unique() if x}
         self.repeating_forms = set(repeating_forms or STUDY_REPEATING_FORMS) | found
         self._forms: dict[str, pd.DataFrame] = {}
+        self._text: dict[tuple[str, str], pd.Series] = {}
+        #: scratch space for rules that share derived data (branching visibility, ...)
+        self.cache: dict[str, object] = {}
 
     # -- rows -------------------------------------------------------------------------------
     def is_repeating(self, form: str) -> bool:
@@ -106,10 +109,18 @@ class CheckContext:
 
     # -- typed views of one column ---------------------------------------------------------
     def text(self, form: str, field: str) -> pd.Series:
-        rows = self.form_rows(form)
-        if field not in rows.columns:
-            return pd.Series("", index=rows.index, dtype=object)
-        return rows[field].fillna("").astype(str).str.strip()
+        """The column as stripped strings ('' for blank); cached, do not modify."""
+        key = (form, field)
+        if key not in self._text:
+            rows = self.form_rows(form)
+            if field not in rows.columns:
+                self._text[key] = pd.Series("", index=rows.index, dtype=object)
+            else:
+                col = rows[field]
+                if col.dtype != object or col.isna().any():
+                    col = col.fillna("").astype(str)
+                self._text[key] = col.str.strip()
+        return self._text[key]
 
     def date(self, form: str, field: str) -> pd.Series:
         return pd.to_datetime(self.text(form, field), format=_DATE_FORMAT, errors="coerce")

@@ -66,6 +66,9 @@ def hits(rows: pd.DataFrame, mask: pd.Series, *, field: str | None = None,
     """The rows of ``rows`` (a :meth:`CheckContext.form_rows` frame) selected by ``mask``,
     as a predicate result: ``record_id``, ``instance``, ``value`` and the message params."""
     mask = mask.fillna(False).astype(bool)
+    if not mask.to_numpy().any():
+        return pd.DataFrame({"record_id": pd.Series(dtype=object),
+                             "instance": pd.Series(dtype="int64")})
     out = pd.DataFrame({"record_id": rows.loc[mask, "record_id"].astype(str),
                         "instance": rows.loc[mask, "instance"].astype(int)})
     if field is not None:

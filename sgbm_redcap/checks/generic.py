@@ -90,8 +90,8 @@ def _logic_table(ctx: CheckContext, form: str, logic_texts: list[str]) -> pd.Dat
 
 def visible(ctx: CheckContext, form: str) -> dict[str, pd.Series]:
     """Per field of ``form`` with branching logic: True where the field is shown."""
-    key = f"_visible_{form}"
-    cache = ctx.__dict__.setdefault("_cache", {})
+    key = f"visible:{form}"
+    cache = ctx.cache
     if key in cache:
         return cache[key]
     from sgbm_redcap.logic import evaluate
@@ -115,32 +115,43 @@ def _shown(ctx: CheckContext, form: str, name: str, index: pd.Index) -> pd.Serie
 
 def _value(ctx: CheckContext, f) -> pd.Series:
     """The field's value as text; a checkbox gives the checked codes, comma-joined."""
-    rows = ctx.form_rows(f.form)
     if f.field_type != "checkbox":
         return ctx.text(f.form, f.name)
+    key = f"checkbox:{f.form}:{f.name}"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    rows = ctx.form_rows(f.form)
     cols = [c for c in rows.columns if c.startswith(f.name + "___")]
-    if not cols:
-        return pd.Series("", index=rows.index, dtype=object)
-    checked = rows[cols].fillna("").astype(str).eq("1")
-    codes = [c.split("___", 1)[1] for c in cols]
-    return checked.apply(lambda r: ",".join(c for c, v in zip(codes, r, strict=True) if v),
-                         axis=1) if checked.to_numpy().any() else pd.Series("", index=rows.index)
+    out = pd.Series("", index=rows.index, dtype=object)
+    for c in cols:
+        code = c.split("___", 1)[1]
+        on = (ctx.text(f.form, c) == "1").to_numpy()
+        if on.any():
+            prev = out[on]
+            out[on] = prev.where(prev == "", prev + ",") + code
+    ctx.cache[key] = out
+    return out
 
 
 def _started(ctx: CheckContext, form: str) -> pd.Series:
-    """Rows where the form holds any data (or its status is not Incomplete)."""
+    """Rows where the form holds any data (or its status is not Incomplete). A checkbox
+    counts only when an option is checked: REDCap exports unchecked options as '0'."""
+    key = f"started:{form}"
+    if key in ctx.cache:
+        return ctx.cache[key]
     rows = ctx.form_rows(form)
     if ctx.is_repeating(form):
-        return pd.Series(True, index=rows.index)
-    cols = [c for f in ctx.dictionary.form_fields(form) if f.field_type not in ("calc",
-                                                                                 "descriptive")
-            for c in ([f.name] if f.field_type != "checkbox" else
-                      [c for c in rows.columns if c.startswith(f.name + "___")])
-            if c in rows.columns and c != ctx.record_id]
-    vals = rows[cols].fillna("").astype(str)
-    any_data = (vals != "").any(axis=1) if cols else pd.Series(False, index=rows.index)
-    status = ctx.text(form, f"{form}_complete")
-    return any_data | status.isin(["1", "2"])
+        out = pd.Series(True, index=rows.index)
+    else:
+        any_data = pd.Series(False, index=rows.index)
+        for f in ctx.dictionary.form_fields(form):
+            if f.field_type in ("calc", "descriptive") or f.name == ctx.record_id:
+                continue
+            any_data |= _value(ctx, f) != ""
+        status = ctx.text(form, f"{form}_complete")
+        out = any_data | status.isin(["1", "2"])
+    ctx.cache[key] = out
+    return out
 
 
 def _per_field(ctx: CheckContext, fields, bad_of) -> pd.DataFrame:
@@ -153,6 +164,8 @@ def _per_field(ctx: CheckContext, fields, bad_of) -> pd.DataFrame:
         if result is None:
             continue
         bad, extra = result if isinstance(result, tuple) else (result, {})
+        if not bad.fillna(False).to_numpy().any():
+            continue
         h = hits(rows, bad, field=f.name, value=_value(ctx, f), label=_label(f), **extra)
         h["form"] = f.form
         frames.append(h)

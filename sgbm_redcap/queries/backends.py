@@ -201,7 +201,7 @@ class DataQualityApiBackend:
                             s["dq_status"] = CLOSED if cur == "CLOSED" else ANSWERED
                             s["dq_site_response"] = str(r.get("response") or comment)
         frame = pd.DataFrame(list(state.values()), columns=EXISTING_COLUMNS + ["status_id"])
-        return frame[EXISTING_COLUMNS]
+        return frame[EXISTING_COLUMNS].fillna("")
 
     def _resolution(self, action: dict[str, Any]) -> dict[str, Any]:
         qid = action["query_id"]

@@ -36,7 +36,8 @@ SEVERITY_CODES = {"error": "1", "warning": "2"}
 INSTRUMENT = "data_queries"
 #: Columns of a normalised "existing queries" frame.
 EXISTING_COLUMNS = ["record_id", "instance", "dq_id", "dq_rule", "dq_status", "dq_message",
-                    "dq_site_response"]
+                    "dq_site_response", "dq_severity", "dq_form", "dq_instance", "dq_field",
+                    "dq_opened_date", "dq_answered_date", "dq_closed_date", "dq_note"]
 ACTION_COLUMNS = ["action", "query_id", "record_id", "instance", "rule_id", "why", "row"]
 
 NOTE_CLOSED = "Closed by the sweep on {today}: the problem is no longer found in the data."

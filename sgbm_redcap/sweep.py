@@ -1,0 +1,158 @@
+"""One query sweep: pull → checks → reconcile → post → listings.
+
+The sweep is safe to repeat and to interrupt: it always plans from what REDCap holds at the
+time, new queries go to explicit instance numbers computed from that state, and every write
+is in the audit log before it is sent. A second sweep with no data change posts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sgbm_redcap.checks import REGISTRY, Rule, run_checks
+from sgbm_redcap.queries import AuditLog, RecordsBackend, RedcapHttp, apply_plan, sync_queries
+from sgbm_redcap.queries.backends import DataQualityApiBackend, QueryBackend
+from sgbm_redcap.queries.listings import write_listings
+from sgbm_redcap.queries.reconcile import Plan
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AUDIT_LOG = Path("out/audit/queries.jsonl")
+
+
+@dataclass
+class SweepResult:
+    """What one sweep found and did."""
+
+    sweep_id: str
+    findings: pd.DataFrame = field(repr=False)
+    plan: Plan = field(repr=False)
+    sent: int
+    dry_run: bool
+    failed_rules: list[str]
+    listings: list[Path]
+    timings: dict[str, float]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.plan.counts()
+
+    def summary(self) -> str:
+        c = self.counts
+        verb = "would post" if self.dry_run else "posted"
+        return (f"sweep {self.sweep_id}: {len(self.findings)} findings; {verb} "
+                f"{c['open']} new, {c['close']} closed, {c['reopen']} reopened "
+                f"({self.plan.unchanged} queries unchanged)")
+
+
+def run_sweep(
+    source: Any,
+    backend: QueryBackend,
+    *,
+    audit: AuditLog | None = None,
+    dictionary: Any | None = None,
+    today: date | None = None,
+    cutoff: date | None = None,
+    dry_run: bool = False,
+    listings_dir: str | Path | None = None,
+    rules: Iterable[Rule] | None = None,
+    sweep_id: str | None = None,
+) -> SweepResult:
+    """Run one sweep.
+
+    ``source`` has ``tables()`` (a ``RedcapSource`` or ``FileSource``) or is a
+    ``StudyTables``. ``dictionary`` is the study's versioned dictionary (the live project's
+    may carry retired codes); default: the one of the tables. ``cutoff`` (default ``today``)
+    is the reference date of time-dependent rules.
+    """
+    today = today or date.today()
+    sweep_id = sweep_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    tables = source.tables() if hasattr(source, "tables") else source
+    timings["pull"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    selected = list(rules) if rules is not None else list(REGISTRY)
+    findings = run_checks(tables, cutoff=cutoff or today, rules=selected, dictionary=dictionary)
+    failed = list(findings.attrs.get("failed_rules", []))
+    timings["checks"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    existing = backend.existing()
+    timings["read_queries"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rules_run = {r.rule_id for r in selected} - set(failed)
+    result = sync_queries(findings, backend, today=today, audit=audit, sweep_id=sweep_id,
+                          dry_run=dry_run, rules_run=rules_run, existing=existing)
+    timings["post"] = time.perf_counter() - t0
+    paths: list[Path] = []
+    if listings_dir is not None:
+        t0 = time.perf_counter()
+        state = apply_plan(existing, result.plan)
+        state["dag"] = state["record_id"].map(_dags(tables)).fillna("")
+        paths = write_listings(state, listings_dir, as_of=str(today))
+        timings["listings"] = time.perf_counter() - t0
+    out = SweepResult(sweep_id, findings, result.plan, result.sent, dry_run, failed, paths,
+                      timings)
+    log.info("%s", out.summary())
+    return out
+
+
+def _dags(tables: Any) -> dict[str, str]:
+    raw = tables.raw
+    if "redcap_data_access_group" not in raw.columns:
+        return {}
+    base = raw.loc[raw.get("redcap_repeat_instrument", pd.Series("", index=raw.index))
+                   .fillna("") == ""]
+    return dict(zip(base["record_id"].astype(str),
+                    base["redcap_data_access_group"].fillna("").astype(str), strict=True))
+
+
+def make_backend(kind: str, url: str, token: str, *, timeout_s: float = 60.0,
+                 retries: int = 6, backoff_s: float = 0.2, pid: str | int | None = None,
+                 today: date | None = None) -> QueryBackend:
+    """``records`` (default) or ``data_quality_api``."""
+    http = RedcapHttp(url, token, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
+    if kind == "records":
+        return RecordsBackend(http)
+    if kind in ("data_quality_api", "drw"):
+        return DataQualityApiBackend(http, pid=pid or 1, today=str(today or date.today()))
+    from sgbm_redcap.errors import ConfigError
+
+    raise ConfigError(f"unknown query backend {kind!r}: use 'records' or 'data_quality_api'",
+                      setting="backend")
+
+
+def study_dictionary(path: str | Path | None = None) -> Any | None:
+    """The study's versioned dictionary (``redcap_project/data_dictionary.csv``), or None."""
+    from sgbm_redcap.dictionary import load_dictionary
+
+    p = Path(path) if path else Path(__file__).resolve().parents[1] / "redcap_project" / \
+        "data_dictionary.csv"
+    return load_dictionary(p) if p.exists() else None
+
+
+@contextmanager
+def embedded_sandbox(data_dir: str | Path, *, n: int = 100, seed: int | None = None,
+                     problem_rate: float = 0.1) -> Iterator[tuple[str, str]]:
+    """A sandbox on 127.0.0.1 holding the study project and a synthetic cohort: the default
+    REDCap when none is configured. Yields ``(url, token)``."""
+    from sgbm_redcap.sandbox import Sandbox, serve_in_thread
+    from sgbm_redcap.sandbox.seed import seed_study
+
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    sb = Sandbox(data_dir)
+    with serve_in_thread(sb, port=0) as url:
+        kwargs = {"n": n, "problem_rate": problem_rate, "api_url": url}
+        if seed is not None:
+            kwargs["seed"] = seed
+        seeded = seed_study(sb, **kwargs)
+        yield url, seeded.token
