@@ -196,3 +196,46 @@ def test_study_dictionary_is_a_dictionary() -> None:
     d = load_dictionary(STUDY_CSV)
     assert isinstance(d, Dictionary) and d.record_id == "record_id"
     assert d.header == list(__import__("sgbm_redcap.dictionary.model", fromlist=["x"]).UI_HEADER)
+
+
+# --------------------------------------------------------------------- never a traceback
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_HEADER = make_csv([{"name": "record_id"}]).split("\n")[0]
+_CELL = st.text(alphabet=st.sampled_from(list('ab1,;"|\n\r []()\'=é\x00')), max_size=12)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_load_or_raise_dictionary_error(data: bytes) -> None:
+    try:
+        load_dictionary(data)
+    except DictionaryError as exc:
+        assert exc.file == "<bytes>" and exc.row is not None
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_CELL, min_size=1, max_size=20), max_size=6))
+def test_arbitrary_records_under_a_real_header_load_or_raise(rows: list[list[str]]) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    text = _HEADER + "\n" + buf.getvalue()
+    try:
+        d = load_dictionary(text)
+    except DictionaryError as exc:
+        assert exc.row is not None and exc.row >= 1
+        return
+    from sgbm_redcap.dictionary.lint import lint
+
+    for issue in lint(d).issues:  # and the linter copes with whatever loaded
+        assert issue.row >= 1
+
+
+def test_long_single_line_text_is_text_not_a_path() -> None:
+    with pytest.raises(DictionaryError) as info:
+        load_dictionary("a," * 5000)
+    assert info.value.file == "<text>"

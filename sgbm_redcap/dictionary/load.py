@@ -119,21 +119,28 @@ def _sniff_delimiter(header_line: str) -> str:
     return best
 
 
+def _looks_like_csv_text(source: str) -> bool:
+    if "\n" in source or "\r" in source or len(source) > 4096:
+        return True
+    if "," not in source and ";" not in source:
+        return False
+    try:
+        return not Path(source).exists()
+    except (OSError, ValueError):  # names too long, NUL bytes
+        return True
+
+
 def _read_source(source: str | bytes | PathLike[str]) -> tuple[bytes | str, str]:
     if isinstance(source, bytes | bytearray):
         return bytes(source), "<bytes>"
-    if isinstance(source, PathLike):
-        path = Path(source)
-    elif isinstance(source, str) and ("\n" in source or "\r" in source or "," in source[:200]
-                                      and not Path(source).exists()):
+    if isinstance(source, str) and _looks_like_csv_text(source):
         return source, "<text>"
-    else:
-        path = Path(source)
+    path = Path(source)
     try:
         return path.read_bytes(), str(path)
-    except OSError as exc:
-        raise DictionaryError(f"cannot read the dictionary: {exc.strerror or exc}",
-                              file=str(path)) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise DictionaryError(f"cannot read the dictionary: {reason}", file=str(path)) from None
 
 
 def load_dictionary(source: str | bytes | PathLike[str]) -> Dictionary:
