@@ -85,6 +85,8 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
     for column in ("last_contact_date", "death_date"):
         later |= fu[column] > cut
     died_later = fu["vital_status"].eq("2") & (fu["death_date"] > cut)
+    if "known_alive_after_cutoff" in fu.columns:  # the cut-off was applied before
+        later |= fu["known_alive_after_cutoff"].fillna(False).astype(bool)
     for form, columns in _SINGLE_DATES.items():
         frame = forms[form].copy() if form != "follow_up" else fu
         for column in columns:
@@ -98,12 +100,15 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
 
 
 def derive_endpoints(tables: Any, *, cutoff: Any = None, rules: EndpointRules = EndpointRules(),
-                     responders: pd.DataFrame | None = None) -> pd.DataFrame:
+                     responders: pd.DataFrame | None = None,
+                     timepoints: tuple[pd.DataFrame, pd.DataFrame] | None = None
+                     ) -> pd.DataFrame:
     """Long table: one row per record and endpoint (``ENDPOINT_COLUMNS``).
 
-    ``responders``: optional frame ``record_id``, ``response_date`` (first CR/PR) for iDoR;
-    by default the first CR/PR assessment of patients whose confirmed BOR is CR/PR is used
-    by :func:`sgbm_redcap.analysis.analyse_study`; without it iDoR rows are omitted.
+    ``responders``: optional frame ``record_id``, ``response_date`` (first CR/PR) for iDoR
+    (see :func:`response_dates`); without it no iDoR rows are made.
+    ``timepoints``: the (intracranial, extracranial) time-point frames when already derived
+    on the same cut data, to avoid deriving them twice.
     """
     study = apply_cutoff(tables, cutoff)
     cut = pd.Timestamp(cutoff) if cutoff is not None else None
@@ -111,10 +116,14 @@ def derive_endpoints(tables: Any, *, cutoff: Any = None, rules: EndpointRules = 
     per = per.join(first_doses(study), on="record_id")
     per["origin"] = per["sg_start_date"].fillna(per["first_dose"])
     origin = per.set_index("record_id")["origin"]
-    ia = _responses(rano_timepoints(study, origin), rules.response_source)
-    ea = _responses(recist_timepoints(study, origin), rules.response_source)
-    ia_raw = study["intracranial_assessment"]
-    ea_raw = study["extracranial_assessment"]
+    if timepoints is None:
+        timepoints = (rano_timepoints(study, origin), recist_timepoints(study, origin))
+    ia = _by_record(_responses(timepoints[0], rules.response_source))
+    ea = _by_record(_responses(timepoints[1], rules.response_source))
+    ia_raw = _by_record(study["intracranial_assessment"])
+    ea_raw = _by_record(study["extracranial_assessment"])
+    empty_resp = pd.DataFrame({"record_id": [], "date": pd.Series(dtype="datetime64[ns]"),
+                               "response": []})
     therapy = _new_therapy(study)
     last_alive = _last_known_alive(study)
     resp_date = (responders.set_index("record_id")["response_date"]
@@ -125,11 +134,11 @@ def derive_endpoints(tables: Any, *, cutoff: Any = None, rules: EndpointRules = 
             logger.info("record %s has no SG start date: no endpoints", rec.record_id)
             continue
         rid, start = rec.record_id, rec.origin
-        ia_p, ea_p = ia[ia.record_id == rid], ea[ea.record_id == rid]
+        ia_p, ea_p = ia.get(rid, empty_resp), ea.get(rid, empty_resp)
         ia_p = ia_p[ia_p.date > start]
         ea_p = ea_p[ea_p.date > start]
-        ipd = _first_pd(ia_p, ia_raw[ia_raw.record_id == rid], rec.ipd_date, "ia")
-        epd = _first_pd(ea_p, ea_raw[ea_raw.record_id == rid], rec.epd_date, "ea")
+        ipd = _first_pd(ia_p, ia_raw.get(rid), rec.ipd_date, "ia")
+        epd = _first_pd(ea_p, ea_raw.get(rid), rec.epd_date, "ea")
         death = rec.death_date if rec.vital_status == "2" else pd.NaT
         new_tx = therapy.get(rid, pd.NaT)
         new_tx = new_tx if pd.notna(new_tx) and new_tx > start else pd.NaT
@@ -149,6 +158,10 @@ def derive_endpoints(tables: Any, *, cutoff: Any = None, rules: EndpointRules = 
     return out
 
 
+def _by_record(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {rid: group for rid, group in frame.groupby("record_id", sort=False)}
+
+
 def _responses(tp: pd.DataFrame, source: str) -> pd.DataFrame:
     column = "response_investigator" if source == "investigator" else "response_derived"
     return tp.assign(response=tp[column])[["record_id", "date", "response"]]
@@ -159,9 +172,12 @@ def _min(*dates: Any) -> Any:
     return min(valid) if valid else pd.NaT
 
 
-def _first_pd(resp: pd.DataFrame, raw: pd.DataFrame, recorded: Any, prefix: str) -> Any:
+def _first_pd(resp: pd.DataFrame, raw: pd.DataFrame | None, recorded: Any,
+              prefix: str) -> Any:
     pd_scans = resp[resp.response == "PD"].date
     first = pd_scans.min() if not pd_scans.empty else pd.NaT
+    if raw is None:
+        return _min(first, recorded)
     raw = raw[raw[f"{prefix}_type"] != "1"].sort_values(f"{prefix}_date")
     new = raw[f"{prefix}_new_lesion"].tolist()
     dates = raw[f"{prefix}_date"].tolist()

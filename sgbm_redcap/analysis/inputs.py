@@ -96,6 +96,10 @@ SCHEMA: dict[str, dict[str, str]] = {
                   "death_cause": "code", "first_pd_pattern": "code", "ltfu_date": "date"},
 }
 
+#: checkbox fields the analyses read (one ``name___code`` column per option), per form
+CHECKBOXES: dict[str, tuple[str, ...]] = {"tumour": ("ec_mets",),
+                                          "prior_systemic_therapy": ("sys_agents",)}
+
 _YESNO = {"1": "Yes", "0": "No"}
 _CONF = {"1": "Confirmed", "2": "Not confirmed", "3": "Not yet known"}
 _RESP = {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "non-CR/non-PD"}
@@ -276,7 +280,8 @@ def _canonical(form: str, frame: pd.DataFrame | None, labels: dict) -> pd.DataFr
     for name, kind in spec.items():
         column = frame[name] if name in frame.columns else None
         columns[name] = _convert(column, n, name, kind, labels)
-    for name in (c for c in frame.columns if "___" in c):  # checkbox options, as codes
+    wanted = CHECKBOXES.get(form, ())
+    for name in (c for c in frame.columns if c.split("___")[0] in wanted and "___" in c):
         columns[name] = _convert(frame[name], n, name, "code", labels)
     return pd.DataFrame(columns)
 

@@ -65,46 +65,55 @@ def derive_timepoints(assessments: pd.DataFrame, prefix: str, criteria: str,
                       sg_start: pd.Series) -> pd.DataFrame:
     """Shared engine of :func:`rano_timepoints` and :func:`recist_timepoints`."""
     rows: list[dict] = []
-    frame = assessments.dropna(subset=[f"{prefix}_date"])
-    for record_id, group in frame.groupby("record_id", sort=False):
-        rows.extend(_patient(group.sort_values(f"{prefix}_date"), prefix, criteria,
-                             sg_start.get(record_id)))
+    frame = assessments.dropna(subset=[f"{prefix}_date"]).sort_values(
+        ["record_id", f"{prefix}_date"], kind="stable")
+    records = frame.to_dict("records")
+    starts = sg_start.to_dict()
+    by_patient: dict[str, list[dict]] = {}
+    for row in records:
+        by_patient.setdefault(row["record_id"], []).append(row)
+    for record_id, group in by_patient.items():
+        rows.extend(_patient(group, prefix, criteria, starts.get(record_id)))
     out = pd.DataFrame(rows, columns=_COLUMNS)
-    out["date"] = pd.to_datetime(out["date"])
+    out["date"] = pd.to_datetime(out["date"]).astype("datetime64[ns]")
+    for column in ("sld", "baseline_sld", "nadir_sld", "pct_from_baseline", "pct_from_nadir",
+                   "max_lesion_increase"):
+        out[column] = out[column].astype(float)
     return out
 
 
-def _baseline(group: pd.DataFrame, prefix: str, start: Any) -> pd.Series | None:
-    base = group[group[f"{prefix}_type"] == "1"]
-    if base.empty:
+def _baseline(group: list[dict], prefix: str, start: Any) -> dict | None:
+    base = [r for r in group if r[f"{prefix}_type"] == "1"]
+    if not base:
         return None
     if start is not None and pd.notna(start):
-        before = base[base[f"{prefix}_date"] <= start]
-        if not before.empty:
-            return before.iloc[-1]
-    return base.iloc[-1]
+        before = [r for r in base if r[f"{prefix}_date"] <= start]
+        if before:
+            return before[-1]
+    return base[-1]
 
 
-def _patient(group: pd.DataFrame, prefix: str, criteria: str, start: Any) -> list[dict]:
+def _patient(group: list[dict], prefix: str, criteria: str, start: Any) -> list[dict]:
     base = _baseline(group, prefix, start)
     lesions = [f"{prefix}_tl{i}_ld" for i in range(1, 6)]
-    follow = group[group[f"{prefix}_type"] != "1"]
+    follow = [r for r in group if r[f"{prefix}_type"] != "1"]
     if base is not None:
-        follow = follow[follow[f"{prefix}_date"] > base[f"{prefix}_date"]]
+        follow = [r for r in follow if r[f"{prefix}_date"] > base[f"{prefix}_date"]]
     targets = [c for c in lesions if base is not None and pd.notna(base[c])]
     history = [{c: base[c] for c in targets}] if targets else []
     base_sld = float(sum(base[c] for c in targets)) if targets else np.nan
     base_nt = base[f"{prefix}_nontarget"] if base is not None else None
     base_lmd = base.get("ia_lmd") if base is not None else None
+    inv_field = f"{prefix}_{'rano_inv' if prefix == 'ia' else 'recist_inv'}"
     rows = []
-    for _, row in follow.iterrows():
+    for row in follow:
         measured = {c: row[c] for c in targets if pd.notna(row[c])}
         target, sld, nadir, inc = _target(measured, targets, history, base_sld, criteria)
         if len(measured) == len(targets) and targets:
             history.append(measured)
         components = _components(row, prefix, base is not None, base_nt, base_lmd)
         derived = _overall(target, components, bool(targets), base is not None)
-        inv = RESPONSE_CODES.get(row[f"{prefix}_{'rano_inv' if prefix == 'ia' else 'recist_inv'}"])
+        inv = RESPONSE_CODES.get(row[inv_field])
         rows.append({
             "record_id": row["record_id"],
             "redcap_repeat_instance": row["redcap_repeat_instance"],
@@ -149,7 +158,7 @@ def _target(measured: dict, targets: list, history: list, base_sld: float,
     return "SD", partial, nadir, inc
 
 
-def _components(row: pd.Series, prefix: str, has_base: bool, base_nt: Any,
+def _components(row: dict, prefix: str, has_base: bool, base_nt: Any,
                 base_lmd: Any) -> dict:
     nt = row[f"{prefix}_nontarget"]
     if nt is None:

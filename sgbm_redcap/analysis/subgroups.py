@@ -1,0 +1,139 @@
+"""Pre-specified subgroups (DOMAIN §5.5) and their iORR / median iPFS estimates.
+
+Estimates of a subgroup level with fewer than ``min_patients`` (10) patients, or a median
+with fewer than ``min_events`` (5) events, are **suppressed** (NaN) by default and always
+flagged; ``suppress=False`` keeps the numbers and only flags them. Unknown membership
+(blank field) leaves the patient out of that subgroup's levels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sgbm_redcap.analysis.inputs import StudyData, prepare
+from sgbm_redcap.analysis.proportions import clopper_pearson
+from sgbm_redcap.analysis.survival import fit_km
+
+RADIATION = ("2", "3", "4", "5")  # cns_type: SRS, FSRT, WBRT, HA-WBRT
+ADC_AGENTS = ("sys_agents___20", "sys_agents___21")  # T-DXd, other ADC
+
+SUBGROUPS = (
+    "Subtype", "HER2 status", "BM activity", "BM previously treated", "Prior CNS radiation",
+    "CNS radiation < 4 weeks before SG", "Leptomeningeal disease", "Number of BM",
+    "Symptomatic BM", "ECOG", "Line of SG", "Prior T-DXd or other ADC", "UGT1A1*28",
+    "Trop-2 H-score",
+)
+
+
+def _map(series: pd.Series, mapping: dict) -> pd.Series:
+    return series.map(lambda v: mapping.get(v))
+
+
+def subgroup_membership(tables: Any) -> pd.DataFrame:
+    """One row per record, one column per subgroup of :data:`SUBGROUPS` (level or None)."""
+    study = prepare(tables)
+    per = study.one_per_record("demographics", "tumour", "brain_mets_baseline",
+                               "sg_treatment")
+    out = pd.DataFrame({"record_id": per["record_id"]})
+    out["Subtype"] = _map(per["subtype_sg"], {"1": "HR+/HER2-", "2": "TNBC"})
+    her2 = _map(per["her2_low"], {"1": "HER2-low"})
+    out["HER2 status"] = her2.where(her2.notna(), _map(per["her2_ihc"], {"0": "HER2-0"}))
+    out["BM activity"] = _map(per["bm_status"], {"1": "Active", "3": "Active", "2": "Stable"})
+    out["BM previously treated"] = _map(per["bm_status"],
+                                        {"1": "Untreated", "2": "Treated", "3": "Treated"})
+    radiated, recent = _radiation(study, per.set_index("record_id")["sg_start_date"])
+    out["Prior CNS radiation"] = out["record_id"].map(radiated)
+    out["CNS radiation < 4 weeks before SG"] = out["record_id"].map(recent)
+    out["Leptomeningeal disease"] = _map(per["lmd"], {"1": "Yes", "0": "No"})
+    count = per["bm_count"].map(lambda c: None if pd.isna(c) else ("1-3" if c <= 3 else ">=4"))
+    by_cat = _map(per["bm_count_cat"], {"1": "1-3", "2": "1-3", "3": ">=4", "4": ">=4"})
+    out["Number of BM"] = count.where(count.notna(), by_cat)
+    out["Symptomatic BM"] = _map(per["bm_symptomatic"], {"1": "Yes", "0": "No"})
+    out["ECOG"] = _map(per["ecog"], {"0": "0-1", "1": "0-1", "2": ">=2", "3": ">=2",
+                                     "4": ">=2"})
+    out["Line of SG"] = per["sg_line"].map(
+        lambda v: None if pd.isna(v) else ("<=2" if v <= 2 else ">=3"))
+    out["Prior T-DXd or other ADC"] = out["record_id"].map(_prior_adc(study))
+    out["UGT1A1*28"] = _map(per["ugt1a1_28"], {"1": "Wild type", "2": "Heterozygous",
+                                               "3": "Homozygous"})
+    out["Trop-2 H-score"] = per["trop2_hscore"].map(
+        lambda h: None if pd.isna(h) else ("<100" if h < 100 else
+                                           "100-199" if h < 200 else ">=200"))
+    return out
+
+
+def _radiation(study: StudyData, sg_start: pd.Series) -> tuple[dict, dict]:
+    cns = study["prior_cns_therapy"]
+    rt = cns[cns["cns_type"].isin(RADIATION)]
+    last = rt.assign(when=rt["cns_end_date"].fillna(rt["cns_start_date"]))
+    last = last.groupby("record_id")["when"].max()
+    radiated, recent = {}, {}
+    for rid, start in sg_start.items():
+        had = rid in last.index
+        radiated[rid] = "Yes" if had else "No"
+        if had and pd.notna(last[rid]) and pd.notna(start):
+            recent[rid] = "Yes" if (start - last[rid]).days < 28 else "No"
+        elif not had:
+            recent[rid] = "No"
+    return radiated, recent
+
+
+def _prior_adc(study: StudyData) -> dict:
+    sys = study["prior_systemic_therapy"]
+    present = [c for c in ADC_AGENTS if c in sys.columns]
+    if not present:
+        return {}
+    hit = (sys[present] == "1").any(axis=1)
+    return {rid: ("Yes" if flag else "No")
+            for rid, flag in hit.groupby(sys["record_id"]).any().items()}
+
+
+def subgroup_estimates(membership: pd.DataFrame, bor: pd.DataFrame, ires: list[str],
+                       ipfs: pd.DataFrame, fas: list[str], *, min_patients: int = 10,
+                       min_events: int = 5, suppress: bool = True) -> pd.DataFrame:
+    """iORR (CP CI) in the IRES and median iPFS (months, log-log CI) in the FAS per level.
+
+    ``bor``: record_id, response; ``ipfs``: record_id, months, event.
+    """
+    responders = set(bor.loc[bor["response"].isin(("CR", "PR")), "record_id"])
+    ipfs = ipfs.set_index("record_id")
+    rows = []
+    for subgroup in [c for c in membership.columns if c != "record_id"]:
+        for level, ids in membership.groupby(subgroup)["record_id"]:
+            rows.append(_level(subgroup, level, set(ids), responders, set(ires), ipfs,
+                               set(fas), min_patients, min_events, suppress))
+    return pd.DataFrame(rows)
+
+
+def _level(subgroup, level, ids, responders, ires, ipfs, fas, min_patients, min_events,
+           suppress) -> dict:
+    in_ires = ids & ires
+    prop = clopper_pearson(len(in_ires & responders), len(in_ires))
+    in_fas = sorted(ids & fas & set(ipfs.index))
+    times = ipfs.loc[in_fas]
+    events = int(times["event"].sum()) if len(times) else 0
+    km = fit_km(times["months"], times["event"]) if len(times) else None
+    flags = []
+    small_ires = len(in_ires) < min_patients
+    small_km = len(in_fas) < min_patients or events < min_events
+    if small_ires:
+        flags.append(f"iORR: fewer than {min_patients} patients")
+    if small_km:
+        flags.append(f"iPFS: fewer than {min_patients} patients or {min_events} events")
+    hide_orr, hide_km = suppress and small_ires, suppress and small_km
+    nan = np.nan
+    return {
+        "subgroup": subgroup, "level": level,
+        "n_ires": len(in_ires), "responders": prop.x,
+        "iorr": nan if hide_orr else prop.estimate,
+        "iorr_lower": nan if hide_orr else prop.lower,
+        "iorr_upper": nan if hide_orr else prop.upper,
+        "n_fas": len(in_fas), "ipfs_events": events,
+        "ipfs_median": nan if hide_km or km is None else km.median,
+        "ipfs_lower": nan if hide_km or km is None else km.median_lower,
+        "ipfs_upper": nan if hide_km or km is None else km.median_upper,
+        "flag": "; ".join(flags),
+    }
