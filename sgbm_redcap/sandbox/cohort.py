@@ -301,10 +301,13 @@ def generate_cohort(
         raise ValueError("at least one site is needed")
     codes = ae_codes or default_ae_codes()
     patients = _simulate(n, seed, extract_date, site_list, codes)
-    clean_rows = [row for p in patients for row in _flatten(p)]
+    flat = [_flatten(p) for p in patients]
+    clean_rows = [row for rows in flat for row in rows]
     planter = _Planter(random.Random(f"{seed}:plant"), extract_date, codes)
     dirty = planter.plant(patients, round(problem_rate * n), kinds)
-    rows = [row for p in dirty for row in _flatten(p)]
+    rows = [dict(row) if p is q else row for p, q, flat_rows in zip(dirty, patients, flat,
+                                                                    strict=True)
+            for row in (flat_rows if p is q else _flatten(p))]
     log.info("cohort: %d records, %d rows, %d planted problems", n, len(rows),
              len(planter.manifest))
     return Cohort(
@@ -361,9 +364,7 @@ def _flatten(p: Patient) -> list[dict[str, str]]:
     for form in REPEATING_FORMS:
         for i, values in enumerate(p.repeats.get(form, ()), start=1):
             row = {"record_id": p.record_id, "redcap_repeat_instrument": form,
-                   "redcap_repeat_instance": str(values.get("_instance", i))}
-            row.update((k, v) for k, v in values.items() if k != "_instance")
-            row[f"{form}_complete"] = "2"
+                   "redcap_repeat_instance": str(i), **values, f"{form}_complete": "2"}
             rows.append(row)
     return rows
 
@@ -417,13 +418,18 @@ class _Planter:
         candidates = [i for i, p in enumerate(patients) if not p.facts.get("screen_failure")]
         self.rng.shuffle(candidates)
         used: set[int] = set()
+        # each kind walks the shuffled candidates once: a record that did not fit a kind is
+        # not tried for it again (keeps planting linear in n)
+        position = dict.fromkeys(order, 0)
         slot = 0
         misses = 0
         while len(self.manifest) < count and misses < len(order):
             kind = order[slot % len(order)]
             slot += 1
             planted = False
-            for i in candidates:
+            while position[kind] < len(candidates):
+                i = candidates[position[kind]]
+                position[kind] += 1
                 if i in used:
                     continue
                 copy = patients[i].copy()

@@ -469,13 +469,11 @@ class PatientSimulator:
         )
 
     def _all_dates(self) -> list[date]:
-        out = [self.sg_start]
-        for rows in self.p.repeats.values():
-            for row in rows:
-                for key, val in row.items():
-                    if key.endswith("_date") and val:
-                        out.append(date.fromisoformat(val))
-        return out
+        latest = [iso(self.sg_start)]
+        for form, rows in self.p.repeats.items():
+            for name in DATE_FIELDS[form]:
+                latest.extend(row[name] for row in rows if row.get(name))
+        return [date.fromisoformat(max(latest))]  # ISO dates sort as text
 
     def _intracranial(self, scans: list[int], pd_scan: int | None, response: str,
                       deep: bool) -> None:
@@ -852,6 +850,17 @@ class PatientSimulator:
 
 SYS_AGENT_CODES = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "20", "21", "22",
                    "23", "24", "25", "99")
+#: The date fields of each repeating form.
+DATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "prior_cns_therapy": ("cns_start_date", "cns_end_date"),
+    "prior_systemic_therapy": ("sys_start_date", "sys_end_date"),
+    "sg_administration": ("adm_date",),
+    "concomitant_care": ("cm_start_date", "cm_stop_date"),
+    "intracranial_assessment": ("ia_date",),
+    "extracranial_assessment": ("ea_date",),
+    "adverse_events": ("ae_onset_date", "ae_end_date"),
+    "subsequent_therapy": ("st_start_date",),
+}
 #: Baseline labs: name -> (unit code, LLN, ULN, drawn low, drawn high, decimals); SI units.
 BASELINE_LABS: dict[str, tuple[str, float, float, float, float, int]] = {
     "anc": ("1", 1.8, 6.3, 1.6, 6.5, 2),
