@@ -223,3 +223,71 @@ def test_cli_json_and_unreadable_input(tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("nothing here\n", encoding="utf-8")
     assert CliRunner().invoke(command, ["diff", str(STUDY_CSV), str(bad)]).exit_code == 2
+
+
+# ----------------------------------------------------------------------------- projects
+def _project_copy(tmp_path, name: str, toml_edit=None, csv_edit=None):
+    from dictionary_fixtures import PROJECT_DIR
+
+    d = tmp_path / name
+    d.mkdir()
+    toml = (PROJECT_DIR / "project.toml").read_text(encoding="utf-8")
+    (d / "project.toml").write_text(toml_edit(toml) if toml_edit else toml, encoding="utf-8")
+    (d / "data_dictionary.csv").write_text(edited(csv_edit) if csv_edit else OLD_TEXT,
+                                           encoding="utf-8")
+    return d
+
+
+def _kinds(tmp_path, **new_edits) -> set[tuple[str, str]]:
+    from sgbm_redcap.dictionary.diff import diff_projects
+    from sgbm_redcap.dictionary.project import load_project
+
+    old = load_project(_project_copy(tmp_path, "old"))
+    new = load_project(_project_copy(tmp_path, "new", **new_edits))
+    return {(c.kind, c.level) for c in diff_projects(old, new).changes}
+
+
+def test_project_unchanged(tmp_path) -> None:
+    assert _kinds(tmp_path) == set()
+
+
+def test_project_repeating_and_dags(tmp_path) -> None:
+    def edit(toml: str) -> str:
+        toml = toml.replace('    "subsequent_therapy",\n', "")
+        toml = toml.replace('    "data_queries",\n', '    "data_queries",\n    "follow_up",\n')
+        toml = toml.replace('unique_name = "site_08"\nlabel = "Site 08"',
+                            'unique_name = "site_09"\nlabel = "Site 09"')
+        return toml.replace('label = "Site 01"', 'label = "Beijing"')
+
+    kinds = _kinds(tmp_path, toml_edit=edit)
+    assert kinds == {("form-made-non-repeating", DESTROYS), ("form-made-repeating", REVIEW),
+                     ("dag-removed", REVIEW), ("dag-added", SAFE), ("dag-relabelled", SAFE),
+                     ("version-unchanged", REVIEW)}
+
+
+def test_project_version_bump(tmp_path) -> None:
+    def bump(toml: str) -> str:
+        return toml.replace('version = "1.0.0"', 'version = "1.1.0"')
+
+    assert _kinds(tmp_path, toml_edit=bump) == {("version-changed", SAFE)}
+
+
+def test_project_change_with_a_version_bump_lists_only_the_change(tmp_path) -> None:
+    def bump(toml: str) -> str:
+        return toml.replace('version = "1.0.0"', 'version = "1.1.0"')
+
+    assert _kinds(tmp_path, toml_edit=bump, csv_edit=_relabel) == {
+        ("label-changed", SAFE), ("note-changed", SAFE)}
+
+
+def test_cli_diff_project_folder_against_its_project_xml(tmp_path) -> None:
+    from dictionary_fixtures import PROJECT_DIR
+
+    xml = tmp_path / "p.xml"
+    assert CliRunner().invoke(command, ["build-xml", "-o", str(xml)]).exit_code == 0
+    result = CliRunner().invoke(command, ["diff", str(PROJECT_DIR), str(xml)])
+    assert result.exit_code == 0, result.output
+    assert "no change" in result.output
+    changed = _project_copy(tmp_path, "changed", csv_edit=_remove)
+    result = CliRunner().invoke(command, ["diff", str(xml), str(changed)])
+    assert result.exit_code == 3, result.output

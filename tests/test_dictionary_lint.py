@@ -219,3 +219,16 @@ def test_cli_lint_strict_fails_on_warnings(tmp_path) -> None:
     p.write_text(make_csv([RID, {"name": "x", "validation": "int"}]), encoding="utf-8")
     assert CliRunner().invoke(command, ["lint", str(p)]).exit_code == 0
     assert CliRunner().invoke(command, ["lint", "--strict", str(p)]).exit_code == 1
+
+
+def test_cli_lint_project_xml_and_project_folder(tmp_path) -> None:
+    from dictionary_fixtures import PROJECT_DIR
+
+    xml = tmp_path / "p.xml"
+    assert CliRunner().invoke(command, ["build-xml", "-o", str(xml)]).exit_code == 0
+    result = CliRunner().invoke(command, ["lint", "--strict", str(xml), str(PROJECT_DIR)])
+    assert result.exit_code == 0, result.output
+    assert "2 files: 0 errors, 0 warnings" in result.output
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<ODM>", encoding="utf-8")
+    assert CliRunner().invoke(command, ["lint", str(broken)]).exit_code == 1

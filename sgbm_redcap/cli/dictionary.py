@@ -16,11 +16,15 @@ from pathlib import Path
 
 import click
 
-from sgbm_redcap.dictionary.diff import LEVEL_ORDER, diff_dictionaries
+from sgbm_redcap.dictionary.diff import LEVEL_ORDER, diff_dictionaries, diff_projects
 from sgbm_redcap.dictionary.lint import RULES, LintReport, lint_path
-from sgbm_redcap.dictionary.load import load_dictionary
 from sgbm_redcap.dictionary.odm import build_project_xml
-from sgbm_redcap.dictionary.project import default_project_dir, load_project
+from sgbm_redcap.dictionary.project import (
+    StudyProject,
+    default_project_dir,
+    load_any,
+    load_project,
+)
 from sgbm_redcap.errors import DictionaryError
 
 
@@ -41,7 +45,13 @@ def lint(paths: tuple[Path, ...], fmt: str, strict: bool, summary: bool) -> None
     Every issue names the row (header = 1), column, rule id and a fix."""
     reports: list[LintReport] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and (path / "project.toml").exists():
+            try:
+                reports.append(lint_path(load_project(path).dictionary.source))
+            except DictionaryError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(2)
+        elif path.is_dir():
             reports.extend(lint_path(p) for p in sorted(path.glob("*.csv")))
         else:
             reports.append(lint_path(path))
@@ -77,9 +87,17 @@ def lint(paths: tuple[Path, ...], fmt: str, strict: bool, summary: bool) -> None
 def diff(old: Path, new: Path, fmt: str, show_all: bool) -> None:
     """Classify every change from OLD to NEW: safe, review, or destroys data.
 
-    Exit 0 safe (or no change), 1 needs review, 3 destroys data, 2 unreadable input."""
+    OLD and NEW are dictionary CSVs, REDCap Project XML files, or project folders
+    (project.toml + dictionary); with two projects the repeating setup, DAGs and version
+    are compared too. Exit 0 safe (or no change), 1 needs review, 3 destroys data,
+    2 unreadable input."""
     try:
-        result = diff_dictionaries(load_dictionary(old), load_dictionary(new))
+        a, b = load_any(old), load_any(new)
+        if isinstance(a, StudyProject) and isinstance(b, StudyProject):
+            result = diff_projects(a, b)
+        else:
+            result = diff_dictionaries(a.dictionary if isinstance(a, StudyProject) else a,
+                                       b.dictionary if isinstance(b, StudyProject) else b)
     except DictionaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -20,6 +20,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from sgbm_redcap.dictionary.model import Dictionary, Field
+from sgbm_redcap.dictionary.project import StudyProject
 
 SAFE, REVIEW, DESTROYS = "safe", "review", "destroys"
 LEVEL_ORDER = {SAFE: 0, REVIEW: 1, DESTROYS: 2}
@@ -308,3 +309,42 @@ class _Differ:
 def diff_dictionaries(old: Dictionary, new: Dictionary) -> DictionaryDiff:
     """Every change from ``old`` to ``new``, classified safe / review / destroys."""
     return DictionaryDiff(old.source, new.source, _Differ(old, new).run())
+
+
+def diff_projects(old: StudyProject, new: StudyProject) -> DictionaryDiff:
+    """``diff_dictionaries`` plus the project metadata: repeating setup, DAGs, version."""
+    result = diff_dictionaries(old.dictionary, new.dictionary)
+    changes = result.changes
+    old_rep, new_rep = set(old.repeating_forms), set(new.repeating_forms)
+    for form in new.repeating_forms:
+        if form not in old_rep and form in old.dictionary.forms:
+            changes.append(Change("form-made-repeating", REVIEW, "", form,
+                                  f"form {form!r} becomes repeating: existing data becomes "
+                                  "instance 1; exports gain rows", "", form))
+    for form in old.repeating_forms:
+        if form not in new_rep and form in new.dictionary.forms:
+            changes.append(Change("form-made-non-repeating", DESTROYS, "", form,
+                                  f"form {form!r} stops repeating: instances after the first "
+                                  "are orphaned", form, ""))
+    old_dags, new_dags = dict(old.dags), dict(new.dags)
+    for name, label in new.dags:
+        if name not in old_dags:
+            changes.append(Change("dag-added", SAFE, "", "", f"new DAG {name!r} ({label})",
+                                  "", name))
+        elif old_dags[name] != label:
+            changes.append(Change("dag-relabelled", SAFE, "", "",
+                                  f"DAG {name!r}: {old_dags[name]!r} → {label!r}",
+                                  old_dags[name], label))
+    for name, label in old.dags:
+        if name not in new_dags:
+            changes.append(Change("dag-removed", REVIEW, "", "",
+                                  f"DAG {name!r} ({label}) removed: its records and users "
+                                  "become unassigned", name, ""))
+    if changes and old.version == new.version:
+        changes.append(Change("version-unchanged", REVIEW, "", "",
+                              f"the project changed but its version is still {new.version!r}; "
+                              "bump it and add a CHANGELOG entry", old.version, new.version))
+    elif old.version != new.version and not changes:
+        changes.append(Change("version-changed", SAFE, "", "",
+                              f"version {old.version} → {new.version}", old.version, new.version))
+    return result

@@ -780,10 +780,22 @@ def lint(dictionary: Dictionary, *, known_fields: Iterable[str] = ()) -> LintRep
 
 
 def lint_path(path: str | PathLike[str]) -> LintReport:
-    """Load and lint one file; a file that does not load is reported as a ``load-failed``
-    error naming the row and column, never raised."""
+    """Load and lint one file (dictionary CSV, or REDCap Project XML by its ``.xml``
+    suffix); a file that does not load is reported as a ``load-failed`` error naming the row
+    and column, never raised."""
     try:
-        d = load_dictionary(path)
+        if str(path).lower().endswith(".xml"):
+            from sgbm_redcap.dictionary.odm import read_project_xml
+
+            with open(path, "rb") as fh:
+                d = read_project_xml(fh.read(), str(path)).dictionary
+        else:
+            d = load_dictionary(path)
+    except OSError as exc:
+        rule = RULES["load-failed"]
+        return LintReport(file=str(path), issues=[Issue(
+            "load-failed", ERROR, 1, "", "", f"cannot read: {exc.strerror or exc}", rule.hint,
+            str(path))], logic_parser=logic_available())
     except DictionaryError as exc:
         rule = RULES["load-failed"]
         issue = Issue("load-failed", ERROR, exc.row or 1, exc.column or "", "", str(exc),

@@ -258,6 +258,9 @@ class ProjectXml:
     repeating_forms: list[str]
     dag_labels: list[str]
     record_id_field: str
+    title: str = ""
+    #: the dictionary version this toolkit writes into ProjectNotes ('' for other files)
+    version: str = ""
 
 
 def _r(name: str) -> str:
@@ -305,8 +308,13 @@ def read_project_xml(text: str | bytes, source: str = "<xml>") -> ProjectXml:
             repeating.append(ri.get(_r("RepeatInstrument")) or "")
         for dag in g.iter(_r("DataAccessGroups")):
             dags.append(dag.get("group_name") or "")
+    title = version = ""
+    if g is not None:
+        title = g.findtext("odm:StudyName", "", NS)
+        m = re.search(r"version (\S+)", g.findtext(_r("ProjectNotes"), "") or "")
+        version = m.group(1) if m else ""
     return ProjectXml(Dictionary(fields=fields, source=source), repeating, dags,
-                      mdv.get(_r("RecordIdField")) or "")
+                      mdv.get(_r("RecordIdField")) or "", title, version)
 
 
 def _field_from_item(item: ET.Element, var: str, form: str,

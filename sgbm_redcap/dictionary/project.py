@@ -94,3 +94,34 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
 def default_project_dir() -> Path:
     """``redcap_project/`` of this repository (the package is installed editable)."""
     return Path(__file__).resolve().parents[2] / "redcap_project"
+
+
+def unique_group_name(label: str) -> str:
+    """REDCap's unique DAG name for a label: lower case, ``[a-z0-9_]``, at most 18
+    characters, no trailing ``_`` ("New DAG" → ``new_dag``)."""
+    name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:18]
+    return name.rstrip("_")
+
+
+def load_any(path: str | PathLike[str]) -> StudyProject | Dictionary:
+    """A project folder (``project.toml``), a REDCap Project XML, or a dictionary CSV."""
+    p = Path(path)
+    if p.is_dir():
+        return load_project(p)
+    if p.suffix.lower() == ".xml":
+        from sgbm_redcap.dictionary.odm import read_project_xml
+
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise DictionaryError(f"cannot read: {exc.strerror or exc}", file=str(p)) from None
+        xml = read_project_xml(data, str(p))
+        return StudyProject(
+            dictionary=xml.dictionary,
+            version=xml.version,
+            repeating_forms=xml.repeating_forms,
+            dags=[(unique_group_name(label), label) for label in xml.dag_labels],
+            title=xml.title,
+            path=p,
+        )
+    return load_dictionary(p)
