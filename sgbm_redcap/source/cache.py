@@ -1,13 +1,18 @@
-"""The local cache of a pull: the raw flat export (Parquet) plus what the next sweep needs.
+"""The local cache of pulls: the raw flat export (Parquet) plus what the next sweep needs.
 
 Layout of ``cache_dir``::
 
-    records.parquet   the flat export, all strings ('' = blank)
-    metadata.csv      the project's metadata as exported (the dictionary the rows match)
-    state.json        url, watermark (REDCap's clock), pulled_at (ours, UTC), project setup
+    base.parquet        the rows of the last full pull, all strings ('' = blank)
+    delta-NNNN.parquet  the rows a sweep fetched, replacing those records' earlier rows
+    metadata.csv        the project's metadata as exported (the dictionary the rows match)
+    state.json          url, watermark (REDCap's clock), pulled_at (ours, UTC), record ids,
+                        project setup, the deltas in order
 
-Writes are atomic (temporary file + rename) under a file lock, so an interrupted pull leaves
-the previous cache intact. The token is never written here.
+A sweep writes only its own small delta file, so its cost follows the number of changed
+records, not the size of the project; reading the rows merges base and deltas, and folds them
+into a new base once there are many. Files are written atomically (temporary file + rename)
+under a file lock, state.json last, so an interrupted pull leaves the previous cache intact.
+The token is never written here.
 """
 
 from __future__ import annotations
@@ -23,25 +28,32 @@ import pandas as pd
 from filelock import FileLock
 
 from sgbm_redcap.errors import SourceDataError
+from sgbm_redcap.source.tables import canonical_order
 
-RECORDS = "records.parquet"
+BASE = "base.parquet"
 METADATA = "metadata.csv"
 STATE = "state.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Fold the deltas into a new base when reading finds this many.
+COMPACT_AFTER = 8
 
 
 @dataclass
 class CacheState:
     url: str
-    watermark: str  # REDCap server time, "%Y-%m-%d %H:%M:%S": next dateRangeBegin
+    watermark: str  # REDCap server time, "%Y-%m-%d %H:%M:%S": the next dateRangeBegin
     pulled_at: str  # our clock, UTC ISO 8601
     metadata_sha256: str
+    record_id: str = "record_id"
+    records: list[str] = field(default_factory=list)
     repeating: list[dict[str, Any]] = field(default_factory=list)
     dags: list[dict[str, Any]] = field(default_factory=list)
     event_mapping: list[dict[str, Any]] = field(default_factory=list)
     #: log entries at the watermark's minute that the cached rows already reflect, so the next
     #: sweep does not fetch those records again (REDCap logs to the minute)
     seen_at_watermark: list[list[str]] = field(default_factory=list)
+    #: [{"file": "delta-0001.parquet", "records": [...replaced or deleted...]}, ...]
+    deltas: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
 
 
@@ -50,45 +62,94 @@ def sha256(text: str) -> str:
 
 
 class PullCache:
-    """Read and write one project's cached pull."""
+    """Read and write one project's cached pulls."""
 
     def __init__(self, cache_dir: str | os.PathLike[str]):
         self.dir = Path(cache_dir)
-        self._lock = FileLock(str(self.dir / ".lock")) if self.dir.exists() else None
 
-    def _locked(self) -> FileLock:
+    def _lock(self) -> FileLock:
         self.dir.mkdir(parents=True, exist_ok=True)
-        if self._lock is None:
-            self._lock = FileLock(str(self.dir / ".lock"))
-        return self._lock
+        return FileLock(str(self.dir / ".lock"))
 
-    def load(self) -> tuple[CacheState, pd.DataFrame, str] | None:
-        """(state, raw records, metadata csv), or None when there is no usable cache."""
-        state_file = self.dir / STATE
-        if not state_file.is_file():
+    def _broken(self, exc: Exception) -> SourceDataError:
+        return SourceDataError(
+            f"The pull cache in {self.dir} cannot be read ({exc}). Delete the folder or run a "
+            "full pull (--full) to rebuild it.", file=str(self.dir))
+
+    def load_state(self) -> tuple[CacheState, str] | None:
+        """(state, metadata csv), or None when there is no usable cache."""
+        if not (self.dir / STATE).is_file():
             return None
-        with self._locked():
+        with self._lock():
             try:
-                state = CacheState(**json.loads(state_file.read_text(encoding="utf-8")))
-                raw = pd.read_parquet(self.dir / RECORDS)
+                state = json.loads((self.dir / STATE).read_text(encoding="utf-8"))
                 metadata = (self.dir / METADATA).read_text(encoding="utf-8")
-            except (OSError, ValueError, TypeError) as exc:
-                raise SourceDataError(
-                    f"The pull cache in {self.dir} cannot be read ({exc}). Delete the folder or "
-                    "run a full pull (--full) to rebuild it.",
-                    file=str(self.dir),
-                ) from exc
-        if state.format_version != FORMAT_VERSION:
+            except (OSError, ValueError) as exc:
+                raise self._broken(exc) from exc
+        if state.get("format_version") != FORMAT_VERSION:
             return None
-        return state, raw.astype(str), metadata
+        try:
+            return CacheState(**state), metadata
+        except TypeError as exc:
+            raise self._broken(exc) from exc
 
-    def save(self, state: CacheState, raw: pd.DataFrame, metadata_csv: str) -> None:
-        with self._locked():
+    def load_raw(self) -> pd.DataFrame:
+        """The cached rows: base with every delta applied, in canonical order."""
+        loaded = self.load_state()
+        if loaded is None:
+            raise SourceDataError(f"No pull is cached in {self.dir}; pull first.",
+                                  file=str(self.dir))
+        state, metadata = loaded
+        with self._lock():
+            try:
+                raw = pd.read_parquet(self.dir / BASE)
+                for delta in state.deltas:
+                    rows = pd.read_parquet(self.dir / delta["file"])
+                    raw = raw[~raw[state.record_id].isin(delta["records"])]
+                    raw = pd.concat([raw, rows], ignore_index=True)
+            except (OSError, ValueError, KeyError) as exc:
+                raise self._broken(exc) from exc
+        raw = canonical_order(raw.fillna("").astype(str), state.record_id)
+        if len(state.deltas) >= COMPACT_AFTER:
+            self.save_full(state, raw, metadata)
+        return raw
+
+    def save_full(self, state: CacheState, raw: pd.DataFrame, metadata_csv: str) -> None:
+        """Replace everything with a full pull's rows."""
+        with self._lock():
+            old = [d["file"] for d in self._current_deltas()]
+            _atomic_parquet(self.dir / BASE, raw)
             _atomic_write(self.dir / METADATA, metadata_csv.encode("utf-8"))
-            tmp = self.dir / (RECORDS + ".tmp")
-            raw.astype(str).to_parquet(tmp, index=False)
-            os.replace(tmp, self.dir / RECORDS)
-            _atomic_write(self.dir / STATE, json.dumps(asdict(state), indent=2).encode("utf-8"))
+            state.deltas = []
+            self._write_state(state)
+            for name in old:
+                (self.dir / name).unlink(missing_ok=True)
+
+    def save_delta(self, state: CacheState, rows: pd.DataFrame, replaced: list[str],
+                   previous: CacheState) -> None:
+        """Record a sweep: ``rows`` replace every earlier row of the ``replaced`` records."""
+        with self._lock():
+            state.deltas = list(previous.deltas)
+            if replaced:
+                name = f"delta-{len(state.deltas) + 1:04d}.parquet"
+                _atomic_parquet(self.dir / name, rows)
+                state.deltas.append({"file": name, "records": list(replaced)})
+            self._write_state(state)
+
+    def _current_deltas(self) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads((self.dir / STATE).read_text(encoding="utf-8"))["deltas"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+
+    def _write_state(self, state: CacheState) -> None:
+        _atomic_write(self.dir / STATE, json.dumps(asdict(state), indent=1).encode("utf-8"))
+
+
+def _atomic_parquet(path: Path, frame: pd.DataFrame) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.astype(str).to_parquet(tmp, index=False)
+    os.replace(tmp, path)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

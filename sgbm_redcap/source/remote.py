@@ -33,7 +33,7 @@ from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic
 from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
-from sgbm_redcap.source.tables import StudyTables, build_tables, canonical_order, normalise_raw
+from sgbm_redcap.source.tables import StudyTables, build_tables, normalise_raw
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,9 @@ class RedcapSource:
                                    else self.settings.cache_dir)  # type: ignore[arg-type]
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.last_pull: Pull | None = None
+        self._raw: pd.DataFrame | None = None  # rows of the last full pull, still in memory
+        self._state: CacheState | None = None
+        self._metadata_csv = ""
 
     def __repr__(self) -> str:
         return f"RedcapSource(url={self.url!r}, token=<hidden>, batch_size={self.batch_size})"
@@ -139,8 +142,10 @@ class RedcapSource:
 
     def tables(self, *, full: bool = False) -> StudyTables:
         """Pull (incrementally when a cache exists, unless ``full``) and type the records."""
-        raw, metadata_csv, state, pull = self.pull(full=full)
-        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
+        pull = self.pull(full=full)
+        raw = self._raw if self._raw is not None else self.cache.load_raw()  # type: ignore[union-attr]
+        state = self._state
+        dictionary = dictionary_from_text(self._metadata_csv, source=f"{self.url} metadata")
         return build_tables(
             raw,
             dictionary,
@@ -150,44 +155,49 @@ class RedcapSource:
             source=self.url,
         )
 
-    def pull(self, *, full: bool = False) -> tuple[pd.DataFrame, str, CacheState, Pull]:
-        """Fetch what changed (or everything) and update the cache.
+    def pull(self, *, full: bool = False) -> Pull:
+        """Fetch what changed since the last pull (or everything) into the cache.
 
-        Returns (raw flat export, metadata CSV, cache state, Pull account).
+        A sweep only writes the rows it fetched; ``tables()`` reads the merged rows.
         """
         started = time.perf_counter()
         before = _snapshot(self.client.traffic)
         self.client.refresh()
         metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
         dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
-        cached = None if (full or self.cache is None) else self.cache.load()
+        rid = dictionary.record_id
+        cached = None if (full or self.cache is None) else self.cache.load_state()
         reason = "requested" if full else ("no cache" if cached is None else "")
         if cached is not None:
-            old_state, old_raw, _old_meta = cached
-            if old_state.url != self.url:
+            if cached[0].url != self.url:
                 reason, cached = "cache belongs to another project", None
-            elif old_state.metadata_sha256 != sha256(metadata_csv):
+            elif cached[0].metadata_sha256 != sha256(metadata_csv):
                 reason, cached = "metadata changed since the last pull", None
         state = CacheState(
             url=self.url,
             watermark="",
             pulled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             metadata_sha256=sha256(metadata_csv),
+            record_id=rid,
             repeating=self.client.export_repeating(),
             dags=self.client.export_dags(),
             event_mapping=self.client.export_event_mapping(),
         )
-        rid = dictionary.record_id
         if cached is None:
             pull = Pull("full", self.url, state.pulled_at, "", reason=reason)
             raw = self._full(rid, state, pull)
+            state.records = sorted(set(raw[rid]), key=_natural) if len(raw) else []
+            if self.cache is not None:
+                self.cache.save_full(state, raw, metadata_csv)
+            self._raw = raw
         else:
             pull = Pull("incremental", self.url, state.pulled_at, "")
-            raw = self._incremental(rid, old_state, old_raw, state, pull)
+            fresh, replaced = self._incremental(rid, cached[0], state, pull)
+            self.cache.save_delta(state, fresh, replaced, cached[0])  # type: ignore[union-attr]
+            self._raw = None
+        self._state, self._metadata_csv = state, metadata_csv
         pull.watermark = state.watermark
-        pull.n_records = int(raw[rid].nunique()) if len(raw) else 0
-        if self.cache is not None:
-            self.cache.save(state, raw, metadata_csv)
+        pull.n_records = len(state.records)
         pull.elapsed_s = time.perf_counter() - started
         pull.traffic = _delta(before, self.client.traffic)
         log.info("%s pull of %s: %d records (%d changed, %d deleted) in %d batches, %.1f s, "
@@ -195,7 +205,7 @@ class RedcapSource:
                  len(pull.deleted_records), pull.batches, pull.elapsed_s,
                  pull.traffic.bytes_total)
         self.last_pull = pull
-        return raw, metadata_csv, state, pull
+        return pull
 
     # -- full and incremental ------------------------------------------------------------
 
@@ -209,8 +219,9 @@ class RedcapSource:
         pull.changed_records = ids
         return raw
 
-    def _incremental(self, rid: str, old: CacheState, old_raw: pd.DataFrame,
-                     state: CacheState, pull: Pull) -> pd.DataFrame:
+    def _incremental(self, rid: str, old: CacheState, state: CacheState,
+                     pull: Pull) -> tuple[pd.DataFrame, list[str]]:
+        """(rows of the changed records, records whose cached rows they replace)."""
         since = datetime.strptime(old.watermark, WATERMARK_FORMAT)
         entries = self.client.export_logging(begin_time=since)
         self._set_watermark(state, entries, fallback=old.watermark, exported=None)
@@ -229,12 +240,12 @@ class RedcapSource:
         changed = sorted((changed_by_date - already_seen) | changed_by_log, key=_natural)
         fresh = self._export_in_batches(rid, changed, pull)
         returned = set(fresh[rid]) if len(fresh) else set()
+        known = set(old.records)
         pull.changed_records = [r for r in changed if r in returned]
-        pull.deleted_records = [r for r in changed if r not in returned
-                                and r in set(old_raw[rid])]
-        kept = old_raw[~old_raw[rid].isin(changed)] if len(old_raw) else old_raw
-        merged = pd.concat([kept, fresh], ignore_index=True) if len(fresh) else kept
-        return canonical_order(merged.fillna("").astype(str), rid)
+        pull.deleted_records = [r for r in changed if r not in returned and r in known]
+        state.records = sorted((known - set(changed)) | returned, key=_natural)
+        replaced = [r for r in changed if r in returned or r in known]
+        return fresh, replaced
 
     def _export_in_batches(self, rid: str, ids: list[str], pull: Pull) -> pd.DataFrame:
         frames: list[pd.DataFrame] = []
