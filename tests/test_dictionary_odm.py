@@ -151,3 +151,24 @@ def test_cli_build_xml_refuses_a_dictionary_with_errors(tmp_path) -> None:
     assert result.exit_code == 1
     result = CliRunner().invoke(command, ["build-xml", "--project-dir", str(tmp_path / "no")])
     assert result.exit_code == 2
+
+
+def test_project_xml_builds_the_project_in_the_sandbox_over_pycap(tmp_path) -> None:
+    """End to end: the sandbox's own ODM reader creates the project from our XML, and the
+    metadata PyCap exports back over loopback HTTP is our dictionary, unchanged."""
+    import redcap
+
+    from sgbm_redcap.dictionary import load_dictionary
+    from sgbm_redcap.sandbox import Sandbox, serve_in_thread
+    from sgbm_redcap.sandbox.odm import create_from_odm
+
+    sb = Sandbox(tmp_path)
+    token = create_from_odm(sb, XML, {}, username="admin")
+    with serve_in_thread(sb, port=0) as url:
+        project = redcap.Project(url, token)
+        exported = load_dictionary(project.export_metadata(format_type="csv"))
+        repeating = project.export_repeating_instruments_events()
+        dags = project.export_dags()
+    assert [str(c) for c in diff_dictionaries(PROJECT.dictionary, exported).changes] == []
+    assert [r["form_name"] for r in repeating] == PROJECT.repeating_forms
+    assert [(d["unique_group_name"], d["data_access_group_name"]) for d in dags] == PROJECT.dags
