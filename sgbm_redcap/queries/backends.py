@@ -179,8 +179,9 @@ class DataQualityApiBackend:
     def existing(self) -> pd.DataFrame:
         state: dict[str, dict[str, Any]] = {}
         for status_id, t in self.threads().items():
+            # res_id is the module's insertion order; our own ts values are synthetic
             res = sorted((t.get("resolutions") or {}).values(),
-                         key=lambda r: (str(r.get("ts", "")), str(r.get("res_id", ""))))
+                         key=lambda r: int(r.get("res_id") or 0))
             for r in res:
                 comment = str(r.get("comment") or "")
                 qid = comment[1:comment.index("]")] if comment.startswith("[") and "]" in \
