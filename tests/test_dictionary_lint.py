@@ -114,7 +114,7 @@ def test_rule_fires(rule: str, rows: list[dict[str, str]]) -> None:
 
 def test_every_rule_has_a_case_or_a_corpus_witness() -> None:
     covered = {r for r, _ in CASES} | {"load-failed", "ragged-record", "record-id-not-text",
-                                       "record-id-section-header"}
+                                       "record-id-section-header", "logic-repeating-ref"}
     assert covered == set(RULES)
 
 
@@ -232,3 +232,16 @@ def test_cli_lint_project_xml_and_project_folder(tmp_path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_text("<ODM>", encoding="utf-8")
     assert CliRunner().invoke(command, ["lint", str(broken)]).exit_code == 1
+
+
+def test_logic_reading_another_repeating_form_needs_an_instance() -> None:
+    rows = [{"name": "ae_grade", "form": "ae", "type": "radio", "choices": "1, a | 3, c"},
+            {"name": "ae_note", "form": "ae", "branching": "[ae_grade] = '3'"},
+            {"name": "sae_note", "form": "eot", "branching": "[ae_grade] = '3'"},
+            {"name": "last_note", "form": "eot", "branching": "[ae_grade][last-instance] = '3'"},
+            {"name": "worst", "form": "eot", "type": "calc", "choices": "max([ae_grade], 1)"}]
+    d = load_dictionary(make_csv([RID, *rows]))
+    assert not {i.rule for i in lint(d).issues}
+    found = [(i.field, i.column) for i in lint(d, repeating_forms=["ae"]).issues]
+    assert found == [("sae_note", "Branching Logic (Show field only if...)"),
+                     ("worst", "Choices, Calculations, OR Slider Labels")]

@@ -205,7 +205,7 @@ def test_pooling_groups() -> None:
 
 def test_lints_with_zero_errors_and_zero_warnings_with_the_logic_parser() -> None:
     assert logic_available(), "sgbm_redcap.logic.parse must be wired into the linter"
-    report = lint(D)
+    report = lint(D, repeating_forms=load_project(PROJECT_DIR).repeating_forms)
     assert report.logic_parser
     assert [str(i) for i in report.issues] == []
 

@@ -47,7 +47,9 @@ def lint(paths: tuple[Path, ...], fmt: str, strict: bool, summary: bool) -> None
     for path in paths:
         if path.is_dir() and (path / "project.toml").exists():
             try:
-                reports.append(lint_path(load_project(path).dictionary.source))
+                project = load_project(path)
+                reports.append(lint_path(project.dictionary.source,
+                                         repeating_forms=project.repeating_forms))
             except DictionaryError as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(2)
@@ -128,7 +130,7 @@ def build_xml(project_dir: Path | None, output: Path | None) -> None:
     except DictionaryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    report = lint_path(project.dictionary.source)
+    report = lint_path(project.dictionary.source, repeating_forms=project.repeating_forms)
     if report.errors:
         for issue in report.errors:
             click.echo(str(issue), err=True)

@@ -146,6 +146,9 @@ _RULES: tuple[Rule, ...] = (
     Rule("logic-reference", WARNING,
          "logic names a checkbox option, smart variable, modifier or event that does not exist",
          "Check [field(code)] against the field's choices and the smart-variable spelling."),
+    Rule("logic-repeating-ref", WARNING,
+         "logic reads a field of another, repeating form without an instance",
+         "Say which instance ([field][1], [field][last-instance]) or move the logic."),
     Rule("minmax-reversed", WARNING, "validation min is above max", "Swap them."),
 )
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
@@ -300,8 +303,10 @@ class _FieldSubset:
 
 
 class _Linter:
-    def __init__(self, d: Dictionary, known_fields: Iterable[str] = ()) -> None:
+    def __init__(self, d: Dictionary, known_fields: Iterable[str] = (),
+                 repeating_forms: Iterable[str] = ()) -> None:
         self.d = d
+        self.repeating = set(repeating_forms)
         self.issues: list[Issue] = []
         self.names = {f.name for f in d.fields}
         self.forms = set(d.forms)
@@ -614,13 +619,33 @@ class _Linter:
         if not f.choices_raw.strip():
             self.add("calc-empty", f, UI_HEADER[5], "no equation")
             return
-        self._check_logic(f, f.choices_raw, "calc")
+        tree = self._check_logic(f, f.choices_raw, "calc")
+        self._repeating_refs(f, tree, UI_HEADER[5])
+
+    def _repeating_refs(self, f: Field, tree: Any, col: str) -> None:
+        """A field of one form reading a field of another, repeating form without saying
+        which instance: REDCap then reads an instance the author did not choose."""
+        if tree is None or not self.repeating:
+            return
+        seen: set[str] = set()
+        for node in tree.walk():
+            if type(node).__name__ != "FieldRef" or node.instance is not None \
+                    or node.event is not None or node.field in seen:
+                continue
+            target = self.d.get(node.field)
+            if target is not None and target.form != f.form and target.form in self.repeating:
+                seen.add(node.field)
+                self.add("logic-repeating-ref", f, col,
+                         f"[{node.field}] belongs to repeating form {target.form!r}; name the "
+                         "instance ([field][last-instance], [field][1]) or keep the logic "
+                         "inside that form")
 
     def branching(self, f: Field) -> None:
         text = f.branching_logic
         if not text.strip():
             return
         tree = self._check_logic(f, text, "branching")
+        self._repeating_refs(f, tree, UI_HEADER[11])
         refs = self._refs(text)
         if any(name == f.name for name, _ in refs):
             self.add("branching-self-reference", f, UI_HEADER[11], f"[{f.name}] in its own logic")
@@ -770,16 +795,19 @@ class _Linter:
                              f"[{base.name}] (row {base.row})")
 
 
-def lint(dictionary: Dictionary, *, known_fields: Iterable[str] = ()) -> LintReport:
+def lint(dictionary: Dictionary, *, known_fields: Iterable[str] = (),
+         repeating_forms: Iterable[str] = ()) -> LintReport:
     """Lint a loaded dictionary. ``known_fields`` are names defined elsewhere (e.g. in the
-    other instrument files of the same project) that logic may refer to."""
-    linter = _Linter(dictionary, known_fields)
+    other instrument files of the same project) that logic may refer to;
+    ``repeating_forms`` (from the project metadata) enables the cross-instance check."""
+    linter = _Linter(dictionary, known_fields, repeating_forms)
     issues = linter.run()
     return LintReport(file=dictionary.source, issues=issues, n_fields=len(dictionary),
                       logic_parser=linter.parse is not None)
 
 
-def lint_path(path: str | PathLike[str]) -> LintReport:
+def lint_path(path: str | PathLike[str], *,
+              repeating_forms: Iterable[str] | None = None) -> LintReport:
     """Load and lint one file (dictionary CSV, or REDCap Project XML by its ``.xml``
     suffix); a file that does not load is reported as a ``load-failed`` error naming the row
     and column, never raised."""
@@ -788,7 +816,10 @@ def lint_path(path: str | PathLike[str]) -> LintReport:
             from sgbm_redcap.dictionary.odm import read_project_xml
 
             with open(path, "rb") as fh:
-                d = read_project_xml(fh.read(), str(path)).dictionary
+                xml = read_project_xml(fh.read(), str(path))
+            d = xml.dictionary
+            if repeating_forms is None:
+                repeating_forms = xml.repeating_forms
         else:
             d = load_dictionary(path)
     except OSError as exc:
@@ -801,4 +832,4 @@ def lint_path(path: str | PathLike[str]) -> LintReport:
         issue = Issue("load-failed", ERROR, exc.row or 1, exc.column or "", "", str(exc),
                       rule.hint, str(path))
         return LintReport(file=str(path), issues=[issue], logic_parser=logic_available())
-    return lint(d)
+    return lint(d, repeating_forms=repeating_forms or ())
