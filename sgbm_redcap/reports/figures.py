@@ -186,7 +186,8 @@ def swimmer_figure(swim: pd.DataFrame, *, figure_id: str = "swimmer") -> Markup:
         ax.set_ylim(-1, len(data))
         ax.set_xlabel("Months since SG start")
         ax.set_ylabel(f"Patients (n = {len(data)})")
-        ax.legend(loc="lower right", ncol=2)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 * 2.5 / height),
+                  ncol=4)
         return to_svg(fig, figure_id)
 
 
@@ -198,6 +199,9 @@ class SurvivalCurve:
     label: str
     durations: Sequence[float]
     events: Sequence[int]
+    #: the fitted curve (``KMResult.table``: time, survival, lower, upper) when the analysis
+    #: package already fitted it; drawn as is so the figure shows exactly the reported numbers
+    table: pd.DataFrame | None = None
 
 
 def at_risk(durations: Sequence[float], times: Sequence[float]) -> list[int]:
@@ -209,9 +213,8 @@ def at_risk(durations: Sequence[float], times: Sequence[float]) -> list[int]:
 def km_figure(curves: Sequence[SurvivalCurve], *, ylabel: str, figure_id: str,
               xlabel: str = "Months since SG start", step: float | None = None) -> Markup:
     """Kaplan–Meier curves with the log-log 95% band, censoring ticks and a numbers-at-risk
-    table under the x axis (lifelines' estimator, as in the analysis package)."""
-    from lifelines import KaplanMeierFitter
-
+    table under the x axis. Each curve is drawn from its ``table`` (the analysis package's
+    fit) or, without one, fitted here with lifelines."""
     curves = [c for c in curves if len(c.durations)]
     if not curves:
         return _empty(figure_id, "No patient in this analysis set yet.")
@@ -224,18 +227,18 @@ def km_figure(curves: Sequence[SurvivalCurve], *, ylabel: str, figure_id: str,
         ax = fig.add_axes((0.14, 0.20 + 0.045 * rows, 0.83, 0.72 - 0.045 * rows))
         for i, c in enumerate(curves):
             colour = OKABE_ITO[i % len(OKABE_ITO)]
-            kmf = KaplanMeierFitter(alpha=0.05).fit(np.asarray(c.durations, float),
-                                                    np.asarray(c.events, int), label=c.label)
-            sf = kmf.survival_function_.iloc[:, 0]
-            ci = kmf.confidence_interval_
-            ax.step(sf.index, sf.to_numpy(), where="post", color=colour, lw=1.5,
+            curve = c.table if c.table is not None else _fit(c)
+            t = curve["time"].to_numpy(float)
+            s = curve["survival"].to_numpy(float)
+            ax.step(t, s, where="post", color=colour, lw=1.5,
                     label=f"{c.label} (n = {len(c.durations)}, events = {int(np.sum(c.events))})")
-            ax.fill_between(ci.index, ci.iloc[:, 0], ci.iloc[:, 1], step="post",
-                            color=colour, alpha=0.15, lw=0)
+            ax.fill_between(t, curve["lower"].to_numpy(float), curve["upper"].to_numpy(float),
+                            step="post", color=colour, alpha=0.15, lw=0)
             cens = np.asarray(c.durations, float)[np.asarray(c.events, int) == 0]
             if len(cens):
-                ax.plot(cens, kmf.survival_function_at_times(cens).to_numpy(), "|",
-                        color=colour, markersize=5, mew=0.9)
+                at = np.searchsorted(t, cens, side="right") - 1
+                ax.plot(cens, s[np.clip(at, 0, len(s) - 1)], "|", color=colour,
+                        markersize=5, mew=0.9)
         ax.set_ylim(0, 1.03)
         ax.set_xlim(0, ticks[-1] if len(ticks) > 1 else tmax)
         ax.set_xticks(ticks)
@@ -255,6 +258,17 @@ def km_figure(curves: Sequence[SurvivalCurve], *, ylabel: str, figure_id: str,
                 xfig = fig.transFigure.inverted().transform((xfig, 0))[0]
                 fig.text(xfig, yrow, str(n), fontsize=7.5, ha="center")
         return to_svg(fig, figure_id)
+
+
+def _fit(curve: SurvivalCurve) -> pd.DataFrame:
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter(alpha=0.05).fit(np.asarray(curve.durations, float),
+                                            np.asarray(curve.events, int))
+    ci = kmf.confidence_interval_
+    return pd.DataFrame({"time": kmf.survival_function_.index,
+                         "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
+                         "lower": ci.iloc[:, 0].to_numpy(), "upper": ci.iloc[:, 1].to_numpy()})
 
 
 def _nice_step(tmax: float) -> float:

@@ -3,25 +3,42 @@ repeated table headers, vector SVG).
 
 The PDF is made from exactly the HTML the report writes, so there is one rendering path to
 test. WeasyPrint fetches nothing from the network here: the HTML is self-contained (inline
-CSS and SVG) and the URL fetcher refuses anything that is not a ``data:`` URL.
+CSS and SVG) and the URL fetcher allows ``data:`` URLs only.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-from sgbm_redcap.errors import SgbmRedcapError
+from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: WeasyPrint messages that are expected for our HTML and say nothing about the output:
+#: its HTML style pass does not know SVG presentation properties (the SVG renderer applies
+#: them), and the font-subsetting backend notice.
+_NOISE = ("Ignored `", "Using fontTools instead of HarfBuzz", "Anchor defined twice")
 
-def _no_fetch(url: str, timeout: int = 10, ssl_context: object = None) -> dict:
-    from weasyprint import default_url_fetcher
 
-    if url.startswith("data:"):
-        return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
-    raise SgbmRedcapError(f"report HTML tried to load an external resource: {url[:80]}")
+class _WeasyNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_NOISE)
+
+
+def _fetcher() -> Any:
+    """A fetcher that allows ``data:`` URLs only (WeasyPrint ≥ 66 has URLFetcher)."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:  # older WeasyPrint: a plain function
+        from weasyprint import default_url_fetcher
+
+        def fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+            if not url.startswith("data:"):
+                raise ValueError(f"report HTML may not load external resources: {url[:80]}")
+            return default_url_fetcher(url, *args, **kwargs)
+
+        return fetch
+    return URLFetcher(allowed_protocols={"data"})
 
 
 def html_to_pdf(html: str, path: Path | str) -> Path:
@@ -30,7 +47,13 @@ def html_to_pdf(html: str, path: Path | str) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    weasy_log = logging.getLogger("weasyprint")
+    noise = _WeasyNoise()
+    weasy_log.addFilter(noise)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
-    HTML(string=html, url_fetcher=_no_fetch, base_url=str(path.parent)).write_pdf(path)
+    try:
+        HTML(string=html, url_fetcher=_fetcher(), base_url=str(path.parent)).write_pdf(path)
+    finally:
+        weasy_log.removeFilter(noise)
     log.info("wrote %s (%d bytes)", path, path.stat().st_size)
     return path

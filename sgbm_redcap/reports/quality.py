@@ -8,6 +8,7 @@ frame of :func:`sgbm_redcap.checks.run_checks` and, inside the raw export, the r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -118,44 +119,75 @@ def queries_by(q: pd.DataFrame, key: str, labels: dict[str, str] | None = None,
 
 
 # --------------------------------------------------------------------------- completeness
-def _shown(raw: pd.DataFrame, logic: str) -> pd.Series | None:
+def _shown(rows: pd.DataFrame, logic: str, dictionary: Any) -> pd.Series | None:
     """Where a field is shown (branching logic true); None when it cannot be evaluated."""
     if not logic:
-        return pd.Series(True, index=raw.index)
+        return pd.Series(True, index=rows.index)
     try:
         from sgbm_redcap.logic import evaluate, parse
 
-        return evaluate(parse(logic), raw).fillna(False).astype(bool)
+        return evaluate(parse(logic), rows, dictionary=dictionary).fillna(False).astype(bool)
     except Exception as exc:  # noqa: BLE001 - logic support may be partial; say so, go on
         log.debug("branching logic %r not evaluated: %s", logic, exc)
         return None
 
 
+_FIELD_REF = re.compile(r"\[([A-Za-z0-9_]+)(?:\(|\])")
+
+
+def _form_rows(raw: pd.DataFrame, dictionary: Any, form: str, repeating: bool,
+               fields: list[Any]) -> pd.DataFrame:
+    """The rows a form's fields live on, with the record's other values visible to logic
+    (only the columns the fields and their branching logic need: filling all 200 columns
+    of every instance row is what makes this slow)."""
+    instr = raw[_INSTRUMENT].fillna("") if _INSTRUMENT in raw.columns else pd.Series(
+        "", index=raw.index)
+    if not repeating:
+        return raw[instr == ""]
+    wanted = {f.name for f in fields}
+    for f in fields:
+        wanted.update(_FIELD_REF.findall(f.branching_logic or ""))
+    keep = [c for c in raw.columns if c in wanted or c.split("___")[0] in wanted
+            or c.startswith("redcap_") or c == dictionary.record_id]
+    try:
+        from sgbm_redcap.logic.context import form_context
+
+        return form_context(raw[keep], dictionary, form)
+    except ImportError:
+        return raw.loc[instr == form, keep]
+
+
 def completeness(raw: pd.DataFrame, dictionary: Any) -> tuple[pd.DataFrame, int]:
-    """Required-field completeness on non-repeating instruments: one row per (site, form)
-    with ``expected`` and ``filled`` counts over records whose field is shown. Returns the
-    frame and the number of required fields whose branching logic could not be evaluated
-    (left out)."""
-    base = raw[raw.get(_INSTRUMENT, pd.Series("", index=raw.index)).fillna("") == ""]
-    rows: list[pd.DataFrame] = []
+    """Required-field completeness: one row per (site, form) with ``expected`` and
+    ``filled`` answers, counted on the rows where the field is shown (branching logic),
+    one row per record for a form that occurs once, one per instance for a repeating form.
+    Returns the frame and the number of required fields whose branching logic could not be
+    evaluated (left out)."""
+    repeating = set(raw[_INSTRUMENT].replace("", None).dropna()) if _INSTRUMENT in raw else set()
+    parts: list[pd.DataFrame] = []
     skipped = 0
-    for f in dictionary.fields:
-        if not f.required or f.field_type in {"descriptive", "checkbox", "calc"}:
+    for form in dictionary.forms:
+        fields = [f for f in dictionary.form_fields(form) if f.required and f.name in raw
+                  and f.field_type not in {"descriptive", "checkbox", "calc"}]
+        if not fields:
             continue
-        if f.name not in base.columns:
+        rows = _form_rows(raw, dictionary, form, form in repeating, fields)
+        if rows.empty:
             continue
-        shown = _shown(base, f.branching_logic or "")
-        if shown is None:
-            skipped += 1
-            continue
-        filled = shown & (base[f.name].fillna("").astype(str) != "")
-        frame = pd.DataFrame({"dag": base.get(_DAG, ""), "form": f.form, "expected": shown,
-                              "filled": filled})
-        rows.append(frame.groupby(["dag", "form"]).sum().reset_index())
-    if not rows:
+        dag = rows[_DAG] if _DAG in rows.columns else pd.Series("", index=rows.index)
+        for f in fields:
+            shown = _shown(rows, f.branching_logic or "", dictionary)
+            if shown is None:
+                skipped += 1
+                continue
+            filled = shown & (rows[f.name].fillna("").astype(str) != "")
+            parts.append(pd.DataFrame({"dag": dag.to_numpy(), "form": form,
+                                       "expected": shown.to_numpy(),
+                                       "filled": filled.to_numpy()}))
+    if not parts:
         return pd.DataFrame(columns=["dag", "form", "expected", "filled"]), skipped
-    out = pd.concat(rows).groupby(["dag", "form"], sort=False).sum().reset_index()
-    return out, skipped
+    out = pd.concat(parts).groupby(["dag", "form"], sort=False)[["expected", "filled"]].sum()
+    return out.reset_index(), skipped
 
 
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
@@ -170,7 +202,15 @@ def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, 
 
 
 # --------------------------------------------------------------------------- findings
+def rule_titles() -> dict[str, str]:
+    """rule id → title, from the checks registry."""
+    from sgbm_redcap.checks import REGISTRY
+
+    return {rule.rule_id: rule.title for rule in REGISTRY}
+
+
 def findings_by_rule(findings: pd.DataFrame, titles: dict[str, str] | None = None) -> Table:
+    titles = rule_titles() if titles is None else titles
     rows = []
     if len(findings):
         g = findings.groupby(["rule_id", "severity"], sort=True)

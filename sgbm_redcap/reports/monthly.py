@@ -1,0 +1,390 @@
+"""The monthly interim report (DOMAIN §6.2): context built from the analysis results,
+rendered to self-contained HTML and PDF.
+
+:func:`write_monthly_report` is the one call the CLI, the scheduler and the demo make.
+:func:`build_monthly_context` turns the study tables into a :class:`ReportContext`: each
+section has its own builder below; the analyses themselves (analysis sets, best response,
+iPFS/OS, safety tables) come from :mod:`sgbm_redcap.analysis`, this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sgbm_redcap.reports import figures
+from sgbm_redcap.reports.contexts import (
+    Cover,
+    Figure,
+    KeyFigure,
+    KeyFigures,
+    Paragraph,
+    ReportContext,
+    Section,
+    Table,
+)
+from sgbm_redcap.reports.env import render
+from sgbm_redcap.reports.formatting import DASH, n_pct, num, pct
+from sgbm_redcap.reports.monthly_clinical import (
+    baseline_section,
+    benchmarks_section,
+    efficacy_section,
+    exposure_section,
+    safety_section,
+)
+from sgbm_redcap.reports.pdf import html_to_pdf
+from sgbm_redcap.reports.quality import (
+    completeness,
+    completeness_table,
+    findings_by_rule,
+    queries_by,
+    query_frame,
+    query_metrics,
+    site_labels,
+)
+from sgbm_redcap.reports.redaction import listing_table
+
+log = logging.getLogger(__name__)
+
+ENROLMENT_TARGET = 100
+ENROLMENT_START = date(2024, 8, 1)
+LAST_CONTACT_FLAG_DAYS = 90
+REPORT_PACKAGES = ("sgbm-redcap", "pandas", "numpy", "scipy", "lifelines", "matplotlib",
+                   "jinja2", "weasyprint", "PyCap")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a rendered report went."""
+
+    html: Path
+    pdf: Path | None
+    context: ReportContext
+
+
+def package_versions(names: tuple[str, ...] = REPORT_PACKAGES) -> list[tuple[str, str]]:
+    out = []
+    for name in names:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+# --------------------------------------------------------------------------- data helpers
+def per_record(study: Any, *forms: str) -> pd.DataFrame:
+    """Non-repeating forms side by side, one row per record, only the analysed fields."""
+    from sgbm_redcap.analysis.inputs import SCHEMA
+
+    out = pd.DataFrame({"record_id": study.record_ids})
+    dag: pd.Series = pd.Series(dtype=object)
+    for form in forms:
+        frame = study[form].drop_duplicates("record_id")
+        if "redcap_data_access_group" in frame:
+            dag = dag.combine_first(frame.set_index("record_id")["redcap_data_access_group"])
+        cols = ["record_id", *[c for c in SCHEMA[form] if c in frame.columns]]
+        out = out.merge(frame[cols], on="record_id", how="left")
+    out["redcap_data_access_group"] = out["record_id"].map(dag)
+    return out
+
+
+def _dag_labels(tables: Any, dags: Any) -> dict[str, str]:
+    return site_labels(tables.raw, dags or ())
+
+
+# --------------------------------------------------------------------------- 1 study status
+def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str], *,
+                         cutoff: date, target: int = ENROLMENT_TARGET) -> Section:
+    enrol = per_record(study, "enrolment")
+    enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == "1")]
+    site = enrolled["redcap_data_access_group"].map(lambda d: labels.get(str(d), str(d)))
+    key = KeyFigures("status-key", [
+        KeyFigure("Enrolled / target", f"{len(enrolled)} / {target}",
+                  f"{pct(len(enrolled), target, 0)} of target since "
+                  f"{ENROLMENT_START.strftime('%B %Y')}"),
+        KeyFigure("Safety set", str(int(sets["safety"].sum())), "eligible, ≥ 1 SG dose"),
+        KeyFigure("Full analysis set", str(int(sets["fas"].sum())), "brain metastases at SG "
+                  "start, baseline brain imaging"),
+        KeyFigure("Response-evaluable", str(int(sets["ires"].sum())), "FAS with ≥ 1 "
+                  "measurable brain lesion"),
+    ])
+    fig = Figure("fig-enrolment", "Figure 1. Enrolment by month and site",
+                 figures.enrolment_figure(pd.DataFrame({"enrol_date": enrolled["enrol_date"],
+                                                        "site": site}), target=target,
+                                          figure_id="enrolment"),
+                 "Bars: patients enrolled per month, stacked by site; line: cumulative total "
+                 f"against the target of {target}.")
+    return Section("study-status", "Study status", [
+        key, fig, enrolment_by_site(enrolled, labels, cutoff=cutoff),
+        screening_flow(enrol, sets)])
+
+
+def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff: date,
+                      months: int = 6) -> Table:
+    """Enrolled per site: total, last 3 months, and each of the last ``months`` months."""
+    end = pd.Period(cutoff, freq="M")
+    periods = [end - i for i in range(months - 1, -1, -1)]
+    month = enrolled["enrol_date"].dt.to_period("M")
+    rows = []
+    for dag in sorted(set(labels) | set(enrolled["redcap_data_access_group"].dropna())):
+        sel = enrolled["redcap_data_access_group"] == dag
+        last3 = int((sel & month.isin(periods[-3:])).sum())
+        rows.append([labels.get(dag, dag), str(int(sel.sum())), str(last3),
+                     *[str(int((sel & (month == p)).sum())) for p in periods]])
+    total = ["All sites", str(len(enrolled)), str(int(month.isin(periods[-3:]).sum())),
+             *[str(int((month == p).sum())) for p in periods]]
+    return Table("enrolment-by-site", "Table 1. Enrolment by site",
+                 ["Site", "Total", "Last 3 months", *[p.strftime("%b %Y") for p in periods]],
+                 [*rows, total], footnote="Eligible patients with an enrolment date, by the "
+                 "month of enrolment; the last month is the month of the cut-off.")
+
+
+def screening_flow(enrol: pd.DataFrame, sets: pd.DataFrame) -> Table:
+    """Screened → eligible → enrolled → analysis sets, with reasons (STROBE item 13)."""
+    screened = len(enrol)
+    eligible = int((enrol["eligible"] == "1").sum())
+    not_eligible = enrol[enrol["eligible"] == "0"]
+    unknown = screened - eligible - len(not_eligible)
+    rows: list[list[str]] = [["Screened", str(screened)], ["Eligible", n_pct(eligible,
+                                                                             screened)]]
+    groups = set()
+    groups.add(len(rows))
+    rows.append([f"Not eligible: {len(not_eligible)}", ""])
+    reasons = not_eligible["inelig_reason"].fillna("").replace("", "Reason not recorded")
+    for reason, n in reasons.value_counts().items():
+        rows.append([str(reason), str(int(n))])
+    if unknown:
+        rows.append(["Eligibility not recorded", str(unknown)])
+    rows.append(["Enrolled (eligible, enrolment date)",
+                 str(int(((enrol["eligible"] == "1") & enrol["enrol_date"].notna()).sum()))])
+    for col, name in (("safety", "Safety set"), ("fas", "Full analysis set"),
+                      ("ires", "Intracranial response-evaluable set")):
+        rows.append([name, str(int(sets[col].sum()))])
+        reasons = sets.loc[~sets[col] & (sets[f"{col}_reason"] != ""), f"{col}_reason"]
+        for reason, n in reasons.value_counts().items():
+            if col != "safety" and reason in ("not in safety set", "not in FAS"):
+                continue
+            rows.append([f"    excluded: {reason}", str(int(n))])
+    return Table("screening-flow", "Table 2. Screening and analysis-set flow",
+                 ["Step", "Patients"], rows, group_rows=frozenset(groups),
+                 footnote="Reasons for non-eligibility are the sites' own words "
+                 "(inelig_reason).")
+
+
+# --------------------------------------------------------------------------- 2 follow-up
+def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
+                      cutoff: date, dictionary: Any) -> Section:
+    sets = results.sets
+    base = per_record(study, "end_of_treatment", "follow_up")
+    base = base.merge(sets[["record_id", "safety"]], on="record_id")
+    safety = base[base["safety"]].copy()
+    ex = results.exposure.set_index("record_id")
+    cut = pd.Timestamp(cutoff)
+    dead = safety["vital_status"] == "2"
+    ltfu = safety["vital_status"] == "3"
+    stopped = safety["record_id"].map(ex["discontinued"]).fillna(False).astype(bool)
+    stopped &= ~dead & ~ltfu
+    on_sg = ~dead & ~ltfu & ~stopped
+    n = len(safety)
+    status = Table("followup-status", "Table 3. Patient status at the cut-off (safety set)",
+                   ["Status", f"Safety set (N = {n})"], [
+                       ["On SG", n_pct(int(on_sg.sum()), n)],
+                       ["Stopped SG, in follow-up", n_pct(int(stopped.sum()), n)],
+                       ["Died", n_pct(int(dead.sum()), n)],
+                       ["Lost to follow-up", n_pct(int(ltfu.sum()), n)]])
+    blocks: list[Any] = [status]
+    fu = results.followup
+    if fu is not None:
+        blocks.append(KeyFigures("followup-key", [
+            KeyFigure("Median follow-up (reverse KM)", f"{fu.median_text()} months",
+                      f"(95% CI), full analysis set, {fu.n} patients"),
+            KeyFigure("Deaths up to the cut-off", str(int(dead.sum())),
+                      f"of {n} in the safety set"),
+        ]))
+    since = (cut - safety["last_contact_date"]).dt.days
+    flag = safety[~dead & (since > LAST_CONTACT_FLAG_DAYS)].assign(
+        site=lambda f: f["redcap_data_access_group"].map(lambda d: labels.get(str(d), d)),
+        days=since)
+    blocks.append(listing_table(
+        flag.sort_values("days", ascending=False),
+        columns=[("record_id", "Record"), ("site", "Site"),
+                 ("last_contact_date", "Last contact"), ("days", "Days since")],
+        id="followup-overdue", dictionary=dictionary, wide=False,
+        caption=f"Table 4. Patients alive at the last contact and not seen for more than "
+                f"{LAST_CONTACT_FLAG_DAYS} days",
+        empty_message=f"None: every patient alive was contacted within "
+                      f"{LAST_CONTACT_FLAG_DAYS} days."))
+    return Section("follow-up", "Follow-up status", blocks)
+
+
+# --------------------------------------------------------------------------- 3 data quality
+def discordance_table(results: Any) -> Table:
+    """Investigator RANO-BM call against the response derived from the measurements."""
+    x = results.response_discordance
+    cols = [str(c) for c in x.columns]
+    rows = [[str(i), *[str(int(v)) for v in r]] for i, r in zip(x.index, x.to_numpy(),
+                                                                strict=True)]
+    agree = sum(int(x.loc[i, i]) for i in x.index if i in x.columns)
+    total = int(x.to_numpy().sum())
+    return Table("response-discordance", "Table 9. Investigator versus derived RANO-BM "
+                 "time-point response", ["Investigator ↓ / derived →", *cols], rows,
+                 footnote=f"{agree} of {total} post-baseline assessments agree "
+                 f"({pct(agree, total)}). Disagreements are worth a data query.")
+
+
+def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dict[str, str],
+                         *, cutoff: date, results: Any = None) -> Section:
+    q = query_frame(tables.raw)
+    m = query_metrics(q, cutoff=cutoff)
+    comp, skipped = completeness(tables.raw, tables.dictionary)
+    blocks: list[Any] = [KeyFigures("quality-key", [
+        KeyFigure("Queries opened this month", str(m.opened_in_period),
+                  f"{m.answered_in_period} answered, {m.closed_in_period} closed"),
+        KeyFigure("Open now", str(m.open_now), f"{m.answered_now} answered, awaiting the "
+                  "next sweep"),
+        KeyFigure("Median days to close", num(m.median_days_to_close, 0), "raised → closed"),
+    ])]
+    note = (f"{skipped} required fields whose branching logic could not be evaluated are "
+            "left out." if skipped else "")
+    blocks += [
+        completeness_table(comp, "dag", labels, id="completeness-by-site",
+                           caption="Table 5. Required fields completed, by site",
+                           footnote=note),
+        completeness_table(comp, "form", labels, id="completeness-by-form",
+                           caption="Table 6. Required fields completed, by instrument",
+                           footnote=note),
+        queries_by(q, "dag", labels, caption="Table 7. Data queries by site",
+                   id="queries-by-site"),
+        queries_by(q, "dq_form", caption="Table 8. Data queries by instrument",
+                   id="queries-by-form"),
+    ]
+    if results is not None:
+        blocks.append(discordance_table(results))
+    if findings is not None:
+        blocks.append(findings_by_rule(findings))
+    else:
+        blocks.append(Paragraph("Check findings were not computed for this report.", "note"))
+    return Section("data-quality", "Data completeness and quality", blocks)
+
+
+# --------------------------------------------------------------------------- notes
+def notes_section(extra: list[str]) -> Section:
+    notes = [
+        "Data cut-off: every time-to-event is censored at the cut-off date; data dated after "
+        "it are not used (DOMAIN §5.6).",
+        *extra,
+        "Patients of the response-evaluable set with no post-baseline brain scan count as "
+        "non-responders.",
+        "This is an observational study: comparisons with published results are descriptive.",
+        "Direct identifiers (fields marked Identifier in the data dictionary) are never shown.",
+    ]
+    return Section("notes", "Notes and known limitations", [Paragraph(n) for n in notes],
+                   page_break=False)
+
+
+# --------------------------------------------------------------------------- assemble
+def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame | None = None,
+                          dags: Any = None, data_source: str = "",
+                          dictionary_version: str = "", extract_date: datetime | None = None,
+                          generated_at: datetime | None = None) -> ReportContext:
+    """Every section of the monthly report, from study tables (``StudyTables``)."""
+    from sgbm_redcap.analysis import analyse_study
+    from sgbm_redcap.analysis.endpoints import apply_cutoff
+
+    results = analyse_study(tables, cutoff=cutoff)
+    study = apply_cutoff(tables, cutoff)
+    sets = results.sets
+    labels = _dag_labels(tables, dags)
+    dictionary = tables.dictionary
+    pull = getattr(tables, "pull", None)
+    extract = extract_date or _pulled_at(pull)
+    cover = Cover(
+        report_title="Monthly interim report",
+        study_title="SG-BM-RWS: sacituzumab govitecan in breast cancer brain metastases",
+        registry_id="NCT07251868", cutoff_date=cutoff, extract_date=extract,
+        dictionary_version=dictionary_version or DASH,
+        data_source=data_source or getattr(pull, "url", "") or "export file",
+        generated_at=generated_at or datetime.now(timezone.utc),
+        package_versions=package_versions())
+    notes: list[str] = []
+    if findings is not None and findings.attrs.get("failed_rules"):
+        notes.append("Check rules that failed to run: "
+                     f"{', '.join(findings.attrs['failed_rules'])}.")
+    sections = [
+        study_status_section(study, sets, labels, cutoff=cutoff),
+        follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
+        data_quality_section(tables, findings, labels, cutoff=cutoff, results=results),
+        baseline_section(results),
+        exposure_section(results),
+        efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg")),
+        safety_section(results, labels, dictionary,
+                       death_causes=_coded(study, "follow_up", "death_cause")),
+        benchmarks_section(),
+        notes_section([*results.notes, *notes]),
+    ]
+    number_blocks(sections)
+    return ReportContext(cover, sections, f"SG-BM-RWS monthly interim report · cut-off "
+                         f"{cutoff.isoformat()}")
+
+
+_NUMBER = re.compile(r"^(Table|Figure|Listing) \d+[a-z]?\. ")
+
+
+def number_blocks(sections: list[Section]) -> None:
+    """Number tables, figures and listings in reading order ("Table 7. …"), so that adding a
+    table never leaves two "Table 9"."""
+    counters = {"Table": 0, "Figure": 0, "Listing": 0}
+
+    def visit(section: Section) -> None:
+        for i, block in enumerate(section.blocks):
+            if not isinstance(block, Table | Figure):
+                continue
+            match = _NUMBER.match(block.caption)
+            kind = match.group(1) if match else ("Figure" if isinstance(block, Figure)
+                                                 else "Table")
+            counters[kind] += 1
+            text = _NUMBER.sub("", block.caption)
+            section.blocks[i] = replace(block, caption=f"{kind} {counters[kind]}. {text}")
+        for sub in section.subsections:
+            visit(sub)
+
+    for section in sections:
+        visit(section)
+
+
+def _coded(study: Any, form: str, field: str) -> pd.Series:
+    """A coded field's labels per record_id."""
+    frame = study[form].drop_duplicates("record_id").set_index("record_id")[field]
+    return frame.map(lambda code: study.label(field, code) if code is not None else None)
+
+
+def _pulled_at(pull: Any) -> datetime | None:
+    text = getattr(pull, "pulled_at", "") or ""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def write_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
+                         pdf: bool = True, **kwargs: Any) -> ReportFiles:
+    """Render the monthly report into ``out_dir`` as ``monthly_report_<cutoff>.html`` (and
+    ``.pdf``); ``kwargs`` go to :func:`build_monthly_context`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    context = build_monthly_context(tables, cutoff=cutoff, **kwargs)
+    html = render("monthly_report.html.j2", context)
+    stem = f"monthly_report_{cutoff.isoformat()}"
+    html_path = out / f"{stem}.html"
+    html_path.write_text(html, encoding="utf-8")
+    pdf_path = html_to_pdf(html, out / f"{stem}.pdf") if pdf else None
+    log.info("monthly report for cut-off %s written to %s", cutoff, out)
+    return ReportFiles(html_path, pdf_path, context)

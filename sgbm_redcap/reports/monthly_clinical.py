@@ -1,0 +1,443 @@
+"""The clinical sections of the monthly report: baseline, exposure, efficacy, safety,
+benchmarks. Every number comes from :class:`sgbm_redcap.analysis.StudyResults`; this module
+only lays the results out as tables and figures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sgbm_redcap.reports import figures
+from sgbm_redcap.reports.contexts import (
+    Figure,
+    KeyFigure,
+    KeyFigures,
+    Paragraph,
+    Section,
+    Table,
+)
+from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
+from sgbm_redcap.reports.redaction import listing_table
+
+log = logging.getLogger(__name__)
+
+DAYS_PER_MONTH = 30.4375
+
+
+def _n(results: Any, name: str) -> int:
+    return int(results.set_counts.get(name, 0))
+
+
+def _pct_ci(p: Any, digits: int = 1) -> str:
+    """``20.0 (12.1–30.1)`` for a Proportion; a dash for an empty set."""
+    if p is None or not p.n:
+        return DASH
+    return (f"{100 * p.estimate:.{digits}f} ({100 * p.lower:.{digits}f}–"
+            f"{100 * p.upper:.{digits}f})")
+
+
+# --------------------------------------------------------------------------- 4 baseline
+def baseline_section(results: Any) -> Section:
+    """results.baseline (variable, level, n, value, n_missing) as a characteristics table."""
+    rows: list[list[str]] = []
+    groups: set[int] = set()
+    for variable, part in results.baseline.groupby("variable", sort=False):
+        groups.add(len(rows))
+        missing = part["n_missing"].dropna()
+        rows.append([str(variable), ""])
+        rows.extend([str(level), str(value)] for level, value in
+                    zip(part["level"], part["value"], strict=True))
+        rows.append(["Missing", str(int(missing.iloc[0])) if len(missing) else "0"])
+    n = _n(results, "fas")
+    return Section("baseline", "Baseline characteristics", [Table(
+        "baseline-table", "Table 9. Baseline characteristics (full analysis set)",
+        ["Characteristic", f"FAS (N = {n})"], rows, group_rows=frozenset(groups),
+        footnote="n (%) of the full analysis set; continuous variables as median (IQR; "
+        "range); each variable with its number missing.")])
+
+
+# --------------------------------------------------------------------------- 5 exposure
+def exposure_section(results: Any) -> Section:
+    ex = results.exposure
+    n = len(ex)
+    rows = [
+        ["Doses given, median (IQR)", median_iqr(ex["n_doses"], 0)],
+        ["Cycles started, median (IQR)", median_iqr(ex["n_cycles"], 0)],
+        ["Treatment duration, months, median (IQR)",
+         median_iqr(ex["duration_days"] / DAYS_PER_MONTH)],
+        ["Cumulative dose, mg/kg, median (IQR)", median_iqr(ex["cumulative_mg_per_kg"])],
+        ["Relative dose intensity, %, median (IQR)",
+         median_iqr(100 * ex["relative_dose_intensity"], 0)],
+        ["≥ 1 dose delayed", n_pct(int(ex["any_delay"].sum()), n)],
+        ["≥ 1 dose reduction", n_pct(int((ex["n_reductions"] > 0).sum()), n)],
+        ["    lowest dose 7.5 mg/kg", n_pct(int((ex["lowest_level_mg_per_kg"] == 7.5).sum()),
+                                            n)],
+        ["    lowest dose 5 mg/kg", n_pct(int((ex["lowest_level_mg_per_kg"] == 5).sum()), n)],
+        ["SG stopped", n_pct(int(ex["discontinued"].sum()), n)],
+    ]
+    reasons = ex.loc[ex["discontinued"].astype(bool), "discontinuation_reason"]
+    for reason, k in reasons.fillna("Reason not recorded").value_counts().items():
+        rows.append([f"    {reason}", n_pct(int(k), n)])
+    return Section("exposure", "Exposure to SG", [Table(
+        "exposure-table", "Table 11. Exposure and dose modifications (safety set)",
+        ["", f"Safety set (N = {n})"], rows,
+        footnote="Relative dose intensity: delivered over planned dose intensity (10 mg/kg on "
+        "days 1 and 8 of 21-day cycles). The lowest dose is a patient's lowest dose level "
+        "given.")])
+
+
+# --------------------------------------------------------------------------- 6 efficacy
+BOR_ROWS = [("CR", "Complete response (CR)"), ("PR", "Partial response (PR)"),
+            ("SD", "Stable disease (SD)"), ("NON-CR/NON-PD", "Non-CR/non-PD"),
+            ("PD", "Progressive disease (PD)"), ("NE", "Not evaluable (NE)"),
+            ("ND", "Not done"), ("MISSING", "No post-baseline brain assessment")]
+
+
+def ires_bor(results: Any) -> pd.DataFrame:
+    ires = results.sets.loc[results.sets["ires"], "record_id"]
+    return results.bor_intracranial[results.bor_intracranial["record_id"].isin(ires)]
+
+
+def bor_table(results: Any) -> Table:
+    bor = ires_bor(results)
+    n = len(bor)
+    rows = []
+    for code, label in BOR_ROWS:
+        c = int((bor["confirmed"] == code).sum())
+        u = int((bor["unconfirmed"] == code).sum())
+        if code in ("NON-CR/NON-PD", "ND", "MISSING") and not (c or u):
+            continue
+        rows.append([label, n_pct(c, n), n_pct(u, n)])
+    return Table("best-response", "Table 12. Best overall intracranial response (RANO-BM)",
+                 ["Best response", f"Confirmed (N = {n})", f"Unconfirmed (N = {n})"], rows,
+                 footnote="Intracranial response-evaluable set. Confirmed CR/PR needs a second "
+                 "assessment ≥ 28 days later; SD needs an assessment ≥ 6 weeks after SG start. "
+                 "Patients without a post-baseline brain scan stay in the denominator.")
+
+
+RATE_ROWS = [("iORR_confirmed", "iORR, confirmed"), ("iORR_unconfirmed", "iORR, unconfirmed"),
+             ("iDCR", "iDCR"), ("iCBR", "Intracranial clinical benefit (≥ 24 weeks)"),
+             ("ORR_confirmed", "Extracranial ORR (RECIST 1.1), confirmed"),
+             ("ORR_unconfirmed", "Extracranial ORR (RECIST 1.1), unconfirmed"),
+             ("CBR", "Extracranial clinical benefit (≥ 24 weeks)")]
+
+
+def rates_table(results: Any) -> Table:
+    rows = [[label, f"{p.x}/{p.n}", _pct_ci(p)] for key, label in RATE_ROWS
+            if (p := results.proportions.get(key)) is not None]
+    return Table("response-rates", "Table 13. Response and disease-control rates",
+                 ["Endpoint", "n/N", "% (95% CI)"], rows,
+                 footnote="iORR: CR or PR; iDCR: CR, PR, SD or non-CR/non-PD (confirmed best "
+                 "response). Intracranial rates over the response-evaluable set; extracranial "
+                 "over FAS patients with measurable extracranial disease. Exact "
+                 "(Clopper–Pearson) 95% CIs.")
+
+
+def efficacy_key(results: Any) -> KeyFigures | Paragraph:
+    p = results.proportions
+    items = []
+    for key, label in (("iORR_confirmed", "Confirmed iORR"),
+                       ("iORR_unconfirmed", "Unconfirmed iORR"), ("iDCR", "iDCR")):
+        prop = p.get(key)
+        if prop is not None and prop.n:
+            items.append(KeyFigure(label, f"{100 * prop.estimate:.1f}%",
+                                   f"{prop.x}/{prop.n}; 95% CI {100 * prop.lower:.1f}–"
+                                   f"{100 * prop.upper:.1f}"))
+    km = results.km.get("ipfs")
+    if km is not None:
+        items.append(KeyFigure("Median iPFS", f"{km.median_text()} mo",
+                               f"95% CI in brackets; {km.events} events in {km.n}"))
+    if not items:
+        return Paragraph("No patient is response-evaluable yet.", "warning")
+    return KeyFigures("efficacy-key", items)
+
+
+def waterfall(results: Any) -> Figure:
+    bor = ires_bor(results)
+    data = pd.DataFrame({"record_id": bor["record_id"],
+                         "best_pct_change": bor["best_pct_change"],
+                         "bor": bor["confirmed"].replace({"NON-CR/NON-PD": "non-CR/non-PD",
+                                                          "MISSING": "NE", "ND": "NE"})})
+    measured = int(data["best_pct_change"].notna().sum())
+    return Figure("fig-waterfall", "Figure 2. Best change from baseline in the sum of "
+                  "intracranial target-lesion diameters",
+                  figures.waterfall_figure(data, figure_id="waterfall"),
+                  f"One bar per patient of the response-evaluable set with a measured "
+                  f"follow-up ({measured} of {len(data)}); colour: confirmed best response. "
+                  "Dashed lines: −30% (partial response) and +20% (progression threshold).")
+
+
+def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
+    """Time on SG per FAS patient, with first response, intracranial PD and death."""
+    fas = results.sets.loc[results.sets["fas"], "record_id"]
+    ex = results.exposure.set_index("record_id").reindex(fas)
+    start = results.sets.set_index("record_id")["sg_start_date"].reindex(fas)
+    ep = results.endpoints
+    ipfs = ep[ep["endpoint"] == "ipfs"].set_index("record_id").reindex(fas)
+    os_ = ep[ep["endpoint"] == "os"].set_index("record_id").reindex(fas)
+    bor = results.bor_intracranial.set_index("record_id").reindex(fas)
+    responded = bor["unconfirmed"].isin(["CR", "PR"])
+    resp_month = ((bor["unconfirmed_date"] - start).dt.days / DAYS_PER_MONTH).where(responded)
+    duration = ex["duration_days"].fillna(0) / DAYS_PER_MONTH
+    data = pd.DataFrame({
+        "record_id": fas.to_numpy(),
+        "months": duration.to_numpy(),
+        "ongoing": (~ex["discontinued"].fillna(False).astype(bool)).to_numpy(),
+        "response_month": resp_month.to_numpy(),
+        "ipd_month": ipfs["months"].where(ipfs["event_type"] == 1).to_numpy(),
+        "death_month": os_["months"].where(os_["event"] == 1).to_numpy(),
+    })
+    if subtype is not None:
+        data["subtype"] = subtype.reindex(fas).fillna("Subtype missing").to_numpy()
+    return Figure("fig-swimmer", "Figure 3. Time on SG and key events per patient",
+                  figures.swimmer_figure(data, figure_id="swimmer"),
+                  "Full analysis set, one bar per patient (time on SG); markers at the first "
+                  "CR/PR, intracranial progression (iPFS event) and death; an arrow marks "
+                  "patients still on SG.")
+
+
+def tte_table(results: Any) -> Table:
+    marks = results.landmarks.set_index(["endpoint", "months"])
+    rows = []
+    for name, label in (("ipfs", "Intracranial PFS"), ("pfs", "PFS (either compartment)"),
+                        ("os", "Overall survival"), ("idor", "Duration of intracranial "
+                                                             "response")):
+        km = results.km.get(name)
+        if km is None:
+            continue
+        cells = []
+        for month in results.options.landmark_months:
+            if (name, month) in marks.index:
+                m = marks.loc[(name, month)]
+                cells.append(f"{100 * m['survival']:.0f} ({100 * m['lower']:.0f}–"
+                             f"{100 * m['upper']:.0f}); {int(m['at_risk'])} at risk")
+            else:
+                cells.append(DASH)
+        rows.append([label, str(km.n), str(km.events), km.median_text(), *cells])
+    months = [f"{m:g}-month rate, % (95% CI)" for m in results.options.landmark_months]
+    return Table("tte-summary", "Table 14. Time-to-event endpoints (full analysis set)",
+                 ["Endpoint", "N", "Events", "Median, months (95% CI)", *months], rows,
+                 footnote="Kaplan–Meier from SG start; log-log pointwise 95% CIs; "
+                 "Brookmeyer–Crowley CI of the median; NR = not reached. Duration of response "
+                 "among confirmed responders. Censoring reasons in Table 15.")
+
+
+def km_figure(results: Any, name: str, title: str, fig_no: int) -> Figure:
+    km = results.km.get(name)
+    fas = results.sets.loc[results.sets["fas"], "record_id"]
+    ep = results.endpoints
+    frame = ep[(ep["endpoint"] == name) & ep["record_id"].isin(fas)]
+    curve = figures.SurvivalCurve("FAS", frame["months"].to_numpy(float),
+                                  frame["event"].to_numpy(int),
+                                  table=None if km is None else km.table)
+    short = {"ipfs": "iPFS", "os": "OS"}.get(name, name)
+    return Figure(f"fig-km-{name}", f"Figure {fig_no}. {title} (Kaplan–Meier)",
+                  figures.km_figure([curve], ylabel=f"{short} (%)", figure_id=f"km-{name}"),
+                  "Shaded: pointwise 95% band (log-log); ticks: censored patients; numbers at "
+                  "risk under the axis." + (f" Median {km.median_text()} months." if km else ""))
+
+
+def censoring_table(results: Any) -> Table:
+    fas = results.sets.loc[results.sets["fas"], "record_id"]
+    ep = results.endpoints
+    rows = []
+    for name, label in (("ipfs", "iPFS"), ("os", "OS")):
+        part = ep[(ep["endpoint"] == name) & ep["record_id"].isin(fas)]
+        for reason, k in part["reason"].value_counts().items():
+            rows.append([label, str(reason), n_pct(int(k), len(part))])
+    return Table("censoring", "Table 15. Events and censoring reasons (full analysis set)",
+                 ["Endpoint", "Event or censoring reason", "Patients"], rows, text_columns=2,
+                 footnote="Censoring rules of DOMAIN §5.3 (FDA 2018 Appendix 3).")
+
+
+def cif_figure(results: Any) -> Figure:
+    fas = results.sets.loc[results.sets["fas"], "record_id"]
+    ep = results.endpoints
+    part = ep[(ep["endpoint"] == "ipfs") & ep["record_id"].isin(fas)]
+    cif = results.cumulative_incidence_ipd
+    note = ""
+    if cif is not None and len(cif):
+        note = " " + "; ".join(
+            f"at {t:g} months {100 * c:.0f}% (95% CI {100 * lo:.0f}–{100 * hi:.0f})"
+            for t, c, lo, hi in cif[["time", "cumulative_incidence", "lower",
+                                     "upper"]].itertuples(index=False)) + "."
+    return Figure("fig-cif", "Figure 6. Cumulative incidence of intracranial progression, "
+                  "with death without it as a competing event",
+                  figures.cumulative_incidence_figure(
+                      part["months"].to_numpy(float), part["event_type"].to_numpy(int),
+                      labels={1: "Intracranial progression",
+                              2: "Death without intracranial progression"},
+                      figure_id="cif"),
+                  "Aalen–Johansen estimator, full analysis set. Intracranial progression:" +
+                  (note or " not estimable yet."))
+
+
+def forest(results: Any) -> Figure:
+    """Confirmed iORR by pre-specified subgroup (analysis.subgroups), suppressed when small."""
+    sub = results.subgroups
+    overall = results.proportions.get("iORR_confirmed")
+    rows = []
+    for heading, part in sub.groupby("subgroup", sort=False):
+        rows.append({"label": heading, "n": np.nan, "estimate": np.nan, "lower": np.nan,
+                     "upper": np.nan, "text": "", "suppressed": False})
+        for r in part.itertuples(index=False):
+            small = pd.isna(r.iorr)
+            rows.append({
+                "label": f"  {r.level}", "n": r.n_ires,
+                "estimate": np.nan if small else 100 * r.iorr,
+                "lower": np.nan if small else 100 * r.iorr_lower,
+                "upper": np.nan if small else 100 * r.iorr_upper,
+                "text": f"{r.responders}/{r.n_ires}" + ("" if small else
+                                                        f"  {100 * r.iorr:.0f}% "
+                                                        f"({100 * r.iorr_lower:.0f}–"
+                                                        f"{100 * r.iorr_upper:.0f})"),
+                "suppressed": bool(small)})
+    svg = figures.forest_figure(pd.DataFrame(rows), xlabel="Confirmed iORR, % (95% CI)",
+                                overall=100 * overall.estimate if overall and overall.n
+                                else None, xlim=(0, 100), figure_id="forest")
+    return Figure("fig-forest", "Figure 7. Confirmed intracranial response rate by subgroup",
+                  svg, f"Response-evaluable set; exact 95% CIs. Subgroups with fewer than "
+                  f"{results.options.min_patients} patients are listed without an estimate "
+                  "(grey). Dashed line: overall rate. Descriptive only.")
+
+
+def subgroup_ipfs_table(results: Any) -> Table:
+    rows = []
+    for r in results.subgroups.itertuples(index=False):
+        med = DASH if pd.isna(r.ipfs_median) else (
+            f"{num(r.ipfs_median)} ({num(r.ipfs_lower)}–{num(r.ipfs_upper)})")
+        rows.append([str(r.subgroup), str(r.level), str(r.n_fas), str(r.ipfs_events), med,
+                     str(r.flag or "")])
+    return Table("subgroup-ipfs", "Table 16. Median iPFS by subgroup (full analysis set)",
+                 ["Subgroup", "Level", "N", "Events", "Median iPFS, months (95% CI)", "Note"],
+                 rows, text_columns=2, wide=True,
+                 footnote="Estimates are suppressed for fewer than "
+                 f"{results.options.min_patients} patients or {results.options.min_events} "
+                 "events.")
+
+
+def efficacy_section(results: Any, subtype: pd.Series | None = None) -> Section:
+    """``subtype``: label per record_id, to colour the swimmer plot."""
+    blocks: list[Any] = [efficacy_key(results), bor_table(results), rates_table(results),
+                         waterfall(results), swimmer(results, subtype), tte_table(results)]
+    if results.km.get("ipfs") is not None:
+        blocks.append(km_figure(results, "ipfs", "Intracranial progression-free survival", 4))
+    if results.km.get("os") is not None:
+        blocks.append(km_figure(results, "os", "Overall survival", 5))
+    blocks += [censoring_table(results), cif_figure(results), forest(results),
+               subgroup_ipfs_table(results)]
+    return Section("efficacy", "Efficacy", blocks)
+
+
+# --------------------------------------------------------------------------- 7 safety
+def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
+                   death_causes: pd.Series | None = None) -> Section:
+    n = _n(results, "safety")
+    ov = results.teae_overview
+    overview = Table("teae-summary", "Table 17. Overview of treatment-emergent adverse events",
+                     ["Patients with", f"Safety set (N = {n})"],
+                     [[str(c), n_pct(int(k), n)] for c, k in zip(ov["category"], ov["n"],
+                                                                 strict=True)],
+                     footnote="TEAE: onset from the first SG dose to 30 days after the last, "
+                     "up to the cut-off. Each patient is counted once per row.")
+    terms = results.teae_by_term
+    common = terms[terms["pct_any"] >= 10]
+    by_term = Table("teae-by-term", "Table 18. TEAEs by term (any grade ≥ 10% of patients)",
+                    ["Term (CTCAE v5.0, pooled)", "Any grade", "Grade 3", "Grade 4", "Grade 5",
+                     "Grade ≥ 3"], _term_rows(common, n),
+                    footnote="Each patient counted once per term, at the highest grade; sorted "
+                    "by frequency. Neutropenia, anaemia and leukopenia pool their CTCAE terms.")
+    g3 = terms[terms["n_grade3plus"] > 0].sort_values("n_grade3plus", ascending=False)
+    grade3 = Table("teae-grade3", "Table 19. Grade ≥ 3 TEAEs by term",
+                   ["Term (CTCAE v5.0, pooled)", "Any grade", "Grade 3", "Grade 4", "Grade 5",
+                    "Grade ≥ 3"], _term_rows(g3, n), empty_message="None reported.")
+    a = results.aesi
+    aesi = Table("aesi", "Table 20. Adverse events of special interest",
+                 ["AESI", "Any grade", "Grade ≥ 3", "Day of first onset, median (range)"],
+                 [[str(r.aesi), n_pct(int(r.n), n), n_pct(int(r.n_grade3plus), n),
+                   DASH if pd.isna(r.median_first_onset_day) else
+                   f"{r.median_first_onset_day:g} ({r.min_first_onset_day:g}–"
+                   f"{r.max_first_onset_day:g})"] for r in a.itertuples(index=False)],
+                 footnote="Day 1 = first SG dose.", empty_message="None reported.")
+    g = results.gcsf
+    gcsf = Table("gcsf", "Table 21. G-CSF use (safety set)", ["", f"Safety set (N = {n})"],
+                 [[("    " if i else "") + str(c), n_pct(int(k), n)]
+                  for i, (c, k) in enumerate(zip(g["category"], g["n"], strict=True))],
+                 footnote="Primary prophylaxis: from cycle 1, before any neutropenia; "
+                 "secondary: after a neutropenic event. A patient may count in several rows.")
+    return Section("safety", "Safety", [overview, by_term, grade3, aesi, gcsf,
+                                        *safety_listings(results, labels, dictionary,
+                                                         death_causes)])
+
+
+def _term_rows(frame: pd.DataFrame, n: int) -> list[list[str]]:
+    return [[str(r.term), n_pct(int(r.n_any), n), n_pct(int(r.n_grade3), n),
+             n_pct(int(r.n_grade4), n), n_pct(int(r.n_grade5), n),
+             n_pct(int(r.n_grade3plus), n)] for r in frame.itertuples(index=False)]
+
+
+def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
+                    cause: pd.Series | None = None) -> list[Table]:
+    ae = results.adverse_events
+    ae = ae[ae["teae"].astype(bool)]
+    rel = {"1": "Related", "2": "Not related", "3": "Unknown"}
+    outcome = {"1": "Recovered", "2": "Recovering", "3": "Not recovered", "4": "Sequelae",
+               "5": "Fatal", "9": "Unknown"}
+    view = ae.assign(site=ae["redcap_data_access_group"].map(lambda d: labels.get(str(d), d)),
+                     relation=ae["ae_relation"].map(rel), outcome=ae["ae_outcome"].map(outcome),
+                     grade_text=ae["grade"].map(lambda g: DASH if pd.isna(g) else f"{g:.0f}"))
+    cols = [("record_id", "Record"), ("site", "Site"), ("term", "Term"),
+            ("grade_text", "Grade"), ("ae_onset_date", "Onset"), ("ae_end_date", "End"),
+            ("relation", "Relation to SG"), ("outcome", "Outcome")]
+    sae = listing_table(view[view["serious"].astype(bool)].sort_values(
+        ["record_id", "ae_onset_date"]), columns=cols, id="listing-sae",
+        dictionary=dictionary, caption="Listing 1. Serious treatment-emergent adverse events")
+    disc = listing_table(view[view["ae_action"] == "4"].sort_values("record_id"),
+                         columns=cols, id="listing-discontinuation", dictionary=dictionary,
+                         caption="Listing 2. Adverse events leading to SG discontinuation")
+    ep = results.endpoints
+    safety = results.sets.loc[results.sets["safety"], "record_id"]
+    dead = ep[(ep["endpoint"] == "os") & (ep["event"] == 1) & ep["record_id"].isin(safety)]
+    dead = dead.assign(site=dead["record_id"].map(
+        results.sets.set_index("record_id")["redcap_data_access_group"]).map(
+        lambda d: labels.get(str(d), d)),
+        months=dead["months"].map(lambda m: f"{m:.1f}"))
+    columns = [("record_id", "Record"), ("site", "Site"), ("end_date", "Date of death"),
+               ("months", "Months from SG start")]
+    if cause is not None:
+        dead = dead.assign(cause=dead["record_id"].map(cause))
+        columns.append(("cause", "Cause"))
+    deaths = listing_table(dead.sort_values("end_date"), columns=columns,
+                           id="listing-deaths", dictionary=dictionary, wide=False,
+                           caption="Listing 3. Deaths up to the cut-off (safety set)")
+    return [sae, disc, deaths]
+
+
+# --------------------------------------------------------------------------- 8 benchmarks
+BENCHMARKS = [
+    ["Meta-analysis of SG in HER2-negative BCBM (11 studies)", "313",
+     "31.7% (15.5–54.0)", "2.9 (1.7–4.9)", "8.4 (6.7–10.5)",
+     "75% stable BM; mixed designs; I² = 58% for iORR"],
+    ["ASCENT, stable treated BM subgroup (SG arm)", "32", "not reported",
+     "PFS 2.8 (whole body)", "6.8", "mTNBC only; values to verify (DOMAIN App. B)"],
+    ["Balinda 2024, phase 0, BCBM cohort", "13", "small evaluable n", "PFS 8 (whole body)",
+     "35.2", "selected operable patients"],
+    ["SG with SRS, retrospective", "14", "not reported", "CNS-PFS 4.2 (1.9–6.3)",
+     "8.4 (4.2–NR)", "SRS to active BM within 6 months of SG"],
+]
+
+
+def benchmarks_section() -> Section:
+    return Section("benchmarks", "Historical benchmarks", [
+        Table("benchmarks-table", "Table 22. Published results of SG in breast cancer brain "
+              "metastases", ["Source", "N", "iORR, % (95% CI)", "Median iPFS / PFS, months",
+                             "Median OS, months", "Caveat"], BENCHMARKS, text_columns=6,
+              wide=True, footnote="From docs/DOMAIN.md §3. Populations, response criteria, "
+              "imaging schedules and prior CNS radiotherapy differ from this study; published "
+              "CIs are not always Clopper–Pearson. For context, not for formal comparison."),
+        Paragraph("Comparisons with these studies are descriptive: this is a retrospective "
+                  "real-world cohort with investigator-assessed, irregularly scheduled "
+                  "imaging.", "note")], page_break=False)
