@@ -23,6 +23,7 @@ from sgbm_redcap.queries import AuditLog, RecordsBackend, RedcapHttp, apply_plan
 from sgbm_redcap.queries.backends import DataQualityApiBackend, QueryBackend
 from sgbm_redcap.queries.listings import write_listings
 from sgbm_redcap.queries.reconcile import Plan
+from sgbm_redcap.queries.sync import BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def run_sweep(
     listings_dir: str | Path | None = None,
     rules: Iterable[Rule] | None = None,
     sweep_id: str | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> SweepResult:
     """Run one sweep.
 
@@ -91,7 +93,8 @@ def run_sweep(
     t0 = time.perf_counter()
     rules_run = {r.rule_id for r in selected} - set(failed)
     result = sync_queries(findings, backend, today=today, audit=audit, sweep_id=sweep_id,
-                          dry_run=dry_run, rules_run=rules_run, existing=existing)
+                          dry_run=dry_run, rules_run=rules_run, existing=existing,
+                          batch_size=batch_size)
     timings["post"] = time.perf_counter() - t0
     paths: list[Path] = []
     if listings_dir is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sgbm_redcap.config import Settings
 from sgbm_redcap.queries import AuditLog
 from sgbm_redcap.sandbox import Sandbox, serve_in_thread
 from sgbm_redcap.sandbox.seed import seed_study
@@ -29,7 +30,8 @@ class Study:
     cohort: object = None
 
     def source(self) -> RedcapSource:
-        return RedcapSource(self.url, self.token, cache_dir=False, progress=False)
+        return RedcapSource(self.url, self.token, cache_dir=False, progress=False,
+                            settings=Settings(backoff_s=0.01, retries=8))
 
     def sweep(self, backend: str = "records", **kwargs):
         kwargs.setdefault("audit", AuditLog(self.tmp / "audit.jsonl"))
