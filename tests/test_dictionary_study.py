@@ -23,6 +23,7 @@ from sgbm_redcap.dictionary.ctcae import (
 from sgbm_redcap.dictionary.lint import lint, logic_available
 from sgbm_redcap.dictionary.model import UI_HEADER
 from sgbm_redcap.dictionary.project import load_project
+from sgbm_redcap.errors import DictionaryError
 
 D = load_dictionary(STUDY_CSV)
 YESNO = {"1": "Yes", "0": "No"}
@@ -281,3 +282,26 @@ def test_calc_days_from_last_cns_radiation_and_sld() -> None:
     assert _calc("ia_sld", ia_tl1_ld="12", ia_tl2_ld="10.5") == 22.5
     assert pd.isna(_calc("ia_sld"))
     assert _calc("er_low", er_pct="5") == 1 and _calc("er_low", er_pct="50") == 0
+
+
+# ---------------------------------------------------------------- project.toml errors
+@pytest.mark.parametrize("toml, column", [
+    ("[project]\n", "project.version"),
+    ('[project]\nversion = "1"\n[repeating]\nforms = ["no_such_form"]\n', "repeating.forms"),
+    ('[project]\nversion = "1"\n[[dags]]\nunique_name = "Site A"\nlabel = "A"\n', "dags[1]"),
+    ('[project]\nversion = "1"\n[[dags]]\nunique_name = "a"\nlabel = "A"\n'
+     '[[dags]]\nunique_name = "a"\nlabel = "B"\n', "dags"),
+    ("[project\n", None),
+])
+def test_bad_project_metadata_is_a_dictionary_error(tmp_path, toml: str, column) -> None:
+    (tmp_path / "project.toml").write_text(toml, encoding="utf-8")
+    (tmp_path / "data_dictionary.csv").write_bytes(STUDY_CSV.read_bytes())
+    with pytest.raises(DictionaryError) as info:
+        load_project(tmp_path)
+    assert info.value.column == column
+    assert info.value.file.endswith("project.toml")
+
+
+def test_missing_project_folder(tmp_path) -> None:
+    with pytest.raises(DictionaryError):
+        load_project(tmp_path / "absent")
