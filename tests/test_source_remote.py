@@ -311,3 +311,44 @@ def test_redcap_error_message_is_kept(fake, tmp_path):
     assert info.value.call == "export_metadata"
     assert info.value.status_code == 400
     assert "is not valid" in str(info.value)
+
+
+def test_many_sweeps_are_folded_into_a_new_base(fake, tmp_path):
+    from sgbm_redcap.source.cache import COMPACT_AFTER
+
+    source = make_source(tmp_path)
+    source.tables()
+    for i in range(COMPACT_AFTER + 1):
+        fake.tick()
+        fake.save(str(1 + i % 7), visits=1 + i % 3, age=str(50 + i))
+        source.pull()
+    cache = tmp_path / "cache"
+    assert len(list(cache.glob("delta-*.parquet"))) == COMPACT_AFTER + 1
+    swept = source.tables()
+    assert not list(cache.glob("delta-*.parquet"))  # compacted while reading
+    fresh = make_source(tmp_path / "fresh", cache_dir=False).tables()
+    for form in fresh:
+        pd.testing.assert_frame_equal(swept[form], fresh[form])
+    again = make_source(tmp_path).tables()  # a new process reading the compacted cache
+    pd.testing.assert_frame_equal(again.raw, fresh.raw)
+
+
+def test_broken_cache_is_a_named_error(fake, tmp_path):
+    from sgbm_redcap.errors import SourceDataError
+
+    source = make_source(tmp_path)
+    source.tables()
+    (tmp_path / "cache" / "state.json").write_text("{not json")
+    with pytest.raises(SourceDataError, match="--full"):
+        source.tables()
+    assert source.tables(full=True).pull.mode == "full"
+
+
+def test_progress_bar_only_on_a_terminal(fake, tmp_path, capsys):
+    quiet = RedcapSource(URL, TOKEN, settings=Settings(retries=0), cache_dir=False)
+    assert quiet.progress is False  # pytest's captured stderr is not a terminal
+    quiet.tables()
+    assert "export_records" not in capsys.readouterr().err
+    RedcapSource(URL, TOKEN, settings=Settings(retries=0), cache_dir=False,
+                 progress=True).tables()
+    assert "export_records" in capsys.readouterr().err
