@@ -352,3 +352,16 @@ def test_progress_bar_only_on_a_terminal(fake, tmp_path, capsys):
     RedcapSource(URL, TOKEN, settings=Settings(retries=0), cache_dir=False,
                  progress=True).tables()
     assert "export_records" in capsys.readouterr().err
+
+
+def test_without_the_logging_right_sweeps_still_catch_edits(fake, tmp_path, caplog):
+    fake._log = lambda form: (403, {}, json.dumps({"error": "You do not have permissions to "
+                                                            "use the API"}))
+    source = make_source(tmp_path)
+    source.tables()
+    assert "Logging right" in caplog.text
+    fake.tick()
+    fake.save("4", age="88")
+    sweep = source.tables()
+    assert sweep.pull.mode == "incremental" and "4" in sweep.pull.changed_records
+    assert sweep["enrolment"].set_index("record_id").loc["4", "age"] == 88

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import redcap
 import requests
@@ -142,6 +143,9 @@ def check_url(url: str | None) -> str:
             f"REDCap API URL {url!r} must start with https:// (or http:// for a local sandbox)",
             setting="redcap_url",
         )
+    host = urlsplit(url).hostname or ""
+    if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("REDCap URL %s is not https: the API token would travel unencrypted", url)
     return url
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sgbm_redcap.config import Settings
-from sgbm_redcap.errors import SourceDataError
+from sgbm_redcap.errors import RedcapAuthError, SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic
 from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
@@ -41,6 +41,11 @@ WATERMARK_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: Any server's local time lies within UTC-12..UTC+14: a log window starting this long before
 #: UTC now always contains the server's "now", whatever its time zone.
 _CLOCK_WINDOW = timedelta(hours=15)
+NO_LOG_RIGHT = (
+    "REDCap refused the project log (%s). Without the 'Logging' user right, sweeps re-read "
+    "every record changed in the last 15 hours and cannot see deleted records; ask the "
+    "project's administrator for the Logging right, or pull with --full now and then."
+)
 _RECORD_IN_ACTION = re.compile(r"record\s+(\S+)", re.I)
 
 
@@ -134,6 +139,7 @@ class RedcapSource:
         self._raw: pd.DataFrame | None = None  # rows of the last full pull, still in memory
         self._state: CacheState | None = None
         self._metadata_csv = ""
+        self._warned_no_log = False
 
     def __repr__(self) -> str:
         return f"RedcapSource(url={self.url!r}, token=<hidden>, batch_size={self.batch_size})"
@@ -223,8 +229,12 @@ class RedcapSource:
                      pull: Pull) -> tuple[pd.DataFrame, list[str]]:
         """(rows of the changed records, records whose cached rows they replace)."""
         since = datetime.strptime(old.watermark, WATERMARK_FORMAT)
-        entries = self.client.export_logging(begin_time=since)
-        self._set_watermark(state, entries, fallback=old.watermark, exported=None)
+        entries = self._log(begin_time=since)
+        if entries is None:  # no Logging right: overlap on our clock, deletions unseen
+            entries = []
+            self._set_watermark(state, [], fallback=_clock_floor(), exported=None)
+        else:
+            self._set_watermark(state, entries, fallback=old.watermark, exported=None)
         by_date = _read_csv(self.client.export_records_csv(fields=[rid], date_begin=since))
         changed_by_date = set(by_date[rid]) if len(by_date) else set()
         new_entries = _unseen(entries, old.seen_at_watermark)
@@ -277,16 +287,28 @@ class RedcapSource:
         that minute are read too, so the next sweep knows which it need not fetch again.
         Without any export in the log, the whole window is read (slower, still correct).
         """
-        begin = datetime.now(timezone.utc).replace(tzinfo=None) - _CLOCK_WINDOW
-        exports = self.client.export_logging(begin_time=begin, log_type="export")
-        newest = _newest(exports)
-        if newest is None:
-            entries = self.client.export_logging(begin_time=begin)
+        begin = datetime.strptime(_clock_floor(), WATERMARK_FORMAT)
+        exports = self._log(begin_time=begin, log_type="export")
+        newest = _newest(exports or [])
+        if exports is None:
+            entries = []
+        elif newest is None:
+            entries = self._log(begin_time=begin) or []
         else:
             since = datetime.strptime(newest, WATERMARK_FORMAT)
-            entries = exports + self.client.export_logging(begin_time=since, log_type="record")
+            entries = exports + (self._log(begin_time=since, log_type="record") or [])
         self._set_watermark(state, entries, fallback=begin.strftime(WATERMARK_FORMAT),
                             exported=listed)
+
+    def _log(self, **kwargs: Any) -> list[dict[str, Any]] | None:
+        """The project log, or None when this user may not export it (no Logging right)."""
+        try:
+            return self.client.export_logging(**kwargs)
+        except RedcapAuthError as exc:
+            if not self._warned_no_log:
+                log.warning(NO_LOG_RIGHT, exc.redcap_message)
+                self._warned_no_log = True
+            return None
 
     @staticmethod
     def _set_watermark(state: CacheState, entries: list[dict[str, Any]], fallback: str,
@@ -302,6 +324,12 @@ class RedcapSource:
             and t.strftime(WATERMARK_FORMAT) == state.watermark
             and (exported is None or not _log_record(e) or _log_record(e) in exported)
         ]
+
+
+def _clock_floor() -> str:
+    """A time no later than the server's "now" whatever its time zone (our UTC - 15 h)."""
+    return (datetime.now(timezone.utc).replace(tzinfo=None) - _CLOCK_WINDOW).strftime(
+        WATERMARK_FORMAT)
 
 
 def _newest(entries: list[dict[str, Any]]) -> str | None:
