@@ -13,6 +13,7 @@ longer match the dictionary.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -31,7 +32,7 @@ from tqdm import tqdm
 from sgbm_redcap.config import Settings
 from sgbm_redcap.errors import RedcapAuthError, SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
-from sgbm_redcap.source.client import RedcapClient, Traffic
+from sgbm_redcap.source.client import RedcapClient, Traffic, check_url
 from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
 from sgbm_redcap.source.tables import StudyTables, build_tables, normalise_raw
 
@@ -118,8 +119,9 @@ class RedcapSource:
         progress: bool | None = None,
     ):
         self.settings = settings or Settings()
-        self.url = url or self.settings.redcap_url or ""
-        token = token if token is not None else self.settings.token()
+        self.url = check_url(url or self.settings.redcap_url)  # before anything else
+        if token is None:
+            token = dataclasses.replace(self.settings, redcap_url=self.url).token()
         self.client = RedcapClient(
             self.url,
             token,
