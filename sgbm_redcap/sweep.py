@@ -159,3 +159,36 @@ def embedded_sandbox(data_dir: str | Path, *, n: int = 100, seed: int | None = N
             kwargs["seed"] = seed
         seeded = seed_study(sb, **kwargs)
         yield url, seeded.token
+
+
+@dataclass
+class Connection:
+    """Where a sweep reads and writes: a REDCap URL with its token, and the source."""
+
+    url: str
+    token: str = field(repr=False)
+    source: Any = field(repr=False)
+    embedded: bool = False
+
+
+@contextmanager
+def connect(settings: Any, *, records_file: str | Path | None = None,
+            sandbox_dir: str | Path | None = None, n: int = 100) -> Iterator[Connection]:
+    """The configured REDCap (``settings.redcap_url`` + token from the environment), an
+    offline export (``records_file``, read-only), or, with neither, the embedded sandbox
+    seeded with the synthetic cohort."""
+    from sgbm_redcap.source import FileSource, RedcapSource
+
+    if records_file is not None:
+        yield Connection("", "", FileSource(records_file, settings.dictionary_path))
+        return
+    if settings.redcap_url:
+        yield Connection(settings.redcap_url, settings.token(),
+                         RedcapSource(settings=settings, progress=False))
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sgbm-sandbox-") as tmp:
+        with embedded_sandbox(sandbox_dir or tmp, n=n) as (url, token):
+            yield Connection(url, token, RedcapSource(url, token, cache_dir=False,
+                                                      progress=False), embedded=True)
