@@ -64,6 +64,7 @@ class EndpointRules:
 
     response_source: str = "investigator"  # or "derived"
     max_gap_days: int | None = 112
+    censor_at_new_therapy: bool = True
 
 
 def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
@@ -223,7 +224,8 @@ def _progression(rid: str, endpoint: str, start: Any, progression: Any, death: A
                  what: str) -> dict:
     event_date = _min(progression, death)
     is_pd = pd.notna(progression) and progression <= _min(death, progression)
-    if pd.notna(new_tx) and (pd.isna(event_date) or new_tx < event_date):
+    if (rules.censor_at_new_therapy and pd.notna(new_tx)
+            and (pd.isna(event_date) or new_tx < event_date)):
         before = adequate[adequate < new_tx]
         end = before.max() if not before.empty else start
         return _row(rid, endpoint, start, end, 0, 0,
