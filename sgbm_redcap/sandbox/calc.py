@@ -1,16 +1,23 @@
 """Calculated fields: REDCap re-runs every calc of a record after each save.
 
-Uses ``sgbm_redcap.logic`` (CONTRACTS §2) on a context table of the touched records; when the
-logic package is not importable the stored calc values are simply left alone.
+Uses ``sgbm_redcap.logic`` (CONTRACTS §2) on a context table of the touched records holding
+only the fields the calcs read; when the logic package is not importable the stored calc
+values are left alone.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
+from .meta import ProjectMeta, checkbox_column
+
 log = logging.getLogger(__name__)
+_REF = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(([^)]*)\))?\]")
+
+RowKey = tuple[str, str, str, int]
 
 
 def format_number(value: float) -> str:
@@ -21,58 +28,69 @@ def format_number(value: float) -> str:
     return f"{value:.10g}"
 
 
-def recalculate(ctx: Any, conn: Any, records: list[str]) -> None:
-    """Recompute calc fields of ``records`` inside the caller's write transaction."""
-    meta = ctx.meta
+def _references(meta: ProjectMeta, calcs: list[Any]) -> tuple[set[str], set[tuple[str, str]]]:
+    plain: set[str] = set()
+    boxes: set[tuple[str, str]] = set()
+    for f in calcs:
+        for name, code in _REF.findall(f.calc):
+            target = meta.fields.get(name)
+            if target is not None and target.ftype == "checkbox":
+                boxes.update((name, c) for c in ([code] if code else target.choices))
+            elif name in meta.fields or name.endswith("_complete"):
+                plain.add(name)
+    return plain, boxes
+
+
+def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
+                records: list[str]) -> dict[RowKey, dict[str, Any]]:
+    """New values of the rows of ``records`` whose calc results changed (``rows`` holds every
+    stored row of those records)."""
     calcs = [f for f in meta.fields.values() if f.ftype == "calc" and f.calc.strip()]
-    if not calcs or not records:
-        return
+    wanted = set(records)
+    keys = [k for k in rows if k[0] in wanted]
+    if not calcs or not keys:
+        return {}
     try:
         from sgbm_redcap.logic import evaluate, parse
     except ImportError:
-        return
+        return {}
     import pandas as pd
 
-    from .endpoints.records import (
-        RowBuilder,
-        applicable_forms,
-        load_values,
-        ordered_keys,
-        select_columns,
-    )
+    from .endpoints.records import applicable_forms
 
-    values = load_values(ctx, records)
-    keys = ordered_keys(meta, values, records)
-    cols = select_columns(meta, [], [])
-    builder = RowBuilder(ctx, cols)
-    builder.label = False
-    builder.comma = False
-    names = [c.name for c in cols]
+    plain, boxes = _references(meta, calcs)
     base: dict[tuple[str, str], dict[str, str]] = {}
-    rows = []
+    table_rows = []
     for key in keys:
-        row = dict(zip(names, builder.values(key, values.get(key, {})), strict=True))
+        stored = rows[key]
+        row = {n: stored.get(n, "") for n in plain}
+        for name, code in boxes:
+            row[checkbox_column(name, code)] = "1" if code in stored.get(name, ()) else "0"
         if not key[2] and not key[3]:
             base[(key[0], key[1])] = row
-        rows.append(row)
-    for key, row in zip(keys, rows, strict=True):
-        if key[2] or key[3]:
+        table_rows.append(row)
+    for key, row in zip(keys, table_rows, strict=True):
+        if key[2] or key[3]:  # repeating rows see the record's non-repeating values
             for k, v in base.get((key[0], key[1]), {}).items():
-                if row.get(k, "") == "" and v != "":
+                if row.get(k, "") in ("", "0") and v not in ("", "0"):
                     row[k] = v
+        row[meta.record_id] = key[0]
         row["redcap_event_name"] = key[1]
         row["redcap_repeat_instrument"] = key[2]
         row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
-    table = pd.DataFrame(rows, dtype=object).fillna("")
-    deletes, inserts = [], []
+    table = pd.DataFrame(table_rows, dtype=object).fillna("")
+    changed: dict[RowKey, dict[str, Any]] = {}
     for f in calcs:
+        mask = [f.form in applicable_forms(meta, key) for key in keys]
+        if not any(mask):
+            continue
         try:
-            result = evaluate(parse(f.calc), table)
+            result = list(evaluate(parse(f.calc), table))
         except Exception as exc:  # noqa: BLE001 - a broken calc leaves the field blank
             log.debug("calc %s failed: %s", f.name, exc)
             continue
-        for key, value in zip(keys, list(result), strict=True):
-            if f.form not in applicable_forms(meta, key):
+        for key, value, applies in zip(keys, result, mask, strict=True):
+            if not applies:
                 continue
             try:
                 text = format_number(float(value))
@@ -80,13 +98,12 @@ def recalculate(ctx: Any, conn: Any, records: list[str]) -> None:
                 text = "" if value is None else str(value)
             if text == "nan":
                 text = ""
-            old = values.get(key, {}).get(f.name, "")
-            if text == old:
+            row = changed.get(key, rows[key])
+            if text == row.get(f.name, ""):
                 continue
-            deletes.append((ctx.pid, *key, f.name))
+            row = changed.setdefault(key, dict(rows[key]))
             if text:
-                inserts.append((ctx.pid, *key, f.name, text))
-    conn.executemany("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? "
-                     "AND instance=? AND field=?", deletes)
-    conn.executemany("INSERT INTO data (pid, record, event, instrument, instance, field, value) "
-                     "VALUES (?,?,?,?,?,?,?)", inserts)
+                row[f.name] = text
+            else:
+                row.pop(f.name, None)
+    return changed

@@ -114,6 +114,8 @@ class ProjectMeta:
     #: flat-export column → (kind, field or form, code)
     columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     column_order: list[str] = field(default_factory=list)
+    #: memo tables of derived answers (the design is immutable once built)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, config: dict[str, Any]) -> ProjectMeta:

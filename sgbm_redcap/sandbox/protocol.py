@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 from xml.sax.saxutils import escape
 
 FORMATS = ("json", "csv", "xml", "odm")
@@ -134,11 +134,66 @@ def parse_request(body: bytes, content_type: str, query: str = "") -> Request:
                 charset = part.get_content_charset() or "utf-8"
                 _add(req, name, payload.decode(charset, errors="replace"))
     else:
-        text = body.decode("utf-8", errors="replace")
-        for key, value in parse_qsl(text, keep_blank_values=True):
+        for key, value in parse_form(body):
             _add(req, key, value)
     _finish_arrays(req)
     return req
+
+
+def _unquote_plus(raw: bytes) -> str:
+    """Percent-decoding at C speed for the large ``data`` values of imports."""
+    raw = raw.replace(b"+", b" ")
+    if len(raw) < 4096 or b"%" not in raw:
+        return unquote_to_bytes(raw).decode("utf-8", errors="replace")
+    import numpy as np
+
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    pct = np.flatnonzero(arr == 0x25)
+    pct = pct[pct + 2 < len(arr)]
+    hi, lo = arr[pct + 1], arr[pct + 2]
+    ok = _HEX[hi] >= 0
+    ok &= _HEX[lo] >= 0
+    pct, hi, lo = pct[ok], hi[ok], lo[ok]
+    out = arr.copy()
+    out[pct] = (_HEX[hi] * 16 + _HEX[lo]).astype(np.uint8)
+    keep = np.ones(len(arr), dtype=bool)
+    keep[pct + 1] = False
+    keep[pct + 2] = False
+    return out[keep].tobytes().decode("utf-8", errors="replace")
+
+
+def _hex_table():  # noqa: ANN202 - numpy array built lazily
+    import numpy as np
+
+    table = np.full(256, -1, dtype=np.int16)
+    for i, ch in enumerate(b"0123456789abcdef"):
+        table[ch] = i
+    for i, ch in enumerate(b"ABCDEF"):
+        table[ch] = 10 + i
+    return table
+
+
+class _LazyHex:
+    table = None
+
+    def __getitem__(self, idx):  # noqa: ANN001, ANN204
+        if _LazyHex.table is None:
+            _LazyHex.table = _hex_table()
+        return _LazyHex.table[idx]
+
+
+_HEX = _LazyHex()
+
+
+def parse_form(body: bytes) -> list[tuple[str, str]]:
+    """``application/x-www-form-urlencoded`` pairs, as PHP reads them (blank values kept)."""
+    pairs = []
+    for part in body.split(b"&"):
+        if not part:
+            continue
+        key, _, value = part.partition(b"=")
+        pairs.append((_unquote_plus(key), _unquote_plus(value)))
+    return pairs
 
 
 # ---------------------------------------------------------------- envelopes and encoders
@@ -220,7 +275,8 @@ def parse_data(data: str, fmt: str) -> list[dict[str, str]]:
         if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
             raise ApiError("The data being imported is not formatted correctly. The JSON must "
                            "be in an array, as in [{ ... }].")
-        return [{str(k): _to_str(v) for k, v in r.items()} for r in obj]
+        return [{str(k): (v if type(v) is str else _to_str(v)) for k, v in r.items()}
+                for r in obj]
     if fmt == "csv":
         text = data.lstrip("\ufeff")
         reader = csv.DictReader(io.StringIO(text))

@@ -38,7 +38,18 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
 _NUMERIC = {"integer", "number", "number_1dp", "number_2dp", "number_3dp", "number_4dp"}
 
 
-def _parse_date(value: str, kind: str) -> dt.datetime | None:
+_YMD = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def _parse_date(value: str, kind: str) -> dt.datetime | dt.date | None:
+    if kind == "date":  # the common case, without strptime
+        m = _YMD.match(value)
+        if m is None:
+            return None
+        try:
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
     fmts = {"date": ("%Y-%m-%d",), "datetime": ("%Y-%m-%d %H:%M",),
             "datetime_seconds": ("%Y-%m-%d %H:%M:%S",)}[kind]
     for f in fmts:
@@ -154,3 +165,44 @@ def soft_range_warning(f: FieldInfo, value: str) -> bool:
     except ValueError:
         return False
     return False
+
+
+_CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
+
+
+def canonical_date(value: str) -> bool:
+    """Already in stored form (Y-M-D with zero padding): no ``dateFormat`` conversion needed."""
+    return _CANONICAL.match(value) is not None
+
+
+class Validator:
+    """A field's import check, prepared once per design: ``check(value) -> message | None``."""
+
+    def __init__(self, f: FieldInfo):
+        self.field = f
+        self.validation = f.validation
+        self.dates = f.ftype == "text" and date_kind(f.validation) is not None
+        self.choices = f.choices if f.ftype in ("radio", "dropdown", "yesno", "truefalse") \
+            else None
+        self.message = f"The value is not a valid category for {f.name}"
+        self.pattern = None
+        if f.ftype == "text" and f.validation in _PATTERNS and \
+                "@FORCE-MINMAX" not in (f.annotation or "").upper():
+            self.pattern = _PATTERNS[f.validation]
+
+    def __call__(self, value: str) -> str | None:
+        if self.choices is not None:
+            return None if value in self.choices else self.message
+        if self.pattern is not None:
+            regex, msg = self.pattern
+            return None if regex.match(value) else msg.format(f=self.field.name)
+        return validate_value(self.field, value)
+
+
+def make_validator(f: FieldInfo) -> Validator | None:
+    """None for fields whose values REDCap accepts as they come (plain text, notes)."""
+    if f.ftype in ("radio", "dropdown", "yesno", "truefalse", "slider"):
+        return Validator(f)
+    if f.ftype == "text" and f.validation:
+        return Validator(f)
+    return None

@@ -27,11 +27,11 @@ def store_field_file(sb: Sandbox, pid: int, record: str, event: str, instrument:
         cur = conn.execute("INSERT INTO docs (pid, name, mime, content, created) "
                            "VALUES (?,?,?,?,?)", (pid, name, mime, content, now()))
         doc_id = int(cur.lastrowid or 0)
-        key = (pid, record, event, instrument, instance)
-        conn.execute("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
-                     "instance=? AND field=?", (*key, field))
-        conn.execute("INSERT INTO data (pid, record, event, instrument, instance, field, value) "
-                     "VALUES (?,?,?,?,?,?,?)", (*key, field, str(doc_id)))
+        key = (record, event, instrument, instance)
+        row = sb.store.read_rows(pid, [record], conn=conn).get(key, {})
+        row = dict(row, **{field: str(doc_id)})
+        row.setdefault(sb.store.meta(pid).record_id, record)
+        sb.store.write_rows(conn, pid, {key: row})
     return doc_id
 
 
@@ -64,10 +64,9 @@ def _file_target(ctx: Context) -> tuple[str, str, str, int, str]:
 
 
 def _doc_for(ctx: Context, target: tuple[str, str, str, int, str]) -> int | None:
-    row = ctx.store.conn.execute(
-        "SELECT value FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
-        "instance=? AND field=?", (ctx.pid, *target)).fetchone()
-    return int(row[0]) if row and row[0].isdigit() else None
+    row = ctx.store.read_rows(ctx.pid, [target[0]]).get(target[:4], {})
+    value = str(row.get(target[4], ""))
+    return int(value) if value.isdigit() else None
 
 
 @endpoint("file", "export")
@@ -112,8 +111,9 @@ def delete_file(ctx: Context) -> Response:
     if doc is None:
         raise ApiError("There is no file to delete for this record")
     with ctx.store.write() as conn:
-        conn.execute("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
-                     "instance=? AND field=?", (ctx.pid, *target))
+        row = dict(ctx.store.read_rows(ctx.pid, [target[0]], conn=conn).get(target[:4], {}))
+        row.pop(target[4], None)
+        ctx.store.write_rows(conn, ctx.pid, {target[:4]: row})
         conn.execute("UPDATE docs SET deleted=1 WHERE doc_id=?", (doc,))
         ctx.log(conn, "record_edit", f"Delete uploaded document (API) {target[0]}", target[4],
                 target[0])

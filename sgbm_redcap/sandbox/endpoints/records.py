@@ -17,11 +17,12 @@ from typing import Any
 from ..handler import Context, Response, endpoint, now
 from ..meta import COMPLETE_LABELS, ProjectMeta
 from ..protocol import MIME, ApiError, csv_text, encode_rows, encode_scalar, parse_data
-from ..validation import convert_date, validate_value
+from ..validation import canonical_date, convert_date, make_validator
 
 log = logging.getLogger(__name__)
 
 RowKey = tuple[str, str, str, int]  # record, event, repeat instrument, instance
+_UNSET: Any = object()
 _DELIMS = {",": ",", "tab": "\t", ";": ";", "|": "|", "^": "^"}
 _SPECIAL = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
             "redcap_data_access_group", "redcap_survey_identifier")
@@ -47,31 +48,8 @@ def record_dags(ctx: Context) -> dict[str, tuple[str, str, str]]:
 
 
 def load_values(ctx: Context, records: list[str] | None) -> dict[RowKey, dict[str, Any]]:
-    """Stored values grouped by row key; checkbox fields map to a set of checked codes."""
-    meta = ctx.meta
-    checkbox = {n for n, f in meta.fields.items() if f.ftype == "checkbox"}
-    out: dict[RowKey, dict[str, Any]] = defaultdict(dict)
-    conn = ctx.store.conn
-    sql = "SELECT record, event, instrument, instance, field, value FROM data WHERE pid=?"
-    if records is None:
-        batches: list[list[str] | None] = [None]
-    else:
-        batches = [records[i:i + 500] for i in range(0, len(records), 500)]
-    for batch in batches:
-        if batch is None:
-            cur = conn.execute(sql, (ctx.pid,))
-        else:
-            if not batch:
-                continue
-            cur = conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
-                               (ctx.pid, *batch))
-        for rec, ev, ins, inst, fld, val in cur:
-            row = out[(rec, ev, ins, inst)]
-            if fld in checkbox:
-                row.setdefault(fld, set()).add(val)
-            else:
-                row[fld] = val
-    return out
+    """Stored rows by key; checkbox fields hold the list of checked codes."""
+    return ctx.store.read_rows(ctx.pid, records)
 
 
 def ordered_keys(meta: ProjectMeta, values: dict[RowKey, dict[str, Any]],
@@ -152,80 +130,98 @@ def select_columns(meta: ProjectMeta, fields: list[str], forms: list[str]) -> li
     return cols
 
 
-def applicable_forms(meta: ProjectMeta, key: RowKey) -> set[str]:
-    _, ev, instr, _inst = key
-    if instr:
-        return {instr}
-    on_event = meta.forms_on_event(ev)
-    if meta.repeating_event(ev):
-        return set(on_event)
-    return {f for f in on_event if not meta.repeating_form(f, ev)}
+def applicable_forms(meta: ProjectMeta, key: RowKey) -> frozenset[str]:
+    """The forms whose columns a row shows: a repeating row only its own form (or, for a
+    repeating event, the event's forms); a base row the non-repeating forms of its event."""
+    k = (key[1], key[2], bool(key[3]))
+    cache = meta.cache.setdefault("applicable_forms", {})
+    got = cache.get(k)
+    if got is None:
+        _, ev, instr, _inst = key
+        if instr:
+            got = frozenset((instr,))
+        else:
+            on_event = meta.forms_on_event(ev)
+            if meta.repeating_event(ev):
+                got = frozenset(on_event)
+            else:
+                got = frozenset(f for f in on_event if not meta.repeating_form(f, ev))
+        cache[k] = got
+    return got
 
 
 class RowBuilder:
-    """Turns stored values into flat export rows for one request's options."""
+    """Turns stored values into flat export rows for one request's options.
+
+    Columns are grouped by form so that a row only visits the forms it shows; this is the
+    export's hot loop (one call per exported row).
+    """
 
     def __init__(self, ctx: Context, cols: list[Column]):
         req = ctx.req
-        self.meta = ctx.meta
+        self.meta = meta = ctx.meta
         self.cols = cols
         self.label = req.get("rawOrLabel") == "label"
         self.cb_label = req.flag("exportCheckboxLabel")
         self.blank_gray = req.flag("exportBlankForGrayFormStatus")
         self.comma = req.get("decimalCharacter") == ","
-        self.dag_labels = self.meta.dag_names
-        self._forms: dict[tuple[str, str, bool], set[str]] = {}
-        self.files = {n for n, f in self.meta.fields.items() if f.ftype == "file"}
-
-    def forms_for(self, key: RowKey) -> set[str]:
-        k = (key[1], key[2], bool(key[3]))
-        got = self._forms.get(k)
-        if got is None:
-            got = self._forms[k] = applicable_forms(self.meta, key)
-        return got
+        self.dag_labels = meta.dag_names
+        self.files = {n for n, f in meta.fields.items() if f.ftype == "file"}
+        self.by_form: dict[str, list[tuple[int, Column]]] = {}
+        for i, c in enumerate(cols):
+            if c.kind != "id":
+                self.by_form.setdefault(c.form, []).append((i, c))
+        self.form_data_fields = {
+            form: [n for n in meta.form_fields[form] if n != meta.record_id]
+            for form in meta.forms}
 
     def values(self, key: RowKey, stored: dict[str, Any]) -> list[str]:
-        forms = self.forms_for(key)
         meta = self.meta
-        out: list[str] = []
-        filled: dict[str, bool] = {}
-        for c in self.cols:
-            if c.kind == "id":
-                out.append(key[0])
+        out = [""] * len(self.cols)
+        out[0] = key[0]
+        plain = not (self.label or self.comma)
+        for form in applicable_forms(meta, key):
+            group = self.by_form.get(form)
+            if not group:
                 continue
-            if c.form not in forms:
-                out.append("")
-                continue
-            if c.kind == "field":
-                v = stored.get(c.field, "")
-                if v and c.field in self.files:
-                    v = "[document]"
-                elif v and self.label:
-                    f = meta.fields[c.field]
-                    if f.choices:
-                        v = f.choices.get(v, v)
-                elif v and self.comma and meta.fields[c.field].validation.startswith("number"):
-                    v = v.replace(".", ",")
-                out.append(v)
-            elif c.kind == "checkbox":
-                checked = c.code in stored.get(c.field, ())
-                if self.label:
-                    if self.cb_label:
-                        out.append(meta.fields[c.field].choices.get(c.code, "") if checked else "")
+            for i, c in group:
+                kind = c.kind
+                if kind == "field":
+                    v = stored.get(c.field, "")
+                    if not v:
+                        continue
+                    if c.field in self.files:
+                        v = "[document]"
+                    elif not plain:
+                        v = self._relabel(c, v)
+                    out[i] = v
+                elif kind == "checkbox":
+                    checked = c.code in stored.get(c.field, ())
+                    if self.label:
+                        if self.cb_label:
+                            out[i] = meta.fields[c.field].choices.get(c.code, "") if checked else ""
+                        else:
+                            out[i] = "Checked" if checked else "Unchecked"
                     else:
-                        out.append("Checked" if checked else "Unchecked")
-                else:
-                    out.append("1" if checked else "0")
-            else:  # complete
-                v = stored.get(c.name, "")
-                if v == "":
-                    has = filled.get(c.form)
-                    if has is None:
-                        has = filled[c.form] = any(
-                            n in stored for n in meta.form_fields[c.form] if n != meta.record_id)
-                    v = "" if (self.blank_gray and not has) else "0"
-                out.append(COMPLETE_LABELS.get(v, v) if self.label else v)
+                        out[i] = "1" if checked else "0"
+                else:  # complete
+                    v = stored.get(c.name, "")
+                    if v == "":
+                        if self.blank_gray and not any(
+                                n in stored for n in self.form_data_fields[form]):
+                            v = ""
+                        else:
+                            v = "0"
+                    out[i] = COMPLETE_LABELS.get(v, v) if self.label else v
         return out
+
+    def _relabel(self, c: Column, v: str) -> str:
+        f = self.meta.fields[c.field]
+        if self.label and f.choices:
+            return f.choices.get(v, v)
+        if self.comma and f.validation.startswith("number"):
+            return v.replace(".", ",")
+        return v
 
 
 def _prefix_columns(ctx: Context, dag_export: bool) -> list[str]:
@@ -569,7 +565,7 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             for r in rows):
         raise ApiError("Trying to import repeat instance/instrument fields! This project does "
                        "not have any repeating instruments or events enabled.")
-    data_cols = []
+    data_cols: dict[str, tuple[str, str, str, str]] = {}
     for h in header:
         if h in _SPECIAL or h in timestamps or h == pk:
             continue
@@ -590,7 +586,8 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             form = meta.fields[target].form
         else:
             form = target
-        data_cols.append((h, kind, target, code, form))
+        data_cols[h] = (kind, target, code, form)
+    validators = meta.cache.setdefault("validators", {})
     errors: list[str] = []
     record_errors: list[str] = []
     bad_events: list[str] = []
@@ -646,11 +643,12 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
         key: RowKey = (rec, ev, ri, inst)
         forms = applicable_forms(meta, key)
         vals: dict[str, str] = {}
-        for h, kind, target, _code, form in data_cols:
-            if h not in r:
+        for h, v in r.items():
+            spec = data_cols.get(h)
+            if spec is None:
                 continue
-            v = r[h]
-            v = v.strip() if isinstance(v, str) else v
+            kind, target, _code, form = spec
+            v = v.strip()
             if form not in forms:
                 if v != "":
                     if meta.longitudinal and form not in meta.forms_on_event(ev):
@@ -679,13 +677,16 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
                     errors.append(_csv_line(rec, h, v, f"The value is not a valid category for {h}"))
                     continue
             else:
-                f = meta.fields[target]
-                if f.ftype == "text" and f.validation.startswith(("date", "datetime")):
-                    v = convert_date(v, f.validation, date_format)
-                problem = validate_value(f, v)
-                if problem:
-                    errors.append(_csv_line(rec, h, v, problem))
-                    continue
+                check = validators.get(target, _UNSET)
+                if check is _UNSET:
+                    check = validators[target] = make_validator(meta.fields[target])
+                if check is not None:
+                    if check.dates and (date_format != "YMD" or not canonical_date(v)):
+                        v = convert_date(v, check.validation, date_format)
+                    problem = check(v)
+                    if problem:
+                        errors.append(_csv_line(rec, h, v, problem))
+                        continue
             vals[h] = v
         if "redcap_data_access_group" in r:
             d = r["redcap_data_access_group"].strip()
@@ -737,39 +738,43 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
     ts = now()
     with ctx.store.write() as conn:
         existing = {r for (r,) in conn.execute("SELECT record FROM records WHERE pid=?", (pid,))}
-        deletes: list[tuple[Any, ...]] = []
-        cb_deletes: list[tuple[Any, ...]] = []
-        inserts: list[tuple[Any, ...]] = []
-        details: dict[str, list[str]] = defaultdict(list)
-        for p in plan:
-            rec, ev, ri, inst = p.key
-            is_new = rec not in existing
-            base = (pid, rec, ev, ri, inst)
-            if not is_new:
-                deletes.append((*base, pk))
-            inserts.append((*base, pk, rec))
-            for col, v in p.values.items():
-                kind, target, code = meta.columns[col]
-                if kind == "checkbox":
-                    if not is_new:
-                        cb_deletes.append((*base, target, code))
-                    if v == "1":
-                        inserts.append((*base, target, code))
-                    details[rec].append(f"{col} = '{'checked' if v == '1' else 'unchecked'}'")
-                    continue
-                if not is_new:
-                    deletes.append((*base, col))
-                if v != "":
-                    inserts.append((*base, col, v))
-                if len(details[rec]) < 50:
-                    details[rec].append(f"{col} = '{v}'")
-        conn.executemany("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? "
-                         "AND instance=? AND field=?", deletes)
-        conn.executemany("DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? "
-                         "AND instance=? AND field=? AND value=?", cb_deletes)
-        conn.executemany("INSERT INTO data (pid, record, event, instrument, instance, field, "
-                         "value) VALUES (?,?,?,?,?,?,?)", inserts)
         names = list(dict.fromkeys(p.key[0] for p in plan))
+        touched_old = [r for r in names if r in existing]
+        rows = ctx.store.read_rows(pid, touched_old, conn=conn) if touched_old else {}
+        changed: dict[RowKey, dict[str, Any]] = {}
+        details: dict[str, list[str]] = defaultdict(list)
+        columns = meta.columns
+        for p in plan:
+            rec = p.key[0]
+            row = changed.get(p.key)
+            if row is None:
+                row = changed[p.key] = dict(rows.get(p.key, ()))
+            row[pk] = rec
+            notes = details[rec]
+            for col, v in p.values.items():
+                kind, target, code = columns[col]
+                if kind == "checkbox":
+                    codes = row.get(target, [])
+                    if v == "1" and code not in codes:
+                        row[target] = [*codes, code]
+                    elif v != "1" and code in codes:
+                        codes = [c for c in codes if c != code]
+                        if codes:
+                            row[target] = codes
+                        else:
+                            del row[target]
+                    if len(notes) < 50:
+                        notes.append(f"{col} = '{'checked' if v == '1' else 'unchecked'}'")
+                    continue
+                if v == "":
+                    row.pop(col, None)
+                else:
+                    row[col] = v
+                if len(notes) < 50:
+                    notes.append(f"{col} = '{v}'")
+        rows.update(changed)
+        changed.update(_recalculate(ctx, rows, names))
+        ctx.store.write_rows(conn, pid, changed)
         conn.executemany(
             "INSERT INTO records (pid, record, dag, created, modified) VALUES (?,?,?,?,?) "
             "ON CONFLICT (pid, record) DO UPDATE SET modified=excluded.modified",
@@ -782,14 +787,14 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
             [(pid, ts, ctx.username, "record_add" if r not in existing else "record_edit",
               f"{'Create' if r not in existing else 'Update'} record (API) {r}",
               ", ".join(details[r]), r, dag_of.get(r, "")) for r in names])
-        _recalculate(ctx, conn, names)
 
 
-def _recalculate(ctx: Context, conn: Any, records: list[str]) -> None:
+def _recalculate(ctx: Context, rows: dict[RowKey, dict[str, Any]],
+                 records: list[str]) -> dict[RowKey, dict[str, Any]]:
     """Re-run calc fields for the touched records (REDCap does this after every save)."""
     from ..calc import recalculate
 
-    recalculate(ctx, conn, records)
+    return recalculate(ctx.meta, rows, records)
 
 
 # ---------------------------------------------------------------- delete and next name
@@ -823,49 +828,57 @@ def delete_records(ctx: Context) -> Response:
         raise ApiError(f"The event '{event}' is not valid for this project.")
     if instrument and instrument not in meta.form_fields:
         raise ApiError(f"The instrument '{instrument}' is not valid for this project.")
-    conds, args = [], []
-    if arm:
-        evs = [e["unique_event_name"] for e in meta.events if e["arm_num"] == int(arm)]
-        conds.append(f"event IN ({','.join('?' * len(evs)) or ''})" if evs else "0")
-        args += evs
-    if event:
-        conds.append("event=?")
-        args.append(event)
+    arm_events = ({e["unique_event_name"] for e in meta.events if e["arm_num"] == int(arm)}
+                  if arm else None)
+    narrowed = bool(arm or event or instrument or instance)
+    form_fields = set()
     if instrument:
-        flds = [n for n in meta.form_fields[instrument] if n != meta.record_id] + [
-            f"{instrument}_complete"]
-        conds.append(f"field IN ({','.join('?' * len(flds))})")
-        args += flds
-        if meta.repeating_form(instrument, event):
-            conds.append("instrument=?")
-            args.append(instrument)
-    if instance:
-        conds.append("instance=?")
-        args.append(int(instance) if instance.isdigit() else -1)
-    where = (" AND " + " AND ".join(conds)) if conds else ""
+        form_fields = {n for n in meta.form_fields[instrument] if n != meta.record_id}
+        form_fields.add(f"{instrument}_complete")
+    inst = int(instance) if instance.isdigit() else (-1 if instance else None)
     count = 0
     with ctx.store.write() as conn:
+        rows = ctx.store.read_rows(ctx.pid, records, conn=conn)
+        by_record: dict[str, list[RowKey]] = defaultdict(list)
+        for key in rows:
+            by_record[key[0]].append(key)
+        changed: dict[RowKey, dict[str, Any]] = {}
         for rec in records:
-            cur = conn.execute(f"DELETE FROM data WHERE pid=? AND record=?{where}",
-                               (ctx.pid, rec, *args))
-            remaining = conn.execute("SELECT 1 FROM data WHERE pid=? AND record=? LIMIT 1",
-                                     (ctx.pid, rec)).fetchone()
-            whole = not conds or remaining is None
+            hit = False
+            for key in by_record.get(rec, []):
+                _, ev, ins, row_inst = key
+                if arm_events is not None and ev not in arm_events:
+                    continue
+                if event and ev != event:
+                    continue
+                if inst is not None and row_inst != inst:
+                    continue
+                if instrument:
+                    if ins and ins != instrument:
+                        continue
+                    if ins == instrument:  # a repeating instance of that form: the whole row
+                        changed[key] = {}
+                        hit = True
+                        continue
+                    row = {k: v for k, v in rows[key].items() if k not in form_fields}
+                    if row != rows[key]:
+                        changed[key] = row
+                        hit = True
+                    continue
+                changed[key] = {}
+                hit = True
+            survivors = [k for k in by_record.get(rec, []) if changed.get(k, rows[k])]
+            whole = not narrowed or not survivors
             if whole:
+                for k in by_record.get(rec, []):
+                    changed[k] = {}
                 conn.execute("DELETE FROM records WHERE pid=? AND record=?", (ctx.pid, rec))
-            elif instrument and remaining is not None:
-                # a repeating form's instances are gone; drop their bare record-id rows too
-                conn.execute("DELETE FROM data WHERE pid=? AND record=? AND instrument=? AND "
-                             "field=? AND instance>0 AND NOT EXISTS (SELECT 1 FROM data d2 "
-                             "WHERE d2.pid=data.pid AND d2.record=data.record AND "
-                             "d2.instrument=data.instrument AND d2.instance=data.instance AND "
-                             "d2.event=data.event AND d2.field<>data.field)",
-                             (ctx.pid, rec, instrument, meta.record_id))
-            if cur.rowcount or whole:
+            if hit or whole:
                 count += 1
                 ctx.log(conn, "record_delete", f"Delete record (API) {rec}",
-                        "" if whole else f"arm={arm} event={event} instrument={instrument} "
-                        f"instance={instance}", rec)
+                        "" if not narrowed else f"arm={arm} event={event} "
+                        f"instrument={instrument} instance={instance}", rec)
+        ctx.store.write_rows(conn, ctx.pid, changed)
     return Response(200, str(count).encode(), MIME.get(req.return_format, MIME["json"]))
 
 

@@ -84,13 +84,13 @@ def participant_list(ctx: Context) -> Response:
     event = ctx.req.get("event") if meta.longitudinal else ""
     email_field = next((n for n, f in meta.fields.items() if f.validation == "email"), None)
     rows = []
+    stored = ctx.store.read_rows(ctx.pid)
+    emails: dict[str, str] = {}
+    for key, values in stored.items():
+        if email_field and values.get(email_field):
+            emails.setdefault(key[0], values[email_field])
     for (record,) in ctx.store.conn.execute("SELECT record FROM records WHERE pid=?", (ctx.pid,)):
-        email = ""
-        if email_field:
-            got = ctx.store.conn.execute(
-                "SELECT value FROM data WHERE pid=? AND record=? AND field=? LIMIT 1",
-                (ctx.pid, record, email_field)).fetchone()
-            email = got[0] if got else ""
+        email = emails.get(record, "")
         h = _code(ctx.pid, record, instrument, event, "1", length=10)
         rows.append({"email": email, "email_occurrence": 1, "identifier": "",
                      "record": record, "invitation_sent_status": 0,

@@ -1,0 +1,166 @@
+"""Sandbox speed: record import (records/s) and a full flat-CSV export of 10,000 records.
+
+Targets (issue 4): export of 10,000 records of the study project, all instruments, flat CSV,
+in under 5 s; import at 1,000 records/s or better.
+
+Two data densities, both on the study dictionary (``redcap_project/``):
+
+* ``one-instance``: every record has the non-repeating forms filled and one instance of each
+  repeating instrument (10 rows per record);
+* ``cohort``: the synthetic cohort's own density (~31 rows, ~680 values per patient: SG
+  administrations, assessments, AEs...), made by repeating a 100-patient cohort under new
+  record names.
+
+Requests go through ``Sandbox.handle`` in-process (the same code the HTTP server runs, minus
+the socket), one import request per 500 records. Run:
+
+    .venv/bin/python benchmarks/bench_sandbox.py [--records 10000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sgbm_redcap.dictionary.project import load_project  # noqa: E402
+from sgbm_redcap.sandbox import Sandbox  # noqa: E402
+from sgbm_redcap.sandbox.meta import ProjectMeta  # noqa: E402
+
+BATCH = 500
+
+
+def one_instance_rows(sb: Sandbox, pid: int, n: int) -> list[list[dict[str, str]]]:
+    """Per record: a base row with every non-repeating field and one row per repeating form."""
+    meta: ProjectMeta = sb.store.meta(pid)
+
+    def value(name: str) -> str | None:
+        f = meta.fields[name]
+        if f.ftype in ("calc", "file", "descriptive") or "@CALC" in f.annotation.upper():
+            return None
+        if f.choices:
+            return next(iter(f.choices))
+        if f.validation.startswith("date"):
+            return "2024-09-0" + str(1 + len(name) % 9)
+        if f.validation in ("integer", "number"):
+            lo = float(f.vmin) if f.vmin else 1
+            return str(int(lo) + 1)
+        if f.validation == "email":
+            return "a@example.org"
+        return "x" if f.ftype in ("text", "notes") else None
+
+    forms = {form: {} for form in meta.forms}
+    for form in meta.forms:
+        for name in meta.form_fields[form]:
+            f = meta.fields[name]
+            if name == meta.record_id:
+                continue
+            if f.ftype == "checkbox":
+                forms[form][next(c for c, spec in meta.columns.items()
+                                 if spec[0] == "checkbox" and spec[1] == name)] = "1"
+            else:
+                v = value(name)
+                if v is not None:
+                    forms[form][name] = v
+    repeating = [r["form_name"] for r in meta.repeating]
+    out = []
+    for i in range(1, n + 1):
+        rec = str(i)
+        base = {"record_id": rec, "redcap_repeat_instrument": "", "redcap_repeat_instance": ""}
+        for form in meta.forms:
+            if form not in repeating:
+                base.update(forms[form])
+        rows = [base]
+        for form in repeating:
+            rows.append({"record_id": rec, "redcap_repeat_instrument": form,
+                         "redcap_repeat_instance": "1", **forms[form]})
+        out.append(rows)
+    return out
+
+
+def cohort_rows(n: int) -> list[list[dict[str, str]]]:
+    from sgbm_redcap.sandbox.cohort import generate_cohort
+
+    cohort = generate_cohort(n=100, seed=20240801, problem_rate=0.0)
+    by_record: dict[str, list[dict[str, str]]] = {}
+    for row in cohort.clean_records:
+        by_record.setdefault(str(row["record_id"]), []).append(
+            {k: ("" if v is None else str(v)) for k, v in row.items()})
+    template = list(by_record.values())
+    out = []
+    for i in range(n):
+        rows = template[i % len(template)]
+        out.append([dict(r, record_id=str(i + 1)) for r in rows])
+    return out
+
+
+def request(sb: Sandbox, **params: str) -> tuple[int, bytes]:
+    status, _, body = sb.handle(urlencode(params).encode())
+    return status, body
+
+
+def run(density: str, n: int, repeat: int) -> dict[str, float]:
+    project = load_project(ROOT / "redcap_project")
+    imports, exports = [], []
+    n_rows = n_values = 0
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            sb = Sandbox(tmp)
+            token = sb.create_project(ROOT / "redcap_project" / "data_dictionary.csv",
+                                      repeating_forms=project.repeating_forms,
+                                      dags=list(project.dags))
+            pid = sb.store.token_owner(token)[0]
+            records = cohort_rows(n) if density == "cohort" else one_instance_rows(sb, pid, n)
+            n_rows = sum(len(r) for r in records)
+            n_values = sum(1 for rs in records for r in rs for k, v in r.items()
+                           if v != "" and not k.startswith("redcap_"))
+            # bodies are encoded before the clock starts: the client's work is not the server's
+            bodies = [urlencode({
+                "token": token, "content": "record", "format": "json", "type": "flat",
+                "returnFormat": "json",
+                "data": json.dumps([row for rows in records[start:start + BATCH] for row in rows]),
+            }).encode() for start in range(0, n, BATCH)]
+            t0 = time.perf_counter()
+            for body in bodies:
+                status, _, answer = sb.handle(body)
+                if status != 200:
+                    raise SystemExit(f"import failed: {answer[:500]!r}")
+            imports.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            status, body = request(sb, token=token, content="record", format="csv", type="flat")
+            exports.append(time.perf_counter() - t0)
+            if status != 200:
+                raise SystemExit(f"export failed: {body[:300]!r}")
+            exported_rows = body.count(b"\n") - 1
+    return {"records": n, "rows": n_rows, "values": n_values, "exported_rows": exported_rows,
+            "import_s": statistics.median(imports), "export_s": statistics.median(exports),
+            "import_requests": -(-n // BATCH)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--density", choices=["one-instance", "cohort", "both"], default="both")
+    args = parser.parse_args()
+    densities = ["one-instance", "cohort"] if args.density == "both" else [args.density]
+    for density in densities:
+        r = run(density, args.records, args.repeat)
+        rate = r["records"] / r["import_s"]
+        print(f"[{density}] {r['records']} records, {r['rows']} rows, {r['values']} values")
+        print(f"  import: median {r['import_s']:.2f} s over {r['import_requests']} requests "
+              f"-> {rate:,.0f} records/s (target >= 1,000; ratio {rate / 1000:.2f}x)")
+        print(f"  export: median {r['export_s']:.2f} s, 1 request, {r['exported_rows']} CSV rows "
+              f"(target < 5 s; ratio {5 / r['export_s']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
