@@ -386,9 +386,11 @@ _OUT_OF_RANGE = (
      (120, 210)),
     ("tumour", "er_pct", lambda v: "950", "ER% typed with an extra digit", (0, 100)),
     ("demographics", "kps", lambda v: "180", "KPS above 100", (0, 100)),
-    ("intracranial_assessment", "ia_tl1_ld", lambda v: str(int(v) * 10 + 4),
-     "diameter entered in tenths of a mm", (0, 200)),
+    ("brain_mets_baseline", "steroid_dex_mg", lambda v: str(round(float(v) * 100)),
+     "dose typed as hundredths of a mg", (0, 100)),
 )
+# (a lesion diameter is not among them: a wrong diameter also contradicts the RANO-BM call,
+# which would make the problem ambiguous)
 _INVALID_CHOICE = (
     ("demographics", "menopausal", "4"), ("brain_mets_baseline", "bm_status", "4"),
     ("adverse_events", "ae_relation", "4"), ("sg_administration", "adm_status", "4"),

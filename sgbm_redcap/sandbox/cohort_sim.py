@@ -83,7 +83,13 @@ def _num(x: float, digits: int = 1) -> str:
 
 
 def _pick(rng: random.Random, weighted: dict[str, float]) -> str:
-    return rng.choices(list(weighted), weights=list(weighted.values()))[0]
+    """One key, drawn with the given weights (a lean ``random.choices``)."""
+    x = rng.random() * sum(weighted.values())
+    for key, weight in weighted.items():
+        x -= weight
+        if x < 0:
+            return key
+    return key
 
 
 def _lognormal_days(rng: random.Random, median: float, sigma: float = 0.8) -> int:
@@ -365,8 +371,8 @@ class PatientSimulator:
         horizon = (self.extract - self.sg_start).days
         response = _pick(rng, {"responder": 0.32, "stable": 0.45, "early_pd": 0.23})
         deep = rng.random() < 0.15
-        ipd_day = {"responder": _lognormal_days(rng, 230, 0.5),
-                   "stable": _lognormal_days(rng, 120, 0.5),
+        ipd_day = {"responder": _lognormal_days(rng, 210, 0.5),
+                   "stable": _lognormal_days(rng, 95, 0.5),
                    "early_pd": rng.randint(25, 60)}[response]
         epd_day = _lognormal_days(rng, 150, 0.7) if self.extracranial_disease else 10**6
         death_day = min(ipd_day, epd_day) + _lognormal_days(rng, 170, 0.8)
