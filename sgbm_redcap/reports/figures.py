@@ -186,8 +186,7 @@ def swimmer_figure(swim: pd.DataFrame, *, figure_id: str = "swimmer") -> Markup:
         ax.set_ylim(-1, len(data))
         ax.set_xlabel("Months since SG start")
         ax.set_ylabel(f"Patients (n = {len(data)})")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 * 2.5 / height),
-                  ncol=4)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
         return to_svg(fig, figure_id)
 
 
@@ -279,29 +278,23 @@ def _nice_step(tmax: float) -> float:
 
 
 # --------------------------------------------------------------------------- competing risks
-def cumulative_incidence_figure(durations: Sequence[float], event_codes: Sequence[int], *,
-                                labels: dict[int, str], figure_id: str = "cif") -> Markup:
-    """Aalen–Johansen cumulative incidence of each cause (``event_codes``: 0 censored,
-    1, 2, … causes named in ``labels``), e.g. intracranial PD vs death without iPD."""
-    from lifelines import AalenJohansenFitter
-
-    d = np.asarray(durations, float)
-    e = np.asarray(event_codes, int)
-    if len(d) == 0:
+def cumulative_incidence_figure(curves: dict[str, pd.DataFrame], *,
+                                figure_id: str = "cif", xmax: float | None = None) -> Markup:
+    """Cumulative incidence curves of competing causes (e.g. intracranial PD and death
+    without it). ``curves``: label → frame with ``time`` and ``cumulative_incidence`` (the
+    analysis package's Aalen–Johansen estimate at every distinct time)."""
+    curves = {k: v for k, v in curves.items() if v is not None and len(v)}
+    if not curves:
         return _empty(figure_id, "No patient in this analysis set yet.")
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7.0, 3.0))
-        for i, (code, label) in enumerate(labels.items()):
-            colour = [OKABE_ITO[3], OKABE_ITO[7], OKABE_ITO[0]][i % 3]
-            if not (e == code).any():
-                continue
-            ajf = AalenJohansenFitter(calculate_variance=False, jitter_level=1e-6, seed=1)
-            ajf.fit(d, e, event_of_interest=code)
-            cif = ajf.cumulative_density_.iloc[:, 0]
-            ax.step(cif.index, cif.to_numpy(), where="post", color=colour, lw=1.5,
-                    label=f"{label} ({int((e == code).sum())} events)")
+        colours = [OKABE_ITO[3], OKABE_ITO[7], OKABE_ITO[0]]
+        for i, (label, frame) in enumerate(curves.items()):
+            ax.step(frame["time"].to_numpy(float), frame["cumulative_incidence"].to_numpy(float),
+                    where="post", color=colours[i % 3], lw=1.5, label=label)
         ax.set_ylim(0, 1)
-        ax.set_xlim(0, max(d.max(), 1))
+        right = xmax or max(float(f["time"].max()) for f in curves.values())
+        ax.set_xlim(0, max(right, 1))
         ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25", "50", "75", "100"])
         ax.set_ylabel("Cumulative incidence (%)")
         ax.set_xlabel("Months since SG start")

@@ -244,7 +244,8 @@ def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dic
                          *, cutoff: date, results: Any = None) -> Section:
     q = query_frame(tables.raw)
     m = query_metrics(q, cutoff=cutoff)
-    comp, skipped = completeness(tables.raw, tables.dictionary)
+    comp, skipped = completeness(tables.raw, tables.dictionary,
+                                 getattr(tables, "repeating_forms", ()))
     blocks: list[Any] = [KeyFigures("quality-key", [
         KeyFigure("Queries opened this month", str(m.opened_in_period),
                   f"{m.answered_in_period} answered, {m.closed_in_period} closed"),

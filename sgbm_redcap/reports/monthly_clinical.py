@@ -146,10 +146,13 @@ def efficacy_key(results: Any) -> KeyFigures | Paragraph:
             items.append(KeyFigure(label, f"{100 * prop.estimate:.1f}%",
                                    f"{prop.x}/{prop.n}; 95% CI {100 * prop.lower:.1f}–"
                                    f"{100 * prop.upper:.1f}"))
+    from sgbm_redcap.analysis import fmt_time
+
     km = results.km.get("ipfs")
     if km is not None:
-        items.append(KeyFigure("Median iPFS", f"{km.median_text()} mo",
-                               f"95% CI in brackets; {km.events} events in {km.n}"))
+        items.append(KeyFigure("Median iPFS", f"{fmt_time(km.median)} months",
+                               f"95% CI {fmt_time(km.median_lower)}–"
+                               f"{fmt_time(km.median_upper)}; {km.events} events in {km.n}"))
     if not items:
         return Paragraph("No patient is response-evaluable yet.", "warning")
     return KeyFigures("efficacy-key", items)
@@ -264,13 +267,19 @@ def cif_figure(results: Any) -> Figure:
             f"at {t:g} months {100 * c:.0f}% (95% CI {100 * lo:.0f}–{100 * hi:.0f})"
             for t, c, lo, hi in cif[["time", "cumulative_incidence", "lower",
                                      "upper"]].itertuples(index=False)) + "."
+    from sgbm_redcap.analysis import cumulative_incidence
+
+    curves = {}
+    for code, label in ((1, "Intracranial progression"),
+                        (2, "Death without intracranial progression")):
+        k = int((part["event_type"] == code).sum())
+        if len(part) and k:
+            curves[f"{label} ({k} events)"] = cumulative_incidence(
+                part["months"].to_numpy(float), part["event_type"].to_numpy(int),
+                event_of_interest=code)
     return Figure("fig-cif", "Figure 6. Cumulative incidence of intracranial progression, "
                   "with death without it as a competing event",
-                  figures.cumulative_incidence_figure(
-                      part["months"].to_numpy(float), part["event_type"].to_numpy(int),
-                      labels={1: "Intracranial progression",
-                              2: "Death without intracranial progression"},
-                      figure_id="cif"),
+                  figures.cumulative_incidence_figure(curves, figure_id="cif"),
                   "Aalen–Johansen estimator, full analysis set. Intracranial progression:" +
                   (note or " not estimable yet."))
 
@@ -305,18 +314,24 @@ def forest(results: Any) -> Figure:
 
 
 def subgroup_ipfs_table(results: Any) -> Table:
-    rows = []
-    for r in results.subgroups.itertuples(index=False):
-        med = DASH if pd.isna(r.ipfs_median) else (
-            f"{num(r.ipfs_median)} ({num(r.ipfs_lower)}–{num(r.ipfs_upper)})")
-        rows.append([str(r.subgroup), str(r.level), str(r.n_fas), str(r.ipfs_events), med,
-                     str(r.flag or "")])
-    return Table("subgroup-ipfs", "Table 16. Median iPFS by subgroup (full analysis set)",
-                 ["Subgroup", "Level", "N", "Events", "Median iPFS, months (95% CI)", "Note"],
-                 rows, text_columns=2, wide=True,
-                 footnote="Estimates are suppressed for fewer than "
-                 f"{results.options.min_patients} patients or {results.options.min_events} "
-                 "events.")
+    rows: list[list[str]] = []
+    groups: set[int] = set()
+    for subgroup, part in results.subgroups.groupby("subgroup", sort=False):
+        groups.add(len(rows))
+        rows.append([str(subgroup), "", "", ""])
+        for r in part.itertuples(index=False):
+            if pd.isna(r.ipfs_median) and r.flag:
+                med = "not estimated †"
+            elif pd.isna(r.ipfs_median):
+                med = DASH
+            else:
+                med = f"{num(r.ipfs_median)} ({num(r.ipfs_lower)}–{num(r.ipfs_upper)})"
+            rows.append([str(r.level), str(r.n_fas), str(r.ipfs_events), med])
+    return Table("subgroup-ipfs", "Table 17. Median iPFS by subgroup (full analysis set)",
+                 ["Subgroup", "N", "Events", "Median iPFS, months (95% CI)"], rows,
+                 group_rows=frozenset(groups),
+                 footnote=f"† Suppressed: fewer than {results.options.min_patients} patients "
+                 f"or {results.options.min_events} events. NR = not reached.")
 
 
 def efficacy_section(results: Any, subtype: pd.Series | None = None) -> Section:

@@ -157,21 +157,33 @@ def _form_rows(raw: pd.DataFrame, dictionary: Any, form: str, repeating: bool,
         return raw.loc[instr == form, keep]
 
 
-def completeness(raw: pd.DataFrame, dictionary: Any) -> tuple[pd.DataFrame, int]:
+#: Instruments the toolkit itself writes (the query log), not part of the CRF.
+NOT_CRF = frozenset({"data_queries"})
+
+
+def completeness(raw: pd.DataFrame, dictionary: Any,
+                 repeating_forms: Any = ()) -> tuple[pd.DataFrame, int]:
     """Required-field completeness: one row per (site, form) with ``expected`` and
     ``filled`` answers, counted on the rows where the field is shown (branching logic),
     one row per record for a form that occurs once, one per instance for a repeating form.
     Returns the frame and the number of required fields whose branching logic could not be
     evaluated (left out)."""
-    repeating = set(raw[_INSTRUMENT].replace("", None).dropna()) if _INSTRUMENT in raw else set()
+    repeating = set(repeating_forms)
+    if _INSTRUMENT in raw:
+        repeating |= set(raw[_INSTRUMENT].replace("", None).dropna())
     parts: list[pd.DataFrame] = []
     skipped = 0
     for form in dictionary.forms:
+        if form in NOT_CRF:
+            continue
         fields = [f for f in dictionary.form_fields(form) if f.required and f.name in raw
                   and f.field_type not in {"descriptive", "checkbox", "calc"}]
         if not fields:
             continue
         rows = _form_rows(raw, dictionary, form, form in repeating, fields)
+        if form in repeating:
+            instr = rows[_INSTRUMENT].fillna("") if _INSTRUMENT in rows else ""
+            rows = rows[instr == form]
         if rows.empty:
             continue
         dag = rows[_DAG] if _DAG in rows.columns else pd.Series("", index=rows.index)
@@ -240,7 +252,8 @@ def findings_by_site(findings: pd.DataFrame, labels: dict[str, str]) -> Table:
 def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataFrame, *,
                           cover: Cover, dags: Iterable[tuple[str, str]] = (),
                           rule_titles: dict[str, str] | None = None,
-                          type_problems: pd.DataFrame | None = None) -> ReportContext:
+                          type_problems: pd.DataFrame | None = None,
+                          repeating_forms: Any = ()) -> ReportContext:
     """The data-quality report: checks, queries, completeness, values of the wrong type."""
     labels = site_labels(raw, dags)
     q = query_frame(raw)
@@ -256,7 +269,7 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                   f"{m.answered_in_period} answered, {m.closed_in_period} closed"),
         KeyFigure("Median days to close", num(m.median_days_to_close, 0), "raised → closed"),
     ])
-    comp, skipped = completeness(raw, dictionary)
+    comp, skipped = completeness(raw, dictionary, repeating_forms)
     note = (f"{skipped} required fields whose branching logic could not be evaluated are left "
             "out." if skipped else "")
     sections = [

@@ -1,0 +1,192 @@
+"""The demo a newcomer runs first (``make demo`` → ``sgbm-redcap demo --out out``).
+
+One orchestration of library calls, end to end, over real HTTP on 127.0.0.1:
+
+1. start the sandbox REDCap and build the study project from ``redcap_project/``;
+2. seed the synthetic 100-patient cohort (with planted data problems);
+3. sweep: pull, run the checks, post data queries into the ``data_queries`` instrument;
+4. simulate the sites: correct some of the data, answer some queries without a change;
+5. sweep again: fixed problems close, answered-but-persisting ones reopen;
+6. render the monthly report (HTML + PDF), the data-quality report, the per-site query
+   listings and the codebook into the output folder;
+7. stop the sandbox (its files live in a temporary folder and go with it).
+
+Nothing here is faked: each step is the library call a real deployment makes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+#: Planted-problem kinds whose fix is restoring one value (what a site does after a query).
+FIXABLE_KINDS = ("out_of_range", "invalid_choice", "stale_last_contact", "dose_reescalation",
+                 "response_contradicts_measurements", "eligibility_violation")
+SITE_ANSWER = "Checked against the source documents: the value is correct as entered."
+
+
+@dataclass
+class DemoResult:
+    """What the demo made, for the CLI to print."""
+
+    out_dir: Path
+    url: str
+    n_patients: int
+    first_sweep: str
+    second_sweep: str
+    fixed: int
+    answered: int
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def _import(backend: Any, rows: list[dict[str, str]]) -> None:
+    """Write rows as a site would in REDCap's forms (overwrite: sites may blank a value)."""
+    if rows:
+        backend.http.post("import", {"content": "record", "type": "flat",
+                                     "overwriteBehavior": "overwrite",
+                                     "data": json.dumps(rows)})
+
+
+def simulate_sites(backend: Any, cohort: Any, *, today: date, seed: int = 7,
+                   fix_share: float = 0.5, answer_share: float = 0.3) -> tuple[int, int]:
+    """Sites correct ``fix_share`` of the fixable planted problems (the clean value comes
+    back) and answer ``answer_share`` of the other open queries without changing the data.
+    Returns (records fixed, queries answered)."""
+    rng = random.Random(seed)
+    fixable = [p for p in cohort.manifest if p.kind in FIXABLE_KINDS]
+    fixes = rng.sample(fixable, round(fix_share * len(fixable)))
+    clean = {(r["record_id"], r.get("redcap_repeat_instrument", ""),
+              str(r.get("redcap_repeat_instance", ""))): r for r in cohort.clean_records}
+    rows = []
+    for p in fixes:
+        form = p.form if p.instance else ""
+        key = (p.record_id, form, str(p.instance or ""))
+        if key in clean and p.field in clean[key]:
+            rows.append({"record_id": p.record_id, "redcap_repeat_instrument": form,
+                         "redcap_repeat_instance": str(p.instance or ""),
+                         p.field: clean[key][p.field]})
+    _import(backend, rows)
+    fixed_records = {r["record_id"] for r in rows}
+    queries = backend.existing()
+    candidates = queries[(queries["dq_status"] == "1")
+                         & ~queries["record_id"].isin(fixed_records)]
+    picked = candidates.sample(frac=answer_share, random_state=seed) if len(candidates) else \
+        candidates
+    answers = [{"record_id": q.record_id, "redcap_repeat_instrument": "data_queries",
+                "redcap_repeat_instance": str(q.instance), "dq_status": "2",
+                "dq_site_response": SITE_ANSWER, "dq_answered_date": today.isoformat()}
+               for q in picked.itertuples(index=False)]
+    _import(backend, answers)
+    return len(rows), len(answers)
+
+
+def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
+             problem_rate: float = 0.1, pdf: bool = True,
+             step: Callable[[str], None] | None = None) -> DemoResult:
+    """Run the whole demo into ``out_dir``; ``step`` is told what is happening (the CLI
+    prints it)."""
+    from sgbm_redcap.config import Settings
+    from sgbm_redcap.dictionary.project import load_project
+    from sgbm_redcap.queries import AuditLog
+    from sgbm_redcap.sandbox import Sandbox, serve_in_thread
+    from sgbm_redcap.sandbox.cohort import DEFAULT_SEED
+    from sgbm_redcap.sandbox.seed import DEFAULT_PROJECT_DIR, seed_study
+    from sgbm_redcap.source import RedcapSource
+    from sgbm_redcap.sweep import make_backend, run_sweep
+
+    say = step or (lambda message: log.info("%s", message))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    project = load_project(DEFAULT_PROJECT_DIR)
+    with tempfile.TemporaryDirectory(prefix="sgbm-sandbox-") as data_dir:
+        sandbox = Sandbox(data_dir)
+        with serve_in_thread(sandbox, port=0) as url:
+            say(f"sandbox REDCap listening on {url}")
+            seeded = seed_study(sandbox, n=n, seed=seed or DEFAULT_SEED,
+                                problem_rate=problem_rate, api_url=url)
+            today = seeded.cohort.extract_date
+            say(f"study project {project.version} built from {DEFAULT_PROJECT_DIR.name}/; "
+                f"{n} synthetic patients seeded across {len(seeded.cohort.sites)} sites "
+                f"({len(seeded.manifest)} planted data problems)")
+            source = RedcapSource(url, seeded.token, cache_dir=False, progress=False,
+                                  settings=Settings(redcap_url=url))
+            backend = make_backend("records", url, seeded.token)
+            audit = AuditLog(out / "audit" / "queries.jsonl")
+            first = run_sweep(source, backend, audit=audit, dictionary=project.dictionary,
+                              today=today)
+            say(f"first sweep: {first.summary()}")
+            fixed, answered = simulate_sites(backend, seeded.cohort, today=today)
+            say(f"sites corrected {fixed} values and answered {answered} queries")
+            second = run_sweep(source, backend, audit=audit, dictionary=project.dictionary,
+                               today=today, listings_dir=out / "listings")
+            say(f"second sweep: {second.summary()}")
+            tables = source.tables()
+            files = render_outputs(tables, project, out, cutoff=today,
+                                   findings=second.findings, pdf=pdf,
+                                   data_source=f"sandbox REDCap at {url} (synthetic cohort, "
+                                   f"seed {seed or DEFAULT_SEED})")
+            files["listings (CSV)"] = [p for p in second.listings if p.suffix == ".csv"]
+            files["audit log"] = [out / "audit" / "queries.jsonl"]
+        say("sandbox stopped")
+    return DemoResult(out, url, n, first.summary(), second.summary(), fixed, answered, files)
+
+
+def render_outputs(tables: Any, project: Any, out: Path, *, cutoff: date,
+                   findings: pd.DataFrame | None, pdf: bool = True,
+                   data_source: str = "") -> dict[str, list[Path]]:
+    """Monthly report, data-quality report, per-site listings and codebook into ``out``."""
+    from sgbm_redcap.reports.codebook import render_codebook
+    from sgbm_redcap.reports.contexts import Cover
+    from sgbm_redcap.reports.env import render
+    from sgbm_redcap.reports.monthly import package_versions, write_monthly_report
+    from sgbm_redcap.reports.pdf import html_to_pdf
+    from sgbm_redcap.reports.quality import build_quality_context, site_labels, site_listing
+
+    def both(html: str, stem: Path) -> list[Path]:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        html_path = stem.parent / f"{stem.name}.html"  # not with_suffix: "1.0.0" has dots
+        html_path.write_text(html, encoding="utf-8")
+        paths = [html_path]
+        if pdf:
+            paths.append(html_to_pdf(html, stem.parent / f"{stem.name}.pdf"))
+        return paths
+
+    monthly = write_monthly_report(tables, cutoff=cutoff, out_dir=out, findings=findings,
+                                   dags=project.dags, dictionary_version=project.version,
+                                   data_source=data_source, pdf=pdf)
+    cover = Cover("Data-quality report", monthly.context.cover.study_title, "NCT07251868",
+                  cutoff, monthly.context.cover.extract_date, project.version, data_source,
+                  datetime.now(timezone.utc), package_versions())
+    quality = build_quality_context(tables.raw, tables.dictionary,
+                                    findings if findings is not None else pd.DataFrame(
+                                        columns=["rule_id", "severity", "record_id", "dag"]),
+                                    cover=cover, dags=project.dags,
+                                    type_problems=getattr(tables, "type_problems", None),
+                                    repeating_forms=project.repeating_forms)
+    files = {"monthly report": [p for p in (monthly.html, monthly.pdf) if p],
+             "data-quality report": both(render("data_quality.html.j2", quality),
+                                         out / f"data_quality_{cutoff.isoformat()}")}
+    labels = site_labels(tables.raw, project.dags)
+    listings: list[Path] = []
+    dags = sorted(set(tables.raw.get("redcap_data_access_group", pd.Series(dtype=str))
+                      .replace("", None).dropna()))
+    for dag in dags:
+        ctx = site_listing(tables.raw, dag, cover=cover, site_label=labels.get(dag, dag))
+        listings += both(render("site_queries.html.j2", ctx),
+                         out / "site_queries" / f"queries_{dag}_{cutoff.isoformat()}")
+    files["site query listings"] = listings
+    files["codebook"] = both(render_codebook(project.dictionary, version=project.version,
+                                             repeating_forms=project.repeating_forms),
+                             out / f"codebook_{project.version}")
+    return files
