@@ -152,7 +152,7 @@ def teae_by_term(ae: pd.DataFrame, n_safety: int) -> pd.DataFrame:
 def aesi_onset(ae: pd.DataFrame) -> pd.DataFrame:
     """Per patient and AESI group: first onset day and highest grade among TEAEs."""
     t = ae[ae["teae"]].copy()
-    lowered = t["pooled_term"].str.lower()
+    lowered = t["pooled_term"].astype(str).str.lower()
     rows = []
     for group, names in AESI_TERMS.items():
         hit = t[lowered.isin(names)]

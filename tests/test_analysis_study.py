@@ -1,0 +1,106 @@
+"""analyse_study end to end on a small hand-built world; subgroups and baseline table."""
+
+import math
+
+import pandas as pd
+from analysis_world import World
+
+from sgbm_redcap.analysis import AnalysisOptions, analyse_study, baseline_table
+from sgbm_redcap.analysis.subgroups import subgroup_estimates, subgroup_membership
+
+
+def _world(n_resp=3, n_other=9):
+    w = World()
+    for i in range(n_resp + n_other):
+        rid = str(i + 1)
+        w.patient(rid, dag="site_a" if i % 2 else "site_b")
+        w.add("demographics", rid, ecog="0" if i % 3 else "2", age_sg_start=50 + i)
+        w.add("tumour", rid, subtype_sg="1" if i < 6 else "2", her2_ihc="0")
+        if i < n_resp:   # confirmed PR, then PD
+            w.scan(rid, "2024-02-20", 10, 5, inv="2").scan(rid, "2024-04-01", 10, 5, inv="2")
+            w.scan(rid, "2024-06-01", 30, 20, inv="4")
+        else:            # SD then PD at a spread of dates
+            w.scan(rid, "2024-02-25", 20, 15, inv="3")
+            w.scan(rid, f"2024-04-{10 + i:02d}", 40, 15, inv="4")
+        w.add("follow_up", rid, vital_status="1", last_contact_date="2024-07-01")
+    w.patient("99", eligible="0")
+    return w
+
+
+def test_analyse_study_end_to_end():
+    r = analyse_study(_world().tables(), cutoff="2024-12-31")
+    assert r.set_counts == {"records": 13, "safety": 12, "fas": 12, "ires": 12}
+    assert r.proportions["iORR_confirmed"].x == 3 and r.proportions["iORR_confirmed"].n == 12
+    assert r.proportions["iDCR"].x == 12
+    km = r.km["ipfs"]
+    assert (km.n, km.events) == (12, 12)
+    assert r.km["idor"].n == 3
+    assert list(r.landmarks["endpoint"].unique()) == ["ipfs", "pfs", "os", "idor"]
+    assert r.followup is not None and r.followup.events == 12   # all alive: censored = event
+    assert r.cumulative_incidence_ipd["cumulative_incidence"].iloc[0] == 1.0
+    best = r.bor_intracranial.set_index("record_id").loc["1", "best_pct_change"]
+    assert math.isclose(best, -100 * 20 / 35)   # 35 mm -> 15 mm
+    assert r.response_discordance.loc["PD", "PD"] == 12
+    assert any("Clopper" in note for note in r.notes)
+
+
+def test_cutoff_changes_the_picture():
+    early = analyse_study(_world().tables(), cutoff="2024-03-31")
+    assert early.km["ipfs"].events == 0
+    assert early.proportions["iORR_confirmed"].x == 0       # confirmation scan after cut-off
+    assert early.proportions["iORR_unconfirmed"].x == 3
+
+
+def test_subgroups_are_suppressed_below_ten_patients_or_five_events():
+    r = analyse_study(_world().tables(), cutoff="2024-12-31")
+    sub = r.subgroups.set_index(["subgroup", "level"])
+    small = sub.loc[("Subtype", "TNBC")]
+    assert small.n_ires == 6 and math.isnan(small.iorr) and "fewer than 10" in small.flag
+    her2 = sub.loc[("HER2 status", "HER2-0")]
+    assert her2.n_ires == 12 and her2.iorr == 3 / 12 and her2.flag == ""
+    kept = analyse_study(_world().tables(), cutoff="2024-12-31",
+                         options=AnalysisOptions(suppress_small_subgroups=False))
+    shown = kept.subgroups.set_index(["subgroup", "level"]).loc[("Subtype", "TNBC")]
+    assert shown.iorr == 0 and shown.flag != ""
+
+
+def test_subgroup_membership_reads_the_prespecified_cuts():
+    w = World().patient("1").patient("2")
+    w.add("brain_mets_baseline", "1", bm_count=2, bm_status="3", lmd="1")
+    w.rows["brain_mets_baseline"] = [r for r in w.rows["brain_mets_baseline"]
+                                     if r.get("bm_count") or r["record_id"] == "2"]
+    w.rows["brain_mets_baseline"][0]["bm_baseline_scan_date"] = "2023-12-28"
+    w.add("prior_cns_therapy", "1", cns_type="2", cns_start_date="2023-12-20",
+          cns_end_date="2023-12-20")
+    w.add("prior_cns_therapy", "2", cns_type="1", cns_start_date="2023-06-01")
+    w.add("prior_systemic_therapy", "1", sys_agents___20="1", sys_agents___21="0")
+    w.add("prior_systemic_therapy", "2", sys_agents___20="0", sys_agents___21="0")
+    m = subgroup_membership(w.tables()).set_index("record_id")
+    assert m.loc["1", "Number of BM"] == "1-3" and m.loc["1", "BM activity"] == "Active"
+    assert m.loc["1", "CNS radiation < 4 weeks before SG"] == "Yes"
+    assert m.loc["2", "Prior CNS radiation"] == "No"      # surgery is not radiation
+    assert m.loc["1", "Prior T-DXd or other ADC"] == "Yes"
+    assert m.loc["2", "Prior T-DXd or other ADC"] == "No"
+
+
+def test_subgroup_estimates_flag_few_events():
+    m = pd.DataFrame({"record_id": [str(i) for i in range(12)], "All": ["all"] * 12})
+    ipfs = pd.DataFrame({"record_id": m.record_id, "months": range(1, 13),
+                         "event": [1] * 4 + [0] * 8})
+    bor = pd.DataFrame({"record_id": m.record_id, "response": ["PR"] * 12})
+    row = subgroup_estimates(m, bor, list(m.record_id), ipfs, list(m.record_id)).iloc[0]
+    assert row.iorr == 1.0 and math.isnan(row.ipfs_median)
+    assert "5 events" in row.flag
+
+
+def test_baseline_table_counts_missing():
+    w = _world(n_resp=1, n_other=3)
+    w.rows["demographics"][0]["ecog"] = ""
+    table = baseline_table(w.tables(), population=["1", "2", "3", "4"])
+    ecog = table[table.variable == "ECOG PS"]
+    assert ecog["n_missing"].iloc[0] == 1
+    assert ecog["n"].sum() == 3
+    age = table[table.variable == "Age at SG start (years)"].iloc[0]
+    assert age.value == "51.5 (50.75–52.25; 50–53)" and age.n_missing == 0
+    everyone = baseline_table(w.tables())       # record 99 has no demographics at all
+    assert everyone[everyone.variable == "ECOG PS"]["n_missing"].iloc[0] == 2
