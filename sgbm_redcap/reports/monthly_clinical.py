@@ -249,7 +249,8 @@ def censoring_table(results: Any) -> Table:
     rows = []
     for name, label in (("ipfs", "iPFS"), ("os", "OS")):
         part = ep[(ep["endpoint"] == name) & ep["record_id"].isin(fas)]
-        for reason, k in part["reason"].value_counts().items():
+        reasons = part["reason"].str.replace(r" \(\d+ days\)$", "", regex=True)
+        for reason, k in reasons.value_counts().items():
             rows.append([label, str(reason), n_pct(int(k), len(part))])
     return Table("censoring", "Table 15. Events and censoring reasons (full analysis set)",
                  ["Endpoint", "Event or censoring reason", "Patients"], rows, text_columns=2,

@@ -322,15 +322,16 @@ def site_listing(raw: pd.DataFrame, dag: str, *, cover: Cover, site_label: str =
     q = query_frame(raw)
     q = q[q["dag"] == dag] if len(q) else q
     today_ts = pd.Timestamp(today or cover.cutoff_date)
-    cols = ["Query", "Record", "Instrument", "Inst.", "Field", "What to check", "Status",
-            "Raised", "Days open", "Sweep note"]
+    cols = ["Record", "Instrument", "Inst.", "Field", "What to check", "Status", "Raised",
+            "Days open", "Rule", "Sweep note"]
 
     def rows(part: pd.DataFrame) -> list[list[str]]:
         part = part.sort_values("opened")
         days = (today_ts - part["opened"]).dt.days
-        return [[cell(r.dq_id), cell(r.record_id), cell(r.dq_form), cell(r.dq_instance),
-                 cell(r.dq_field), cell(r.dq_message), cell(r.status), cell(r.opened),
-                 DASH if pd.isna(d) else str(int(d)), cell(getattr(r, "dq_note", ""))]
+        return [[cell(r.record_id), cell(r.dq_form), cell(r.dq_instance), cell(r.dq_field),
+                 cell(r.dq_message), cell(r.status), cell(r.opened),
+                 DASH if pd.isna(d) else str(int(d)), cell(getattr(r, "dq_rule", "")),
+                 cell(getattr(r, "dq_note", ""))]
                 for r, d in zip(part.itertuples(index=False), days, strict=True)]
 
     open_q = q[q["status"].isin(["Open", "Reopened"])] if len(q) else q
