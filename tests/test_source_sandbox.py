@@ -18,7 +18,7 @@ from sgbm_redcap.source import RedcapSource
 def study(tmp_path_factory):
     sandbox = Sandbox(tmp_path_factory.mktemp("sandbox"))
     with serve_in_thread(sandbox, port=0) as url:
-        seeded = seed_study(sandbox, n=40, api_url=url)
+        seeded = seed_study(sandbox, n=20, api_url=url)
         yield sandbox, url, seeded.token
 
 
@@ -35,11 +35,16 @@ def assert_same_tables(a, b) -> None:
     pd.testing.assert_frame_equal(a.raw, b.raw)
 
 
-def test_pull_through_injected_faults_equals_a_clean_pull(study, tmp_path):
+@pytest.fixture(scope="module")
+def clean(study, tmp_path_factory):
+    _sandbox, url, token = study
+    return RedcapSource(url, token, settings=_settings(tmp_path_factory.mktemp("clean")),
+                        cache_dir=False, batch_size=7, progress=False).tables()
+
+
+def test_pull_through_injected_faults_equals_a_clean_pull(study, clean, tmp_path):
     sandbox, url, token = study
-    clean = RedcapSource(url, token, settings=_settings(tmp_path), cache_dir=False,
-                         batch_size=7, progress=False).tables()
-    assert len(clean["enrolment"]) == 40
+    assert len(clean["enrolment"]) == 20
     assert clean.pull.traffic.retries == 0
     sandbox.set_faults(FaultPlan(error_rate=0.2, drop_rate=0.2, seed=20240801))
     try:
@@ -51,10 +56,8 @@ def test_pull_through_injected_faults_equals_a_clean_pull(study, tmp_path):
     assert_same_tables(clean, faulty)
 
 
-def test_study_tables_follow_the_contract(study, tmp_path):
-    _sandbox, url, token = study
-    t = RedcapSource(url, token, settings=_settings(tmp_path), cache_dir=False,
-                     progress=False).tables()
+def test_study_tables_follow_the_contract(clean):
+    t = clean
     enrol, ae = t["enrolment"], t["adverse_events"]
     assert enrol["record_id"].is_unique and len(enrol) == t.raw["record_id"].nunique()
     assert list(ae.columns[:3]) == ["record_id", "redcap_data_access_group",
@@ -74,10 +77,10 @@ def test_sweep_after_edits_and_a_deletion_equals_a_full_pull(study, tmp_path):
     _sandbox, url, token = study
     source = RedcapSource(url, token, settings=_settings(tmp_path), batch_size=9,
                           progress=False)
-    first = source.tables()
-    assert first.pull.mode == "full"
+    first = source.pull()
+    assert first.mode == "full"
     project = redcap.Project(url, token)
-    ids = list(first["enrolment"]["record_id"])
+    ids = first.changed_records  # a full pull fetches every record
     changed, deleted = ids[3], ids[5]
     project.import_records([{"record_id": changed, "inelig_reason": "edited by the sweep test"}])
     project.delete_records([deleted])
