@@ -30,6 +30,9 @@ from sgbm_redcap.reports.redaction import identifier_fields
 
 log = logging.getLogger(__name__)
 
+_QUERY_FIELDS = ("dq_id", "dq_rule", "dq_severity", "dq_form", "dq_instance", "dq_field",
+                 "dq_message", "dq_status", "dq_opened_date", "dq_site_response",
+                 "dq_answered_date", "dq_closed_date", "dq_note")
 QUERY_STATUS = {"1": "Open", "2": "Answered", "3": "Closed", "4": "Reopened"}
 SEVERITY = {"1": "error", "2": "warning"}
 _INSTRUMENT = "redcap_repeat_instrument"
@@ -45,14 +48,16 @@ def query_frame(raw: pd.DataFrame) -> pd.DataFrame:
                                      "severity", "opened", "answered", "closed",
                                      "dq_site_response", "dq_note"])
     q = raw[raw[_INSTRUMENT] == "data_queries"].copy()
+    for column in _QUERY_FIELDS:  # an older dictionary may lack some of them
+        if column not in q.columns:
+            q[column] = ""
     dags = raw.drop_duplicates("record_id").set_index("record_id").get(_DAG)
     q["dag"] = q["record_id"].map(dags) if dags is not None else ""
     q["status"] = q["dq_status"].map(QUERY_STATUS).fillna("Unknown")
-    q["severity"] = q.get("dq_severity", pd.Series("", index=q.index)).map(SEVERITY).fillna("")
+    q["severity"] = q["dq_severity"].map(SEVERITY).fillna("")
     for src, dst in (("dq_opened_date", "opened"), ("dq_answered_date", "answered"),
                      ("dq_closed_date", "closed")):
-        q[dst] = pd.to_datetime(q.get(src, pd.Series("", index=q.index)).replace("", None),
-                                errors="coerce")
+        q[dst] = pd.to_datetime(q[src].replace("", None), errors="coerce")
     return q.reset_index(drop=True)
 
 
