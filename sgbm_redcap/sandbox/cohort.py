@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sgbm_redcap.sandbox import cohort_rano as rano
 from sgbm_redcap.sandbox.cohort_sim import (
@@ -30,6 +31,11 @@ from sgbm_redcap.sandbox.cohort_sim import (
     PatientSimulator,
     iso,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sgbm_redcap.dictionary import Dictionary
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +196,8 @@ class Cohort:
                 return row.get(problem.field)
         return None
 
-    def to_frame(self, *, clean: bool = False, dictionary=None, with_dag: bool = True):
+    def to_frame(self, *, clean: bool = False, dictionary: Dictionary | None = None,
+                 with_dag: bool = True) -> pd.DataFrame:
         """The flat table as a REDCap flat export of these rows would look: a DataFrame of
         strings ('' for blank).  With a ``Dictionary`` the columns follow
         ``dictionary.export_columns()`` and calc fields are computed (REDCap ignores calc

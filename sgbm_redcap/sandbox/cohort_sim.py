@@ -82,6 +82,15 @@ def _num(x: float, digits: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _ri(rng: random.Random, low: int, high: int) -> int:
+    """``rng.randint`` without its layers of argument checks (a hot path)."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _choice(rng: random.Random, seq):  # type: ignore[no-untyped-def]
+    return seq[int(rng.random() * len(seq))]
+
+
 def _pick(rng: random.Random, weighted: dict[str, float]) -> str:
     """One key, drawn with the given weights (a lean ``random.choices``)."""
     x = rng.random() * sum(weighted.values())
@@ -126,7 +135,7 @@ class PatientSimulator:
     def screen_failure(self) -> Patient:
         """A screened patient who was not eligible: enrolment form only."""
         rng = self.rng
-        screening = self.sg_start - timedelta(days=rng.randint(3, 20))
+        screening = self.sg_start - timedelta(days=_ri(rng, 3, 20))
         self._enrolment(screening, eligible=False)
         self.v["inc_sg_received"] = "0"  # never started SG in the study
         self.p.facts.update(screen_failure=True, sg_start=None, screening=screening)
@@ -134,7 +143,7 @@ class PatientSimulator:
 
     def build(self) -> Patient:
         rng = self.rng
-        screening = self.sg_start - timedelta(days=rng.randint(7, 24))
+        screening = self.sg_start - timedelta(days=_ri(rng, 7, 24))
         self._enrolment(screening, eligible=True)
         self._demographics()
         self._tumour()
@@ -146,7 +155,7 @@ class PatientSimulator:
 
     def _enrolment(self, screening: date, *, eligible: bool) -> None:
         rng, v = self.rng, self.v
-        enrol = screening + timedelta(days=rng.randint(0, 5))
+        enrol = screening + timedelta(days=_ri(rng, 0, 5))
         for name in ("inc_age18", "inc_histology", "inc_bm_imaging", "inc_sg_received",
                      "inc_clin_stable", "inc_followup"):
             v[name] = "1"
@@ -155,12 +164,12 @@ class PatientSimulator:
         v.update(screening_date=iso(screening), enrol_date=iso(enrol) if eligible else "")
         written = rng.random() < 0.85
         v["consent_type"] = "1" if written else "2"
-        v["consent_date"] = iso(screening + timedelta(days=rng.randint(0, (enrol - screening).days))
+        v["consent_date"] = iso(screening + timedelta(days=_ri(rng, 0, (enrol - screening).days))
                                 ) if written else ""
         v["eligible"] = "1" if eligible else "0"
         v["inelig_reason"] = ""
         if not eligible:
-            failed, reason = rng.choice([
+            failed, reason = _choice(rng, [
                 ("inc_clin_stable", "Uncontrolled seizures in the past 3 months"),
                 ("inc_bm_imaging", "Brain metastases not confirmed on contrast MRI/CT"),
                 ("inc_followup", "Unable to attend follow-up"),
@@ -174,19 +183,19 @@ class PatientSimulator:
     def _demographics(self) -> None:
         rng, v = self.rng, self.v
         age = min(82.0, max(29.0, rng.gauss(51, 10)))
-        birth = self.sg_start - timedelta(days=int(age * 365.25) + rng.randint(0, 300))
+        birth = self.sg_start - timedelta(days=int(age * 365.25) + _ri(rng, 0, 300))
         male = rng.random() < 0.01
         height = rng.gauss(171 if male else 159, 6)
         weight = min(95.0, max(38.0, rng.gauss(70 if male else 58, 9)))
         ecog = _pick(rng, {"0": 0.25, "1": 0.55, "2": 0.17, "3": 0.03})
         kps = {"0": (90, 100), "1": (70, 80), "2": (60, 70), "3": (40, 50)}[ecog]
         menopausal = "3" if male else ("1" if age < 48 else ("2" if age > 53 else
-                                                              rng.choice("12")))
-        lab_date = self.sg_start - timedelta(days=rng.randint(0, 7))
+                                                              _choice(rng, "12")))
+        lab_date = self.sg_start - timedelta(days=_ri(rng, 0, 7))
         v.update(
             birth_date=iso(birth), sex="2" if male else "1", height_cm=_num(height),
             weight_kg=_num(weight), menopausal=menopausal, ecog=ecog,
-            kps=str(rng.choice(range(kps[0], kps[1] + 1, 10))), lab_date=iso(lab_date),
+            kps=str(_choice(rng, range(kps[0], kps[1] + 1, 10))), lab_date=iso(lab_date),
         )
         for code in ("1", "2", "3", "4", "5", "0"):
             v[f"comorbid___{code}"] = "0"
@@ -206,31 +215,31 @@ class PatientSimulator:
         de_novo = rng.random() < 0.25
         tnbc = rng.random() < 0.45
         if de_novo:
-            diag = self.sg_start - timedelta(days=rng.randint(200, 900))
+            diag = self.sg_start - timedelta(days=_ri(rng, 200, 900))
             first_met = diag
         else:
-            diag = self.sg_start - timedelta(days=rng.randint(900, 4500))
-            first_met = diag + timedelta(days=rng.randint(300, (self.sg_start - diag).days - 180))
+            diag = self.sg_start - timedelta(days=_ri(rng, 900, 4500))
+            first_met = diag + timedelta(days=_ri(rng, 300, (self.sg_start - diag).days - 180))
         ihc = _pick(rng, {"0": 0.5, "1": 0.35, "2": 0.15} if tnbc else
                     {"0": 0.35, "1": 0.4, "2": 0.25})
         mets = {"1": 0.4, "2": 0.45, "3": 0.55, "4": 0.5, "5": 0.12}
         chosen = [code for code, p in mets.items() if rng.random() < p]
         v.update(
             diag_date=iso(diag), de_novo_iv="1" if de_novo else "0",
-            er_pct="0" if tnbc else str(rng.choice(range(10, 100, 5))),
-            pr_pct="0" if tnbc else str(rng.choice(range(0, 95, 5))),
+            er_pct="0" if tnbc else str(_choice(rng, range(10, 100, 5))),
+            pr_pct="0" if tnbc else str(_choice(rng, range(0, 95, 5))),
             her2_ihc=ihc, her2_ish="0" if ihc == "2" else "9",
             subtype_sg="2" if tnbc else "1",
-            trop2_hscore=str(rng.randint(0, 300)) if rng.random() < 0.35 else "",
+            trop2_hscore=str(_ri(rng, 0, 300)) if rng.random() < 0.35 else "",
             ugt1a1_28=_pick(rng, {"1": 0.45, "2": 0.14, "3": 0.01, "9": 0.40}),
             ugt1a1_6=_pick(rng, {"1": 0.38, "2": 0.18, "3": 0.04, "9": 0.40}),
             first_met_date=iso(first_met),
             visceral_mets="1" if ("1" in chosen or "2" in chosen) else "0",
-            ec_sites_n=str(len(chosen)), stage_diag="4" if de_novo else rng.choice("123"),
+            ec_sites_n=str(len(chosen)), stage_diag="4" if de_novo else _choice(rng, "123"),
             histology=_pick(rng, {"1": 0.85, "2": 0.1, "3": 0.05}),
             tumour_grade=_pick(rng, {"1": 0.05, "2": 0.4, "3": 0.45, "9": 0.1}),
             biomarker_specimen=_pick(rng, {"1": 0.6, "2": 0.35, "3": 0.05}),
-            ki67_pct=str(rng.choice(range(5, 95, 5))) if rng.random() < 0.8 else "",
+            ki67_pct=str(_choice(rng, range(5, 95, 5))) if rng.random() < 0.8 else "",
             gbrca=_pick(rng, {"1": 0.05, "2": 0.25, "9": 0.7}),
             receptor_conversion="1" if rng.random() < 0.1 else "0",
         )
@@ -241,24 +250,24 @@ class PatientSimulator:
 
     def _brain_baseline(self) -> None:
         rng, v = self.rng, self.v
-        scan = self.sg_start - timedelta(days=rng.randint(1, 26))
+        scan = self.sg_start - timedelta(days=_ri(rng, 1, 26))
         count = int(_pick(rng, {"1": 0.25, "2": 0.15, "3": 0.15, "5": 0.15, "8": 0.15,
                                 "14": 0.15}))
-        count += rng.randint(0, 2) if count > 3 else 0
+        count += _ri(rng, 0, 2) if count > 3 else 0
         lmd = rng.random() < 0.1
         nonmeasurable_only = rng.random() < 0.1
-        measurable = 0 if nonmeasurable_only else min(count, rng.randint(1, 6))
-        targets = sorted((rng.randint(10, 34) for _ in range(min(5, measurable))), reverse=True)
-        largest = targets[0] + rng.randint(0, 3) if targets else rng.randint(4, 9)
+        measurable = 0 if nonmeasurable_only else min(count, _ri(rng, 1, 6))
+        targets = sorted((_ri(rng, 10, 34) for _ in range(min(5, measurable))), reverse=True)
+        largest = targets[0] + _ri(rng, 0, 3) if targets else _ri(rng, 4, 9)
         status = _pick(rng, {"1": 0.3, "2": 0.4, "3": 0.3})
         earliest = max(self.first_met, self.sg_start - timedelta(days=900))
         latest = scan - timedelta(days=60 if status != "1" else 0)
         span = max(0, (latest - earliest).days)
-        bm_diag = earliest + timedelta(days=rng.randint(0, span)) if status != "1" else \
-            scan - timedelta(days=rng.randint(0, 14))
+        bm_diag = earliest + timedelta(days=_ri(rng, 0, span)) if status != "1" else \
+            scan - timedelta(days=_ri(rng, 0, 14))
         bm_diag = max(bm_diag, self.first_met)
         steroid = rng.random() < (0.45 if status != "2" else 0.15)
-        dex = rng.choice([2, 4, 4, 6, 8, 8, 12, 16]) if steroid else 0
+        dex = _choice(rng, [2, 4, 4, 6, 8, 8, 12, 16]) if steroid else 0
         cat = "1" if count == 1 else "2" if count <= 3 else "3" if count <= 10 else "4"
         v.update(
             bm_diag_date=iso(bm_diag), bm_diag_method=_pick(rng, {"1": 0.85, "2": 0.1, "3": 0.05}),
@@ -269,7 +278,7 @@ class PatientSimulator:
             steroid_dex_mg=str(dex) if steroid else "",
             aed_at_start="1" if rng.random() < 0.15 else "0",
             bm_at_first_met="1" if bm_diag == self.first_met else "0",
-            bm_slice_mm=rng.choice(["1", "1.5", "3", "5"]),
+            bm_slice_mm=_choice(rng, ["1", "1.5", "3", "5"]),
             bm_edema="1" if rng.random() < 0.4 else "0",
         )
         v["aed_agent"] = "Levetiracetam" if v["aed_at_start"] == "1" else ""
@@ -278,10 +287,10 @@ class PatientSimulator:
         for code in ("1", "2", "3", "4", "5"):
             v[f"bm_symptoms___{code}"] = "0"
         if v["bm_symptomatic"] == "1":
-            v[f"bm_symptoms___{rng.choice('1234')}"] = "1"
+            v[f"bm_symptoms___{_choice(rng, '1234')}"] = "1"
         for code in ("1", "2"):
             v[f"lmd_method___{code}"] = "1" if lmd and (code == "1" or rng.random() < 0.3) else "0"
-        v["lmd_type"] = rng.choice(["11", "12", "21", "22"]) if lmd else ""
+        v["lmd_type"] = _choice(rng, ["11", "12", "21", "22"]) if lmd else ""
         self.scan0, self.bm_diag, self.bm_status = scan, bm_diag, status
         self.targets, self.dex0, self.lmd = targets, dex, lmd
         self.nontarget_present = count > len(targets)
@@ -293,12 +302,12 @@ class PatientSimulator:
         last_rt_end: date | None = None
         if self.bm_status != "1":
             courses = 1 if rng.random() < 0.7 else 2
-            start = self.bm_diag + timedelta(days=rng.randint(3, 20))
+            start = self.bm_diag + timedelta(days=_ri(rng, 3, 20))
             for _ in range(courses):
                 kind = _pick(rng, {"1": 0.15, "2": 0.4, "3": 0.1, "4": 0.25, "5": 0.1})
                 dose, fractions, length = {
-                    "1": ("", "", 0), "2": (str(rng.choice([18, 20, 22, 24])), "1", 0),
-                    "3": (rng.choice([("27", "3"), ("30", "5")])[0], "", 6),
+                    "1": ("", "", 0), "2": (str(_choice(rng, [18, 20, 22, 24])), "1", 0),
+                    "3": (_choice(rng, [("27", "3"), ("30", "5")])[0], "", 6),
                     "4": ("30", "10", 13), "5": ("30", "10", 13),
                 }[kind]
                 if kind == "3":
@@ -308,30 +317,30 @@ class PatientSimulator:
                     break
                 self.add("prior_cns_therapy", {
                     "cns_type": kind, "cns_type_other": "",
-                    "cns_resection": rng.choice("12") if kind == "1" else "",
+                    "cns_resection": _choice(rng, "12") if kind == "1" else "",
                     "cns_start_date": iso(start), "cns_end_date": iso(end),
                     "cns_dose_gy": dose, "cns_fractions": fractions, "cns_lesions": "",
                     "cns_memantine": ("1" if rng.random() < 0.3 else "0") if kind in "45" else "",
                 })
                 if kind != "1":
                     last_rt_end = end
-                start = end + timedelta(days=rng.randint(40, 200))
+                start = end + timedelta(days=_ri(rng, 40, 200))
         self.p.facts["last_cns_therapy_end"] = last_rt_end
         # systemic: (neo)adjuvant for relapsed disease, then metastatic lines before SG
         if not self.de_novo:
-            s = self.diag + timedelta(days=rng.randint(14, 40))
+            s = self.diag + timedelta(days=_ri(rng, 14, 40))
             self.add("prior_systemic_therapy", {
-                "sys_setting": rng.choice("12"), "sys_line": "", **self._agents(adjuvant=True),
+                "sys_setting": _choice(rng, "12"), "sys_line": "", **self._agents(adjuvant=True),
                 "sys_start_date": iso(s),
-                "sys_end_date": iso(s + timedelta(days=rng.randint(100, 170))),
+                "sys_end_date": iso(s + timedelta(days=_ri(rng, 100, 170))),
                 "sys_best_response": "", "sys_end_reason": "3",
             })
-        lines = rng.choice([1, 1, 2, 2, 2, 3, 3, 4]) if self.tnbc else rng.choice([2, 2, 3, 3, 4, 5])
+        lines = _choice(rng, [1, 1, 2, 2, 2, 3, 3, 4]) if self.tnbc else _choice(rng, [2, 2, 3, 3, 4, 5])
         span = (self.sg_start - self.first_met).days - 14
         step = max(20, span // lines)
         for i in range(lines):
             start = self.first_met + timedelta(days=14 + i * step)
-            end = start + timedelta(days=max(14, step - rng.randint(5, 15)))
+            end = start + timedelta(days=max(14, step - _ri(rng, 5, 15)))
             end = min(end, self.sg_start - timedelta(days=7))
             if end <= start:
                 break
@@ -355,11 +364,11 @@ class PatientSimulator:
         elif not self.tnbc and line == 0:
             chosen = {"10", "11"}
         elif self.tnbc:
-            chosen = {rng.choice(["2", "4", "3", "7", "5"])}
+            chosen = {_choice(rng, ["2", "4", "3", "7", "5"])}
             if line == 0 and rng.random() < 0.3:
                 chosen |= {"2", "22"}
         else:
-            chosen = {rng.choice(["2", "3", "20", "10", "5", "12"])}
+            chosen = {_choice(rng, ["2", "3", "20", "10", "5", "12"])}
         out = {f"sys_agents___{c}": "1" if c in chosen else "0" for c in SYS_AGENT_CODES}
         out["sys_agents_other"] = ""
         return out
@@ -373,23 +382,23 @@ class PatientSimulator:
         deep = rng.random() < 0.15
         ipd_day = {"responder": _lognormal_days(rng, 210, 0.5),
                    "stable": _lognormal_days(rng, 95, 0.5),
-                   "early_pd": rng.randint(25, 60)}[response]
+                   "early_pd": _ri(rng, 25, 60)}[response]
         epd_day = _lognormal_days(rng, 150, 0.7) if self.extracranial_disease else 10**6
         death_day = min(ipd_day, epd_day) + _lognormal_days(rng, 170, 0.8)
         if rng.random() < 0.07:  # death without documented progression
-            death_day = rng.randint(20, 150)
+            death_day = _ri(rng, 20, 150)
         fatal: tuple[str, int] | None = None
         if rng.random() < 0.012:  # a rare fatal AE replaces the drawn death
-            fatal = (rng.choice(["febrile_neutropenia", "diarrhoea"]), rng.randint(8, 60))
-            death_day = min(death_day, fatal[1] + rng.randint(1, 6))
-        ltfu_day = rng.randint(60, 500) if rng.random() < 0.05 else 10**6
-        stop_day = rng.randint(30, 200) if rng.random() < 0.08 else 10**6  # choice/deterioration
-        stop_reason = rng.choice(["5", "7"])
+            fatal = (_choice(rng, ["febrile_neutropenia", "diarrhoea"]), _ri(rng, 8, 60))
+            death_day = min(death_day, fatal[1] + _ri(rng, 1, 6))
+        ltfu_day = _ri(rng, 60, 500) if rng.random() < 0.05 else 10**6
+        stop_day = _ri(rng, 30, 200) if rng.random() < 0.08 else 10**6  # choice/deterioration
+        stop_reason = _choice(rng, ["5", "7"])
         # brain (and body) imaging: baseline, then every 4-8 weeks until PD / death / LTFU
         scans: list[int] = [(self.scan0 - self.sg_start).days]
         t = 0
         while True:
-            t += rng.randint(28, 56)
+            t += _ri(rng, 28, 56)
             if t > horizon or t >= death_day or t > ltfu_day:
                 break
             scans.append(t)
@@ -430,17 +439,17 @@ class PatientSimulator:
             death_date = self.day(death_day)
             last_contact = death_date
             if ipd_date and ipd_date <= death_date:
-                cause = "1" if rng.random() < 0.6 else rng.choice(["2", "9"])
+                cause = "1" if rng.random() < 0.6 else _choice(rng, ["2", "9"])
             elif any(ae["grade"] == 5 for ae in aes):
                 cause = "3"
             else:
-                cause = rng.choice(["2", "4", "9"]) if epd_date else rng.choice(["4", "9"])
+                cause = _choice(rng, ["2", "4", "9"]) if epd_date else _choice(rng, ["4", "9"])
         else:
             death_date, cause = None, ""
             if ltfu:
                 last_contact = last_data
             else:
-                last_contact = max(last_data, self.extract - timedelta(days=rng.randint(0, 45)))
+                last_contact = max(last_data, self.extract - timedelta(days=_ri(rng, 0, 45)))
         v.update(
             sg_start_date=iso(self.sg_start), sg_line=str(self.sg_line),
             sg_start_dose=self.start_level, sg_combination="1" if rng.random() < 0.08 else "0",
@@ -514,7 +523,7 @@ class PatientSimulator:
                     grow = rng.uniform(1.35, 1.7)
                     lesions = [round(x * grow) for x in nadir]
                     j = max(range(len(lesions)), key=lambda k: nadir[k])
-                    lesions[j] = max(lesions[j], nadir[j] + rng.randint(6, 10))
+                    lesions[j] = max(lesions[j], nadir[j] + _ri(rng, 6, 10))
                 else:
                     if response == "responder":
                         f = max(1.0 - depth * min(1.0, t / 90.0), 0.0)
@@ -541,7 +550,7 @@ class PatientSimulator:
             if ne:
                 target = rano.NE
             if not at_pd and target in (rano.PR, rano.CR) and dex > 0 and rng.random() < 0.5:
-                dex = max(0, dex - rng.choice([2, 4]))
+                dex = max(0, dex - _choice(rng, [2, 4]))
             if target == rano.CR and dex > 0 and rng.random() < 0.6:
                 dex = 0
             nontarget = "1" if self.nontarget_present else "0"
@@ -561,7 +570,7 @@ class PatientSimulator:
                     lmd_code = "3"
                 elif mode == "clinical":
                     clinical, steroid_up = "3", True
-                    dex = dex + rng.choice([4, 8])
+                    dex = dex + _choice(rng, [4, 8])
             change = "" if dex == self.dex0 else ("1" if dex < self.dex0 else "3")
             change = change or "2"
             call = rano.time_point_call(
@@ -601,10 +610,10 @@ class PatientSimulator:
 
     def _extracranial(self, scans: list[int], epd_scan: int | None) -> None:
         rng = self.rng
-        n = rng.choice([0, 1, 2, 2, 3, 3, 4, 5])
-        base = [rng.randint(12, 55) for _ in range(n)]
+        n = _choice(rng, [0, 1, 2, 2, 3, 3, 4, 5])
+        base = [_ri(rng, 12, 55) for _ in range(n)]
         nadir = list(base)
-        trend = rng.choice([0.65, 0.8, 0.9, 1.0, 1.05])
+        trend = _choice(rng, [0.65, 0.8, 0.9, 1.0, 1.05])
         for i, t in enumerate(scans):
             row = {"ea_date": iso(self.day(t)), "ea_type": "1" if i == 0 else "2",
                    "ea_modality": "2"}
@@ -654,19 +663,19 @@ class PatientSimulator:
                 continue
             episodes = 1 + (rng.random() < 0.35) + (rng.random() < 0.15) if key in (
                 "neutropenia", "diarrhoea", "nausea") else 1
-            onset = rng.randint(lo, hi)
+            onset = _ri(rng, lo, hi)
             for _ in range(episodes):
                 if onset >= until_day:
                     break
                 severe = rng.random() < min(1.0, p_g3 * boost / p_any)
-                grade = (rng.choice([3, 3, 4]) if max_grade >= 4 else 3) if severe else \
-                    rng.choice([1, 1, 2]) if max_grade > 1 else 1
+                grade = (_choice(rng, [3, 3, 4]) if max_grade >= 4 else 3) if severe else \
+                    _choice(rng, [1, 1, 2]) if max_grade > 1 else 1
                 if key == "febrile_neutropenia":
                     grade = 3 if rng.random() < 0.8 else 4
                 grade = min(grade, max_grade)
                 out.append({"key": key, "grade": grade, "onset": onset,
-                            "duration": rng.randint(3, 21) if key != "alopecia" else 10**5})
-                onset += rng.randint(21, 63)
+                            "duration": _ri(rng, 3, 21) if key != "alopecia" else 10**5})
+                onset += _ri(rng, 21, 63)
         if fatal is not None and fatal[1] < until_day:
             out.append({"key": fatal[0], "grade": 5, "onset": fatal[1], "duration": 10**5})
         return sorted(out, key=lambda ae: ae["onset"])
@@ -705,9 +714,9 @@ class PatientSimulator:
                     if day_code == "8" and rng.random() < 0.6 and not reduced_now:
                         status, reason = "3", "1"
                     else:
-                        status, delay, reason = "2", rng.randint(5, 9), "1"
+                        status, delay, reason = "2", _ri(rng, 5, 9), "1"
                 elif rng.random() < 0.05:
-                    status, delay, reason = "2", rng.randint(2, 7), rng.choice("23")
+                    status, delay, reason = "2", _ri(rng, 2, 7), _choice(rng, "23")
                 actual = planned + delay
                 if actual >= end_day:
                     return self.day(last_given), tox_stop
@@ -787,10 +796,10 @@ class PatientSimulator:
         rng = self.rng
         rows = []
         if self.dex0:
-            rows.append(("1", "Dexamethasone", self.scan0 - timedelta(days=rng.randint(1, 30)),
+            rows.append(("1", "Dexamethasone", self.scan0 - timedelta(days=_ri(rng, 1, 30)),
                          None, {"cm_dex_mg": str(self.dex0)}))
         if self.v.get("aed_at_start") == "1":
-            rows.append(("3", "Levetiracetam", self.sg_start - timedelta(days=rng.randint(30, 300)),
+            rows.append(("3", "Levetiracetam", self.sg_start - timedelta(days=_ri(rng, 30, 300)),
                          None, {}))
         if rng.random() < 0.8:
             rows.append(("5", "Ondansetron + dexamethasone premedication", self.sg_start,
@@ -834,19 +843,19 @@ class PatientSimulator:
         room = (min(before, self.extract) - after).days
         if room < 20 or rng.random() > 0.6:
             return
-        start = after + timedelta(days=rng.randint(14, min(40, room)))
+        start = after + timedelta(days=_ri(rng, 14, min(40, room)))
         after_ipd = "1" if intracranial else "0"
         if intracranial and rng.random() < 0.5:
             kind = _pick(rng, {"6": 0.85, "7": 0.15})
             self.add("subsequent_therapy", {
                 "st_type": kind, "st_agent": "SRS" if kind == "6" else "Resection",
                 "st_start_date": iso(start), "st_cns_local": "1", "st_after_ipd": after_ipd})
-            start += timedelta(days=rng.randint(7, 20))
+            start += timedelta(days=_ri(rng, 7, 20))
             if start > min(before, self.extract):
                 return
         kind = _pick(rng, {"1": 0.6, "2": 0.15, "3": 0.1 if not self.tnbc else 0.0, "4": 0.1,
                            "5": 0.05})
-        agent = {"1": rng.choice(["Eribulin", "Capecitabine", "Gemcitabine + carboplatin"]),
+        agent = {"1": _choice(rng, ["Eribulin", "Capecitabine", "Gemcitabine + carboplatin"]),
                  "2": "Trastuzumab deruxtecan", "3": "Fulvestrant", "4": "Bevacizumab",
                  "5": "Pembrolizumab"}[kind]
         self.add("subsequent_therapy", {"st_type": kind, "st_agent": agent,

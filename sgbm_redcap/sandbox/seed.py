@@ -27,6 +27,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -38,6 +39,9 @@ from sgbm_redcap.sandbox.cohort import (
     PlantedProblem,
     generate_cohort,
 )
+
+if TYPE_CHECKING:
+    from sgbm_redcap.sandbox.core import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,6 @@ class SeededStudy:
     url: str
     token: str = field(repr=False)
     cohort: Cohort = field(repr=False)
-    project_id: int | None = None
 
     @property
     def manifest(self) -> list[PlantedProblem]:
@@ -66,7 +69,7 @@ class SeededStudy:
 
 
 def seed_study(
-    target,
+    target: Sandbox | str,
     *,
     n: int = 100,
     seed: int = DEFAULT_SEED,
