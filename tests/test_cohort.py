@@ -73,6 +73,14 @@ def test_bad_arguments_are_refused():
         generate_cohort(10, problem_rate=1.5)
     with pytest.raises(ValueError, match="unknown problem kinds"):
         generate_cohort(10, problem_kinds=["typo"])
+    with pytest.raises(ValueError, match="extract_date"):
+        generate_cohort(10, extract_date=date(2024, 8, 15))
+
+
+def test_nothing_is_dated_after_an_early_extract():
+    c = generate_cohort(60, seed=2, problem_rate=0.3, extract_date=date(2025, 3, 1))
+    dates = [v for r in c.records for k, v in r.items() if k.endswith("_date") and v]
+    assert max(dates) <= "2025-03-01" and len(c.manifest) == 18
 
 
 # -- the dictionary ---------------------------------------------------------------------------

@@ -303,6 +303,9 @@ def generate_cohort(
     unknown = sorted(set(kinds) - set(PROBLEM_KINDS))
     if unknown:
         raise ValueError(f"unknown problem kinds {unknown}; known: {PROBLEM_KINDS}")
+    if extract_date < STUDY_START + timedelta(days=60):
+        raise ValueError(f"extract_date {extract_date} leaves no time for enrolment after the "
+                         f"study start {STUDY_START}")
     site_list = list(sites) if sites is not None else list(DEFAULT_SITES)
     if not site_list:
         raise ValueError("at least one site is needed")
