@@ -133,3 +133,16 @@ def test_primary_rules_differ_from_the_simple_route_only_by_censoring(cohort_tab
     assert primary.set_counts == results.set_counts
     reasons = primary.endpoints.query("endpoint == 'ipfs'")["reason"]
     assert reasons.str.startswith("censored").sum() + primary.km["ipfs"].events == len(reasons)
+
+
+def test_typed_label_tables_read_like_the_raw_codes(cohort_tables):
+    """The typed tables (label Categoricals, booleans, Float64) without the raw export give
+    the same sets, time points and AE flags as the raw codes."""
+    from sgbm_redcap.analysis import adverse_events, analysis_sets, rano_timepoints
+
+    tables, _ = cohort_tables
+    typed = {form: tables[form] for form in tables}           # a plain mapping: no .raw
+    pd.testing.assert_frame_equal(analysis_sets(typed), analysis_sets(tables))
+    pd.testing.assert_frame_equal(rano_timepoints(typed), rano_timepoints(tables))
+    a, b = adverse_events(typed), adverse_events(tables)
+    assert a["teae"].tolist() == b["teae"].tolist() and a["grade"].tolist() == b["grade"].tolist()

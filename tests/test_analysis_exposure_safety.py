@@ -40,7 +40,7 @@ def test_exposure_counts_doses_cycles_reductions_and_rdi():
     # delivered 40 mg/kg over (49 + 21) days = 10 weeks -> 4 mg/kg/week of 20/3 planned
     assert e.relative_dose_intensity == pytest.approx(4 / (20 / 3))
     assert e.lowest_level_mg_per_kg == 5.0
-    assert e.discontinued and e.discontinuation_reason == "Intracranial PD"
+    assert e.discontinued and e.discontinuation_reason == "Intracranial progression"
 
 
 def test_exposure_summary_reports_medians_and_counts():

@@ -93,7 +93,7 @@ def test_label_valued_categoricals_read_like_codes():
     tables = w.tables()
     ia = tables["intracranial_assessment"]
     ia["ia_nontarget"] = pd.Categorical(ia["ia_nontarget"].map(
-        {"0": "Absent", "1": "Non-CR/non-PD"}))
+        {"0": "Absent", "1": "Present: non-CR/non-PD"}))
     ia["ia_rano_inv"] = pd.Categorical(ia["ia_rano_inv"].map({"2": "PR", "": None}))
     tp = rano_timepoints(tables)
     assert tp.loc[0, "response_derived"] == "PR" and tp.loc[0, "agree"]

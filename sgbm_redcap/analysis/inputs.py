@@ -168,6 +168,35 @@ LABELS: dict[str, dict[str, str]] = {
                     "4": "Other", "9": "Unknown"},
 }
 
+#: The study dictionary's own wording (redcap_project v1), so label-valued columns read back
+#: without a dictionary object too.
+LABELS.update({
+    "consent_type": {"1": "Written informed consent", "2": "Waiver of consent (ethics approved)"},
+    "menopausal": {"1": "Premenopausal", "2": "Postmenopausal", "3": "Not applicable"},
+    "subtype_sg": {"1": "HR+/HER2-negative", "2": "TNBC", "3": "Other"},
+    "bm_count_cat": {"1": "1", "2": "2-3", "3": "4-10", "4": "More than 10"},
+    "bm_status": {"1": "Untreated, newly diagnosed", "2": "Previously treated, stable", "3": "Previously treated, progressing (active)"},
+    "cns_type": {"1": "Surgery", "2": "SRS (single-fraction stereotactic radiosurgery)", "3": "FSRT (fractionated stereotactic radiotherapy)", "4": "WBRT", "5": "Hippocampal-avoidance WBRT", "9": "Other"},
+    "sg_start_dose": {"1": "10 mg/kg (starting dose)", "2": "7.5 mg/kg (1st reduction)", "3": "5 mg/kg (2nd reduction)"},
+    "adm_dose_level": {"1": "10 mg/kg (starting dose)", "2": "7.5 mg/kg (1st reduction)", "3": "5 mg/kg (2nd reduction)"},
+    "adm_status": {"1": "Given as planned", "2": "Delayed", "3": "Omitted"},
+    "adm_delay_reason": {"1": "Adverse event", "2": "Logistics", "3": "Other"},
+    "cm_category": {"1": "Corticosteroid", "2": "G-CSF", "3": "Antiepileptic", "4": "Antidiarrhoeal", "5": "Antiemetic", "6": "Transfusion", "7": "Antibiotic", "8": "Bevacizumab or mannitol (oedema / radionecrosis)", "9": "CNS local therapy during SG", "99": "Other"},
+    "cm_cns_type": {"1": "Surgery", "2": "SRS (single-fraction stereotactic radiosurgery)", "3": "FSRT (fractionated stereotactic radiotherapy)", "4": "WBRT", "5": "Hippocampal-avoidance WBRT", "9": "Other"},
+    "ia_nontarget": {"0": "Absent", "1": "Present: non-CR/non-PD", "2": "Unequivocal progression", "9": "Not evaluable"},
+    "ia_lmd": {"0": "Absent", "1": "Stable", "2": "Improved", "3": "Progression", "9": "Not evaluable"},
+    "ia_rano_inv": {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "Non-CR/non-PD"},
+    "ea_nontarget": {"0": "Absent", "1": "Present: non-CR/non-PD", "2": "Unequivocal progression", "9": "Not evaluable"},
+    "ea_recist_inv": {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "Non-CR/non-PD"},
+    "ae_grade": {"1": "Grade 1", "2": "Grade 2", "3": "Grade 3", "4": "Grade 4", "5": "Grade 5"},
+    "ae_action": {"1": "None", "2": "Interrupted or delayed", "3": "Dose reduced", "4": "Discontinued"},
+    "ae_outcome": {"1": "Recovered", "2": "Recovering", "3": "Not recovered", "4": "Recovered with sequelae", "5": "Fatal", "9": "Unknown"},
+    "st_type": {"1": "Chemotherapy", "2": "Antibody-drug conjugate", "3": "Endocrine therapy", "4": "Targeted therapy", "5": "Immunotherapy", "6": "CNS radiotherapy", "7": "CNS surgery", "9": "Other"},
+    "eot_reason": {"1": "Intracranial progression", "2": "Extracranial progression", "3": "Intracranial and extracranial progression", "4": "Toxicity", "5": "Patient choice", "6": "Death", "7": "Clinical deterioration", "8": "Lost to follow-up", "99": "Other"},
+    "ipd_criterion": {"1": "Target lesions", "2": "Non-target lesions", "3": "New lesion", "4": "Leptomeningeal disease", "5": "Clinical deterioration"},
+    "death_cause": {"1": "Intracranial progression", "2": "Extracranial progression", "3": "Treatment-related", "4": "Other", "9": "Unknown"},
+})
+
 _KEYS = ["record_id", "redcap_data_access_group", "redcap_repeat_instance"]
 
 
