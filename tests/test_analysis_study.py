@@ -104,3 +104,16 @@ def test_baseline_table_counts_missing():
     assert age.value == "51.5 (50.75–52.25; 50–53)" and age.n_missing == 0
     everyone = baseline_table(w.tables())       # record 99 has no demographics at all
     assert everyone[everyone.variable == "ECOG PS"]["n_missing"].iloc[0] == 2
+
+
+def test_clinical_progression_without_a_pd_scan_is_a_pd_time_point():
+    w = _world()
+    w.patient("50")
+    w.add("follow_up", "50", vital_status="1", ipd_date="2024-02-01", ipd_criterion="5",
+          last_contact_date="2024-07-01")
+    w.scan("50", "2024-03-01", 20, 15, inv="3")    # after the clinical PD: ignored
+    r = analyse_study(w.tables(), cutoff="2024-12-31")
+    bor = r.bor_intracranial.set_index("record_id").loc["50"]
+    assert (bor.confirmed, bor.confirmed_date) == ("PD", pd.Timestamp("2024-02-01"))
+    ipfs = r.endpoints.set_index(["record_id", "endpoint"]).loc[("50", "ipfs")]
+    assert (ipfs.event, ipfs.end_date) == (1, pd.Timestamp("2024-02-01"))

@@ -180,6 +180,14 @@ def _bor_table(tp: pd.DataFrame, origin: pd.Series, study: StudyData,
     pd_dates = assessments[assessments["response"] == "PD"].groupby("subject")["date"].min()
     fu = study["follow_up"].drop_duplicates("record_id").set_index("record_id")
     recorded = fu["ipd_date" if intracranial else "epd_date"].dropna()
+    # a progression recorded without a PD scan (e.g. clinical PD) is a PD time point too
+    recorded = recorded[recorded.index.isin(origin.index)]
+    unscanned = recorded[~recorded.index.isin(pd_dates.index)
+                         | (recorded < recorded.index.map(pd_dates).to_numpy())]
+    if len(unscanned):
+        extra = pd.DataFrame({"subject": unscanned.index, "date": unscanned.to_numpy(),
+                              "response": "PD"})
+        assessments = pd.concat([assessments, extra], ignore_index=True)
     pd_dates = pd.concat([pd_dates, recorded]).groupby(level=0).min()
     rules = options.bor_rules
     args = {"pd_dates": pd_dates, "rules": rules}

@@ -42,10 +42,11 @@ def analysis_sets(tables: Any, *, baseline_window_days: int = 28,
     base = base.join(first_doses(study), on="record_id")
     ia = study["intracranial_assessment"]
     ia_base = ia[(ia["ia_type"] == "1") & ia["ia_date"].notna()]
-    rows = []
-    for rec in base.itertuples(index=False):
-        scans = ia_base[ia_base["record_id"] == rec.record_id]
-        rows.append(_membership(rec, scans, baseline_window_days, measurable_mm))
+    by_record = {rid: group for rid, group in ia_base.groupby("record_id", sort=False)}
+    no_scans = ia_base.iloc[0:0]
+    rows = [_membership(rec, by_record.get(rec.record_id, no_scans), baseline_window_days,
+                        measurable_mm)
+            for rec in base.itertuples(index=False)]
     out = pd.DataFrame(rows)
     out.insert(1, "redcap_data_access_group", base["redcap_data_access_group"].to_numpy())
     return out
