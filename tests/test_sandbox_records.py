@@ -226,3 +226,32 @@ def test_import_json_xml_csv_formats(project):
     assert project.import_records(xml, import_format="xml") == {"count": 1}
     ages = {r["record_id"]: r["age"] for r in project.export_records(fields=["age"])}
     assert ages["20"] == "33" and ages["21"] == "44"
+
+
+def test_json_export_reimports_with_integer_instances(project):
+    seed_two(project)
+    before = project.export_records()
+    assert any(r["redcap_repeat_instance"] == 2 for r in before)
+    assert project.import_records(before) == {"count": 2}  # calc column ignored, not refused
+    assert project.export_records() == before
+
+
+def test_study_dictionary_columns_match_the_dictionary_package(tmp_path):
+    from pathlib import Path
+
+    from sgbm_redcap.dictionary.project import load_project
+    from sgbm_redcap.sandbox import Sandbox
+
+    root = Path(__file__).resolve().parents[1] / "redcap_project"
+    study = load_project(root)
+    sb = Sandbox(tmp_path / "study")
+    token = sb.create_project(root / "data_dictionary.csv",
+                              repeating_forms=study.repeating_forms, dags=list(study.dags))
+    from urllib.parse import urlencode
+
+    status, _, body = sb.handle(urlencode({"token": token, "content": "record",
+                                           "format": "csv"}))
+    assert status == 200
+    header = body.decode().split("\n")[0].split(",")
+    assert header[:3] == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
+    assert header[3:] == [c for c in study.dictionary.export_columns() if c != "record_id"]

@@ -80,8 +80,9 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
         row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
     table = pd.DataFrame(table_rows, dtype=object).fillna("")
     changed: dict[RowKey, dict[str, Any]] = {}
+    forms_of = [applicable_forms(meta, key) for key in keys]
     for f in calcs:
-        mask = [f.form in applicable_forms(meta, key) for key in keys]
+        mask = [f.form in forms for forms in forms_of]
         if not any(mask):
             continue
         try:

@@ -258,8 +258,12 @@ def encode_scalar(value: int | str, fmt: str, tag: str = "count") -> tuple[bytes
     return str(value).encode(), MIME.get(fmt, MIME["json"])
 
 
-def parse_data(data: str, fmt: str) -> list[dict[str, str]]:
-    """Imported ``data`` in json/csv/xml as a list of string dicts (raises ApiError 400)."""
+def parse_data(data: str, fmt: str, *, raw: bool = False) -> list[dict[str, Any]]:
+    """Imported ``data`` in json/csv/xml as a list of string dicts (raises ApiError 400).
+
+    ``raw=True`` leaves JSON values as decoded (numbers, null…) for a caller that converts
+    only the values it uses, with :func:`to_text`.
+    """
     if not data.strip():
         raise ApiError("No data was provided.")
     if fmt == "json":
@@ -275,7 +279,9 @@ def parse_data(data: str, fmt: str) -> list[dict[str, str]]:
         if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
             raise ApiError("The data being imported is not formatted correctly. The JSON must "
                            "be in an array, as in [{ ... }].")
-        return [{str(k): (v if type(v) is str else _to_str(v)) for k, v in r.items()}
+        if raw:
+            return obj
+        return [{str(k): (v if type(v) is str else to_text(v)) for k, v in r.items()}
                 for r in obj]
     if fmt == "csv":
         text = data.lstrip("\ufeff")
@@ -288,7 +294,8 @@ def parse_data(data: str, fmt: str) -> list[dict[str, str]]:
     return _parse_xml_items(data)
 
 
-def _to_str(v: Any) -> str:
+def to_text(v: Any) -> str:
+    """A JSON value as the string REDCap stores (true → 1, 3.0 → 3, null → blank)."""
     if v is None:
         return ""
     if isinstance(v, bool):
