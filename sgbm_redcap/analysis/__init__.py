@@ -195,7 +195,8 @@ def _bor_table(tp: pd.DataFrame, origin: pd.Series, study: StudyData,
     unconfirmed = best_overall_response(assessments, origin, confirmed=False, **args)
     cbr_rules = BorRules(**{**rules.__dict__, "ref_start_window": 7 * options.cbr_weeks})
     benefit = best_overall_response(assessments, origin, rules=cbr_rules, pd_dates=pd_dates)
-    best_change = frame.groupby("record_id")["pct_from_baseline"].min()
+    until_pd = frame["date"] <= frame["record_id"].map(pd_dates).fillna(pd.Timestamp.max)
+    best_change = frame[until_pd].groupby("record_id")["pct_from_baseline"].min()
     return pd.DataFrame({
         "record_id": confirmed["subject"], "confirmed": confirmed["response"],
         "confirmed_date": confirmed["date"], "unconfirmed": unconfirmed["response"],
