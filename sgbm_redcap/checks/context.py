@@ -47,6 +47,7 @@ class CheckContext:
         self.repeating_forms = set(repeating_forms or STUDY_REPEATING_FORMS) | found
         self._forms: dict[str, pd.DataFrame] = {}
         self._text: dict[tuple[str, str], pd.Series] = {}
+        self._typed: dict[tuple[str, str, str], pd.Series] = {}
         #: scratch space for rules that share derived data (branching visibility, ...)
         self.cache: dict[str, object] = {}
 
@@ -63,9 +64,9 @@ class CheckContext:
     @cached_property
     def base(self) -> pd.DataFrame:
         """One row per record: the non-repeating row, ``instance`` 0, ``dag`` filled."""
-        rows = self.raw.loc[self._instrument == ""]
-        rows = rows.drop_duplicates(subset=[self.record_id], keep="first")
-        out = rows.copy()
+        cols = self._columns_of(lambda form: not self.is_repeating(form))
+        rows = self.raw.loc[(self._instrument == "").to_numpy(), cols]
+        out = rows.drop_duplicates(subset=[self.record_id], keep="first")
         out["record_id"] = out[self.record_id].astype(str)
         out["instance"] = 0
         out["dag"] = self._dag_column(out)
@@ -78,6 +79,39 @@ class CheckContext:
             out = pd.concat([out, extra], ignore_index=True)
             out = out.fillna("")
         return out.reset_index(drop=True)
+
+    _KEYS = ("redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group")
+
+    def _columns_of(self, wanted) -> list[str]:  # type: ignore[no-untyped-def]
+        """The raw columns of the forms ``wanted(form)`` accepts, with the key columns; all
+        columns when there is no dictionary. Copying only these keeps memory down."""
+        if self.dictionary is None:
+            return list(self.raw.columns)
+        by_form = self._form_columns
+        keep = {self.record_id, *self._KEYS}
+        for form, cols in by_form.items():
+            if wanted(form):
+                keep.update(cols)
+        return [c for c in self.raw.columns if c in keep]
+
+    @cached_property
+    def _form_columns(self) -> dict[str, list[str]]:
+        present = set(self.raw.columns)
+        checkbox_cols: dict[str, list[str]] = {}
+        for c in self.raw.columns:
+            if "___" in c:
+                checkbox_cols.setdefault(c.split("___", 1)[0], []).append(c)
+        out: dict[str, list[str]] = {}
+        for f in self.dictionary.fields:
+            cols = out.setdefault(f.form, [])
+            if f.field_type == "checkbox":
+                cols += checkbox_cols.get(f.name, [])
+            elif f.name in present:
+                cols.append(f.name)
+        for form, cols in out.items():
+            if f"{form}_complete" in present:
+                cols.append(f"{form}_complete")
+        return out
 
     def _dag_column(self, rows: pd.DataFrame) -> pd.Series:
         if "redcap_data_access_group" in rows.columns:
@@ -97,7 +131,8 @@ class CheckContext:
         if not self.is_repeating(form):
             rows = self.base
         else:
-            rows = self.raw.loc[self._instrument == form].copy()
+            cols = self._columns_of(lambda f: f == form)
+            rows = self.raw.loc[(self._instrument == form).to_numpy(), cols]
             rows["record_id"] = rows[self.record_id].astype(str)
             inst = pd.to_numeric(rows.get("redcap_repeat_instance", pd.Series(dtype=str)),
                                  errors="coerce")
@@ -117,16 +152,29 @@ class CheckContext:
                 self._text[key] = pd.Series("", index=rows.index, dtype=object)
             else:
                 col = rows[field]
-                if col.dtype != object or col.isna().any():
+                if col.dtype != object or col.hasnans:
                     col = col.fillna("").astype(str)
-                self._text[key] = col.str.strip()
+                self._text[key] = col  # REDCap trims values on save and import
         return self._text[key]
 
     def date(self, form: str, field: str) -> pd.Series:
-        return pd.to_datetime(self.text(form, field), format=_DATE_FORMAT, errors="coerce")
+        """The column as dates (NaT for blank or not a Y-M-D date); cached."""
+        key = ("date", form, field)
+        if key not in self._typed:
+            text = self.text(form, field)
+            out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+            filled = text != ""
+            if filled.any():
+                out[filled] = pd.to_datetime(text[filled], format=_DATE_FORMAT, errors="coerce")
+            self._typed[key] = out
+        return self._typed[key]
 
     def number(self, form: str, field: str) -> pd.Series:
-        return pd.to_numeric(self.text(form, field), errors="coerce")
+        """The column as floats (NaN for blank or not a number); cached."""
+        key = ("number", form, field)
+        if key not in self._typed:
+            self._typed[key] = pd.to_numeric(self.text(form, field), errors="coerce")
+        return self._typed[key]
 
     def per_record(self, form: str, field: str, how: str = "min", kind: str = "date"
                    ) -> pd.Series:

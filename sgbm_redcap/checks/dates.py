@@ -44,7 +44,10 @@ def _order(ctx: CheckContext, early: tuple[str, str], late: tuple[str, str], *, 
     swap: the target is ``late`` but it must come *before* ``early``."""
     rows = ctx.form_rows(late[0])
     late_d = ctx.date(*late)
-    early_d = rows["record_id"].map(_record_date(ctx, *early))
+    if ctx.is_repeating(late[0]):
+        early_d = rows["record_id"].map(_record_date(ctx, *early))
+    else:  # both on the base rows, in the same order
+        early_d = ctx.date(*early)
     if late_first:
         bad = (late_d > early_d) if strict else (late_d >= early_d)
     else:

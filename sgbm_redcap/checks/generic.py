@@ -211,10 +211,12 @@ def invalid_format(ctx: CheckContext) -> pd.DataFrame:
         if f.field_type != "text" or pattern is None:
             return None
         v = ctx.text(f.form, f.name)
-        wrong = (v != "") & ~v.str.fullmatch(pattern)
-        if (f.validation or "").startswith("date"):
-            wrong |= (v != "") & ~wrong & pd.to_datetime(v.str[:10], format="%Y-%m-%d",
-                                                         errors="coerce").isna()
+        filled = v != ""
+        wrong = pd.Series(False, index=v.index)
+        if filled.any():
+            wrong[filled] = ~v[filled].str.fullmatch(pattern).fillna(False).astype(bool)
+        if f.validation in ("date_ymd", "date_dmy", "date_mdy"):
+            wrong |= filled & ~wrong & ctx.date(f.form, f.name).isna()
         return wrong, {"expected": (f.validation or "").replace("_", " ")}
 
     return _per_field(ctx, _fields(ctx), bad)
@@ -237,6 +239,8 @@ def _bound(text: str | None, kind: str, cutoff: pd.Timestamp):
 
 def _typed(ctx: CheckContext, f) -> tuple[pd.Series, str] | None:
     v = f.validation or ""
+    if v in ("date_ymd", "date_dmy", "date_mdy"):
+        return ctx.date(f.form, f.name), "date"
     if v.startswith("date"):
         return pd.to_datetime(ctx.text(f.form, f.name).str[:10], format="%Y-%m-%d",
                               errors="coerce"), "date"

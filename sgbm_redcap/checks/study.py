@@ -240,25 +240,39 @@ def implausible_diameter(ctx: CheckContext) -> pd.DataFrame:
     (non-zero) measurements of the patient, and at least 30 mm above it, is queried: real
     lesions do not change like that between scans, unit slips do."""
     rows = ctx.form_rows("intracranial_assessment")
-    rid = rows["record_id"].to_numpy()
     frames = []
     for k, field in enumerate(TARGET_FIELDS, start=1):
-        x = ctx.number("intracranial_assessment", field).to_numpy(dtype=float)
-        usual = np.full(len(x), np.nan)
-        valid = np.flatnonzero(np.isfinite(x) & (x > 0))
-        groups = pd.Series(valid).groupby(rid[valid]).indices if len(valid) else {}
-        for positions in groups.values():
-            if len(positions) < 2:
-                continue
-            idx = valid[positions]
-            vals = x[idx]
-            for j, i in enumerate(idx):
-                usual[i] = np.median(np.delete(vals, j))
-        bad = pd.Series((x >= IMPLAUSIBLE_RATIO * usual) & (x - usual >= IMPLAUSIBLE_MM),
-                        index=rows.index)
-        frames.append(hits(rows, bad, field=field, lesion=str(k),
-                           usual=pd.Series(usual, index=rows.index).map(_mm)))
+        x = ctx.number("intracranial_assessment", field)
+        usual = pd.Series(_median_of_others(rows["record_id"], x), index=rows.index)
+        bad = (x >= IMPLAUSIBLE_RATIO * usual) & (x - usual >= IMPLAUSIBLE_MM)
+        frames.append(hits(rows, bad, field=field, lesion=str(k), usual=usual.map(_mm)))
     return pd.concat(frames, ignore_index=True)
+
+
+def _median_of_others(groups: pd.Series, x: pd.Series) -> np.ndarray:
+    """For each positive value, the median of the other positive values of its group
+    (NaN when it is alone). Vectorised: sort within groups, then pick the middle of the
+    remaining n-1 values around each value's own position."""
+    out = np.full(len(x), np.nan)
+    ok = (x > 0).to_numpy() & np.isfinite(x.to_numpy(dtype=float))
+    if not ok.any():
+        return out
+    df = pd.DataFrame({"g": groups.to_numpy()[ok], "x": x.to_numpy(dtype=float)[ok],
+                       "at": np.flatnonzero(ok)}).sort_values(["g", "x"], kind="stable")
+    p = df.groupby("g", sort=False).cumcount().to_numpy()
+    n = df.groupby("g", sort=False)["x"].transform("size").to_numpy()
+    start = np.arange(len(df)) - p
+    m = n - 1
+    vals = df["x"].to_numpy()
+
+    def position(r: np.ndarray) -> np.ndarray:
+        return np.clip(start + np.where(r < p, r, r + 1), 0, len(vals) - 1)
+
+    lo, hi = (m - 1) // 2, m // 2
+    med = (vals[position(lo)] + vals[position(hi)]) / 2
+    med = np.where(m >= 1, med, np.nan)
+    out[df["at"].to_numpy()] = med
+    return out
 
 
 def _mm(x: float) -> str:
