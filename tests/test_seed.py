@@ -126,3 +126,21 @@ def test_cli_seed_writes_manifest_and_token_file_but_prints_no_token(tmp_path):
     problems = json.loads(manifest.read_text())
     assert len(problems) == 6 and {"kind", "record_id", "field"} <= set(problems[0])
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_seed_refuses_a_url_without_super_token_and_unknown_targets(tmp_path):
+    from sgbm_redcap.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="super token"):
+        seed_study("http://127.0.0.1:9/api/", n=3)
+    with pytest.raises(TypeError, match="Sandbox or an API URL"):
+        seed_study(tmp_path, n=3)
+
+
+def test_a_refused_project_creation_is_a_redcap_api_error(tmp_path):
+    from sgbm_redcap.errors import RedcapApiError
+
+    sb = Sandbox(tmp_path)
+    with serve_in_thread(sb) as url, pytest.raises(RedcapApiError) as err:
+        seed_study(url, super_token="0" * 64, n=3)
+    assert err.value.call == "create_project" and err.value.status_code == 403
