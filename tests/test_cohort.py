@@ -307,3 +307,30 @@ def test_cohort_looks_like_the_study(cohort):
         adm = rec["rep"]["sg_administration"]
         assert all(r["adm_day"] in ("1", "8") for r in adm)
     assert gaps and min(gaps) >= 28 and max(gaps) <= 56
+
+
+# -- the response arithmetic the calls come from ---------------------------------------------
+
+def test_target_thresholds_follow_rano_bm():
+    base = [20, 10]
+    pr = rano.target_status([14, 7], base, base)          # -30% exactly
+    assert rano.target_response(pr) == rano.PR and not rano.is_clear_of_thresholds(pr)
+    assert rano.target_response(rano.target_status([15, 7], base, base)) == rano.SD
+    nadir = [10, 5]
+    # +20% from nadir but no lesion up 5 mm: not progression
+    assert rano.target_response(rano.target_status([12, 6], base, nadir)) == rano.PR
+    assert rano.target_response(rano.target_status([16, 5], base, nadir)) == rano.PD
+    assert rano.target_response(rano.target_status([0, 0], base, nadir)) == rano.CR
+
+
+def test_time_point_call_combines_the_components():
+    call = rano.time_point_call
+    quiet = dict(new_lesion="0", steroid_dex_mg=0, steroid_increased=False, clinical_worse=False)
+    assert call(rano.CR, nontarget="0", **quiet) == rano.CR
+    assert call(rano.CR, nontarget="1", **quiet) == rano.PR  # non-target disease remains
+    assert call(rano.CR, nontarget="0", **{**quiet, "steroid_dex_mg": 4}) == rano.PR
+    assert call(rano.SD, nontarget="1", **{**quiet, "new_lesion": "1"}) == rano.PD
+    assert call(rano.PR, nontarget="2", **quiet) == rano.PD
+    assert call(None, nontarget="1", **quiet) == rano.NON_CR_NON_PD
+    assert call(None, nontarget="1", **quiet, lmd_progression=True) == rano.PD
+    assert call(rano.NE, nontarget="1", **quiet) == rano.NE
