@@ -2,7 +2,7 @@
 
 Targets: the sweep transfers at most 5% of the bytes of a full pull and takes at most 10% of
 its time. Runs the sandbox in its own process (so server and client do not share a GIL),
-seeds it with the synthetic SG-BM-RWS cohort, then times:
+seeds it over the API with the synthetic SG-BM-RWS cohort, then times:
 
 * full pulls (``RedcapSource.pull(full=True)``), and
 * sweeps (``RedcapSource.pull()``), each after editing a fresh 1% of the records,
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -31,7 +32,6 @@ from pathlib import Path
 import redcap
 
 from sgbm_redcap.config import Settings
-from sgbm_redcap.sandbox import Sandbox
 from sgbm_redcap.sandbox.cohort import generate_cohort
 from sgbm_redcap.sandbox.seed import seed_study
 from sgbm_redcap.source import RedcapSource
@@ -43,10 +43,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(data_dir: Path, port: int) -> subprocess.Popen:
+def _serve(data_dir: Path, port: int, super_token: str) -> subprocess.Popen:
     code = "from sgbm_redcap.cli import main; main()"
+    env = dict(os.environ, SGBM_SANDBOX_SUPER_TOKEN=super_token)
     proc = subprocess.Popen([sys.executable, "-c", code, "sandbox", "serve", "--port", str(port),
-                             "--data", str(data_dir)], stdout=subprocess.DEVNULL)
+                             "--data", str(data_dir)], stdout=subprocess.DEVNULL, env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
         with socket.socket() as s:
@@ -73,17 +74,18 @@ def main() -> int:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench_pull_"))
-    print(f"seeding {args.records} records into a sandbox in {work} ...", flush=True)
-    started = time.perf_counter()
-    cohort = generate_cohort(n=args.records, problem_rate=0.0)
-    token = seed_study(Sandbox(work / "sandbox"), cohort=cohort, batch_size=500).token
-    print(f"  seeded in {time.perf_counter() - started:.0f} s "
-          f"({len(cohort.records)} rows)", flush=True)
-    _wait_for_next_minute()
     port = _free_port()
-    server = _serve(work / "sandbox", port)
+    super_token = secrets.token_hex(32).upper()  # the sandbox's, held only in memory
+    server = _serve(work / "sandbox", port, super_token)
     url = f"http://127.0.0.1:{port}/api/"
     try:
+        print(f"seeding {args.records} records into the sandbox at {url} ...", flush=True)
+        started = time.perf_counter()
+        cohort = generate_cohort(n=args.records, problem_rate=0.0)
+        token = seed_study(url, super_token=super_token, cohort=cohort, batch_size=500).token
+        print(f"  seeded in {time.perf_counter() - started:.0f} s "
+              f"({len(cohort.records)} rows)", flush=True)
+        _wait_for_next_minute()
         settings = Settings(cache_dir=work / "cache", batch_size=args.batch_size,
                             timeout_s=600, retries=2)
         source = RedcapSource(url, token, settings=settings, progress=False)
