@@ -133,6 +133,8 @@ def main() -> int:
           f"{'PASS' if byte_ratio <= 0.05 else 'FAIL'}")
     print(f"time  ratio sweep/full: {time_ratio:.2%}  (target <= 10%) "
           f"{'PASS' if time_ratio <= 0.10 else 'FAIL'}")
+    print(f"bytes received per call, full pull: {fulls[-1].traffic.received_by_call}")
+    print(f"bytes received per call, sweep:     {sweeps[-1].traffic.received_by_call}")
     print(f"typing (tables()) after a full pull: {typing_after_full:.2f} s; after "
           f"{len(sweeps)} sweeps (merging their deltas): {typing_after_sweeps:.2f} s")
     return 0 if byte_ratio <= 0.05 and time_ratio <= 0.10 else 1

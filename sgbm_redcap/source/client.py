@@ -87,6 +87,8 @@ class Traffic:
     bytes_received: int = 0
     calls: dict[str, int] = field(default_factory=dict)
     retries: int = 0
+    #: bytes received per call name (what a pull's bytes went on)
+    received_by_call: dict[str, int] = field(default_factory=dict)
 
     @property
     def bytes_total(self) -> int:
@@ -213,6 +215,7 @@ class RedcapClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.traffic = Traffic()
+        self._current_call = ""
         self.session = self._build_session(timeout_s, retries, backoff_s)
         self._token = token
         self._verify_tls = verify_tls
@@ -254,6 +257,8 @@ class RedcapClient:
         self.traffic.bytes_sent += len(sent) * (1 + len(history))
         body = response.content  # read now, so a drop mid-body fails inside the retried call
         self.traffic.bytes_received += len(body)
+        by_call = self.traffic.received_by_call
+        by_call[self._current_call] = by_call.get(self._current_call, 0) + len(body)
         if response.status_code >= 400:
             raise _HttpStatusError(response.status_code, redcap_error_message(body))
 
@@ -262,6 +267,7 @@ class RedcapClient:
     def call(self, name: str, fn: Callable[[], T]) -> T:
         """Run one PyCap call; retry drops during the body read; map every failure."""
         self.traffic.calls[name] = self.traffic.calls.get(name, 0) + 1
+        self._current_call = name
         retrying = _TenacityRetrying(
             retry=retry_if_exception_type(
                 (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)

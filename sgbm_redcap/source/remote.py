@@ -371,12 +371,16 @@ def _event_forms(mapping: list[dict[str, Any]]) -> dict[str, set[str]] | None:
 
 
 def _snapshot(t: Traffic) -> Traffic:
-    return Traffic(t.requests, t.bytes_sent, t.bytes_received, dict(t.calls), t.retries)
+    return Traffic(t.requests, t.bytes_sent, t.bytes_received, dict(t.calls), t.retries,
+                   dict(t.received_by_call))
+
+
+def _minus(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
 def _delta(before: Traffic, after: Traffic) -> Traffic:
-    calls = {k: v - before.calls.get(k, 0) for k, v in after.calls.items()
-             if v - before.calls.get(k, 0)}
     return Traffic(after.requests - before.requests, after.bytes_sent - before.bytes_sent,
-                   after.bytes_received - before.bytes_received, calls,
-                   after.retries - before.retries)
+                   after.bytes_received - before.bytes_received,
+                   _minus(after.calls, before.calls), after.retries - before.retries,
+                   _minus(after.received_by_call, before.received_by_call))
