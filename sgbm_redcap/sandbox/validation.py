@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from .meta import FieldInfo
@@ -39,6 +40,19 @@ _NUMERIC = {"integer", "number", "number_1dp", "number_2dp", "number_3dp", "numb
 
 
 _YMD = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_ymd(value: str) -> bool:
+    """A real calendar date in Y-M-D (cached: study data repeats dates a lot)."""
+    m = _YMD.match(value)
+    if m is None:
+        return False
+    try:
+        dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_date(value: str, kind: str) -> dt.datetime | dt.date | None:
@@ -186,13 +200,16 @@ class Validator:
             else None
         self.message = f"The value is not a valid category for {f.name}"
         self.pattern = None
-        if f.ftype == "text" and f.validation in _PATTERNS and \
-                "@FORCE-MINMAX" not in (f.annotation or "").upper():
+        hard = "@FORCE-MINMAX" in (f.annotation or "").upper()
+        if f.ftype == "text" and f.validation in _PATTERNS and not hard:
             self.pattern = _PATTERNS[f.validation]
+        self.plain_date = self.dates and date_kind(f.validation) == "date" and not hard
 
     def __call__(self, value: str) -> str | None:
         if self.choices is not None:
             return None if value in self.choices else self.message
+        if self.plain_date:
+            return None if _is_ymd(value) else _DATE_MSG
         if self.pattern is not None:
             regex, msg = self.pattern
             return None if regex.match(value) else msg.format(f=self.field.name)

@@ -622,7 +622,7 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             for r in rows):
         raise ApiError("Trying to import repeat instance/instrument fields! This project does "
                        "not have any repeating instruments or events enabled.")
-    data_cols: dict[str, tuple[str, str, str, str]] = {}
+    data_cols: dict[str, tuple[str, str, str, Any]] = {}
     for h in header:
         if h in _SPECIAL or h in timestamps or h == pk:
             continue
@@ -643,8 +643,7 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             form = meta.fields[target].form
         else:
             form = target
-        data_cols[h] = (kind, target, code, form)
-    validators = meta.cache.setdefault("validators", {})
+        data_cols[h] = (kind, target, form, _validator(meta, target) if kind == "field" else None)
     errors: list[str] = []
     record_errors: list[str] = []
     bad_events: list[str] = []
@@ -711,7 +710,7 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             spec = data_cols.get(h)
             if spec is None:
                 continue
-            kind, target, _code, form = spec
+            kind, target, form, check = spec
             v = (v if type(v) is str else to_text(v)).strip()
             if form not in forms:
                 if v != "":
@@ -741,9 +740,6 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
                     errors.append(_csv_line(rec, h, v, f"The value is not a valid category for {h}"))
                     continue
             else:
-                check = validators.get(target, _UNSET)
-                if check is _UNSET:
-                    check = validators[target] = make_validator(meta.fields[target])
                 if check is not None:
                     if check.dates and (date_format != "YMD" or not canonical_date(v)):
                         v = convert_date(v, check.validation, date_format)
@@ -785,6 +781,15 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
         for p in plan:
             dag_of.setdefault(p.key[0], ctx.user_dag)
     return plan, dag_of
+
+
+def _validator(meta: ProjectMeta, name: str) -> Any:
+    """The prepared import check of a field, cached with the design."""
+    validators = meta.cache.setdefault("validators", {})
+    check = validators.get(name, _UNSET)
+    if check is _UNSET:
+        check = validators[name] = make_validator(meta.fields[name])
+    return check
 
 
 def _max_instance(ctx: Context, rec: str, ev: str, ri: str) -> int:
