@@ -209,7 +209,7 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
 
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
                        caption: str, footnote: str = "") -> Table:
-    grouped = comp.groupby(key, sort=False)[["expected", "filled"]].sum().reset_index()
+    grouped = comp.groupby(key, sort=key == "dag")[["expected", "filled"]].sum().reset_index()
     rows = [[labels.get(str(r[key]), str(r[key])) if key == "dag" else str(r[key]),
              str(int(r["expected"])), str(int(r["filled"])),
              pct(r["filled"], r["expected"])] for _, r in grouped.iterrows()]
@@ -283,15 +283,18 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
             "queries are the data_queries records the sweep writes back to REDCap and the "
             "sites answer there.", "note")], page_break=False),
         Section("quality-findings", "Check findings",
-                [findings_by_rule(findings, rule_titles), findings_by_site(findings, labels)]),
+                [findings_by_rule(findings, rule_titles), findings_by_site(findings, labels)],
+                page_break=False),
         Section("quality-queries", "Data queries", [
             queries_by(q, "dag", labels, caption="Queries by site", id="queries-by-site"),
-            queries_by(q, "dq_form", caption="Queries by instrument", id="queries-by-form")]),
+            queries_by(q, "dq_form", caption="Queries by instrument", id="queries-by-form")],
+            page_break=False),
         Section("quality-completeness", "Completeness of required fields", [
             completeness_table(comp, "dag", labels, id="completeness-by-site",
                                caption="Required fields by site", footnote=note),
             completeness_table(comp, "form", labels, id="completeness-by-form",
-                               caption="Required fields by instrument", footnote=note)]),
+                               caption="Required fields by instrument", footnote=note)],
+            page_break=False),
     ]
     if type_problems is not None and len(type_problems):
         tp = type_problems.copy()
@@ -302,7 +305,8 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                   "validation", cols, [[cell(v) for v in r] for r in
                                        tp[cols].head(200).itertuples(index=False)],
                   text_columns=len(cols), wide=True,
-                  footnote=f"{len(tp)} values; the first 200 are listed.")]))
+                  footnote=f"{len(tp)} values; the first 200 are listed.")],
+            page_break=False))
     return ReportContext(cover, sections, f"SG-BM-RWS data quality · cut-off "
                          f"{cover.cutoff_date.isoformat()}")
 
