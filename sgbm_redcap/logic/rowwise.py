@@ -295,7 +295,7 @@ class _Rows:
                 return None
             fn = {"round": V.round_half_away, "roundup": V.round_up,
                   "rounddown": V.round_down}[name]
-            return V.finite(fn(x, int(d)))
+            return V.finite(fn(x, V.clamp_digits(d)))
         if name in ("sqrt", "abs", "exponential", "is_nan", "chkNull"):
             x = V.to_number(vals[0])
             if name == "is_nan":
@@ -490,7 +490,8 @@ def aggregate(name: str, nums: list[float | None]) -> float | None:
         return None
     ss = 0.0
     for x in xs:
-        ss += (x - mean) ** 2
+        d = x - mean
+        ss += d * d  # inf on overflow, never an exception
     return V.finite(math.sqrt(ss / (len(xs) - 1)))
 
 

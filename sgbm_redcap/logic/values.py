@@ -161,19 +161,31 @@ def add_to_moment(moment: datetime, seconds: float) -> datetime | None:
         return None
 
 
+#: round()/roundup()/rounddown() digits are clamped to this range (beyond it the result no
+#: longer changes, and 10**digits would overflow).
+ROUND_DIGITS = (-22, 15)
+
+
+def clamp_digits(d: float) -> int:
+    return max(ROUND_DIGITS[0], min(ROUND_DIGITS[1], int(d)))
+
+
 def round_half_away(x: float, digits: int) -> float:
     f = 10.0**digits
-    return math.copysign(math.floor(abs(x) * f + 0.5) / f, x)
+    scaled = abs(x) * f + 0.5
+    return math.copysign(math.floor(scaled) / f, x) if math.isfinite(scaled) else math.nan
 
 
 def round_up(x: float, digits: int) -> float:
     f = 10.0**digits
-    return math.copysign(math.ceil(abs(x) * f) / f, x)
+    scaled = abs(x) * f
+    return math.copysign(math.ceil(scaled) / f, x) if math.isfinite(scaled) else math.nan
 
 
 def round_down(x: float, digits: int) -> float:
     f = 10.0**digits
-    return math.copysign(math.floor(abs(x) * f) / f, x)
+    scaled = abs(x) * f
+    return math.copysign(math.floor(scaled) / f, x) if math.isfinite(scaled) else math.nan
 
 
 _INSTANCE_TEXT = re.compile(r"[0-9]+")

@@ -247,6 +247,8 @@ def arithmetic(op: str, a: Vec, b: Vec) -> Vec:
             out = np.where(y == 0, np.nan, x / np.where(y == 0, 1.0, y))
         else:
             out = np.power(x, y)
+    # IEEE gives pow(1, NaN) = pow(NaN, 0) = 1; a blank operand must stay blank.
+    out = np.where(np.isnan(x) | np.isnan(y), np.nan, out)
     return _number(out, codes)
 
 
@@ -593,7 +595,7 @@ class Evaluator:
             digits = vals[1] if len(vals) > 1 else _number(np.array([0.0]))
             codes, (x, d) = _align([vals[0], digits])
             with np.errstate(all="ignore"):
-                f = np.power(10.0, np.trunc(d.x))
+                f = np.power(10.0, np.clip(np.trunc(d.x), *V.ROUND_DIGITS))
                 scaled = np.abs(x.x) * f
                 if name == "round":
                     r = np.floor(scaled + 0.5)
