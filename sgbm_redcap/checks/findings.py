@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass
 
+import numpy as np
 import pandas as pd
 
 FINDING_COLUMNS: list[str] = [
@@ -65,7 +66,7 @@ def hits(rows: pd.DataFrame, mask: pd.Series, *, field: str | None = None,
          value: pd.Series | str | None = None, **params: pd.Series | str) -> pd.DataFrame:
     """The rows of ``rows`` (a :meth:`CheckContext.form_rows` frame) selected by ``mask``,
     as a predicate result: ``record_id``, ``instance``, ``value`` and the message params."""
-    mask = mask.fillna(False).astype(bool)
+    mask = pd.Series(np.equal(mask.to_numpy(dtype=object), True), index=mask.index)
     if not mask.to_numpy().any():
         return pd.DataFrame({"record_id": pd.Series(dtype=object),
                              "instance": pd.Series(dtype="int64")})

@@ -164,12 +164,17 @@ def _per_field(ctx: CheckContext, fields, bad_of) -> pd.DataFrame:
         if result is None:
             continue
         bad, extra = result if isinstance(result, tuple) else (result, {})
-        if not bad.fillna(False).to_numpy().any():
+        if not _truthy(bad).any():
             continue
         h = hits(rows, bad, field=f.name, value=_value(ctx, f), label=_label(f), **extra)
         h["form"] = f.form
         frames.append(h)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _truthy(s: pd.Series) -> np.ndarray:
+    """True where ``s`` is True (NaN/None count as False), as a bool array."""
+    return np.equal(s.to_numpy(dtype=object), True)
 
 
 def _label(f) -> str:
@@ -212,9 +217,11 @@ def invalid_format(ctx: CheckContext) -> pd.DataFrame:
             return None
         v = ctx.text(f.form, f.name)
         filled = v != ""
-        wrong = pd.Series(False, index=v.index)
-        if filled.any():
-            wrong[filled] = ~v[filled].str.fullmatch(pattern).fillna(False).astype(bool)
+        wrong = np.zeros(len(v), dtype=bool)
+        mask = filled.to_numpy()
+        if mask.any():
+            wrong[mask] = ~_truthy(v[filled].str.fullmatch(pattern))
+        wrong = pd.Series(wrong, index=v.index)
         if f.validation in ("date_ymd", "date_dmy", "date_mdy"):
             wrong |= filled & ~wrong & ctx.date(f.form, f.name).isna()
         return wrong, {"expected": (f.validation or "").replace("_", " ")}

@@ -86,7 +86,9 @@ def rano_frame(ctx: CheckContext) -> pd.DataFrame:
     SLD before each assessment and the largest single-lesion increase over the nadir scan.
 
     The nadir is the smallest SLD on study, baseline included (RANO-BM); a scan called PD or
-    NE does not become the nadir."""
+    NE does not become the nadir. Computed once per check run (cached on the context)."""
+    if "rano_frame" in ctx.cache:
+        return ctx.cache["rano_frame"]  # type: ignore[return-value]
     rows = ctx.form_rows("intracranial_assessment")
     lds = np.column_stack([ctx.number("intracranial_assessment", f).to_numpy(dtype=float)
                            for f in TARGET_FIELDS]) if len(rows) else np.zeros((0, 5))
@@ -125,6 +127,7 @@ def rano_frame(ctx: CheckContext) -> pd.DataFrame:
         if call[i] not in ("4", "5") and sld[i] == sld[i] and not (sld[i] >= n_sld):
             n_sld, n_les = sld[i], lds[i]
     f["baseline_sld"], f["nadir"], f["largest_increase"] = base_sld, nadir_sld, increase
+    ctx.cache["rano_frame"] = f
     return f
 
 
