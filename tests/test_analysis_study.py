@@ -117,3 +117,13 @@ def test_clinical_progression_without_a_pd_scan_is_a_pd_time_point():
     assert (bor.confirmed, bor.confirmed_date) == ("PD", pd.Timestamp("2024-02-01"))
     ipfs = r.endpoints.set_index(["record_id", "endpoint"]).loc[("50", "ipfs")]
     assert (ipfs.event, ipfs.end_date) == (1, pd.Timestamp("2024-02-01"))
+
+
+def test_an_empty_study_or_empty_sets_give_empty_results_not_errors():
+    empty = analyse_study({}, cutoff="2024-01-01")
+    assert empty.set_counts == {"records": 0, "safety": 0, "fas": 0, "ires": 0}
+    assert empty.km["ipfs"] is None and empty.followup is None
+    assert empty.proportions["iORR_confirmed"].text() == "0/0"
+    undosed = analyse_study(World().patient("1", doses=0).tables())
+    assert undosed.sets.loc[0, "safety_reason"] == "no SG dose recorded"
+    assert undosed.teae_overview["n"].sum() == 0

@@ -221,7 +221,7 @@ class StudyData:
 
     def one_per_record(self, *forms: str) -> pd.DataFrame:
         """The non-repeating forms joined on record_id, one row per known record."""
-        out = pd.DataFrame({"record_id": self.record_ids})
+        out = pd.DataFrame({"record_id": pd.Series(self.record_ids, dtype=object)})
         dag = pd.Series(dtype=object)
         for name in forms:
             frame = self.forms[name].drop_duplicates("record_id", keep="first")

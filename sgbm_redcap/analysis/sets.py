@@ -47,9 +47,13 @@ def analysis_sets(tables: Any, *, baseline_window_days: int = 28,
     rows = [_membership(rec, by_record.get(rec.record_id, no_scans), baseline_window_days,
                         measurable_mm)
             for rec in base.itertuples(index=False)]
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=_COLUMNS)
     out.insert(1, "redcap_data_access_group", base["redcap_data_access_group"].to_numpy())
     return out
+
+
+_COLUMNS = ["record_id", "sg_start_date", "first_dose", "safety", "safety_reason", "fas",
+            "fas_reason", "ires", "ires_reason", "baseline_scan_date", "days_scan_before_sg"]
 
 
 def _membership(rec: Any, scans: pd.DataFrame, window: int, measurable_mm: float) -> dict:
