@@ -12,6 +12,8 @@ import responses
 
 from sgbm_redcap.sandbox import Sandbox, route_responses, serve_in_thread
 
+__all__ = ["api", "project", "sandbox", "token"]
+
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 HEADER = (

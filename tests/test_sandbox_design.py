@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import redcap
 import requests
-from sandbox_fixtures import CORPUS, api, project, sandbox, seed_two, token  # noqa: F401
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
+from sandbox_fixtures import CORPUS, seed_two
 
 from sgbm_redcap.sandbox.meta import METADATA_KEYS
 
@@ -183,3 +184,38 @@ def test_rights_are_enforced(project, sandbox, token, api):
         reader.import_records([{"record_id": "9"}])
     with pytest.raises(redcap.RedcapError, match="You do not have Delete Record privileges"):
         reader.delete_records(["1"])
+
+
+def test_arm_import_with_override_deletes_events_and_mappings(long_project):
+    p = long_project
+    events, fem = p.export_events(), p.export_instrument_event_mappings()
+    arms = p.export_arms()
+    assert p.import_arms(arms, override=1) == 2
+    assert p.export_instrument_event_mappings() == []
+    assert p.export_arms() == []  # the arms remain, but arms without events are hidden
+    assert p.import_events([{k: v for k, v in e.items() if k != "unique_event_name"}
+                            for e in events]) == 16
+    assert p.import_instrument_event_mappings(fem) == 44
+    assert [e["unique_event_name"] for e in p.export_events()] == [
+        e["unique_event_name"] for e in events]
+
+
+def test_cli_create_project_writes_the_token_only_to_the_token_file(tmp_path):
+    import stat
+
+    from click.testing import CliRunner
+    from sandbox_fixtures import DICTIONARY
+
+    from sgbm_redcap.cli import main
+
+    dictionary = tmp_path / "dd.csv"
+    dictionary.write_text(DICTIONARY, encoding="utf-8")
+    token_file = tmp_path / "token"
+    result = CliRunner().invoke(main, [
+        "sandbox", "create-project", "--data", str(tmp_path / "sb"), "--dictionary",
+        str(dictionary), "--repeating", "adverse_events", "--dag", "Site A",
+        "--token-file", str(token_file)])
+    assert result.exit_code == 0, result.output
+    written = token_file.read_text().strip()
+    assert len(written) == 32 and written not in result.output
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

@@ -8,7 +8,8 @@ import json
 import pytest
 import redcap
 import requests
-from sandbox_fixtures import CORPUS, api, project, sandbox, seed_two, token  # noqa: F401
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
+from sandbox_fixtures import CORPUS, seed_two
 
 
 def test_file_field_upload_download_delete(project):

@@ -11,7 +11,8 @@ import pytest
 import redcap
 import requests
 import responses
-from sandbox_fixtures import DICTIONARY, api, project, sandbox, seed_two, token  # noqa: F401
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
+from sandbox_fixtures import DICTIONARY, seed_two
 
 from sgbm_redcap.sandbox import FaultPlan, Sandbox, route_responses, serve_in_thread
 

@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 import pytest
 import redcap
 import requests
-from sandbox_fixtures import CORPUS, api, project, sandbox, seed_two, token  # noqa: F401
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
+from sandbox_fixtures import CORPUS, seed_two
 
 from sgbm_redcap.sandbox import serve_in_thread
 

@@ -10,7 +10,8 @@ import io
 import pandas as pd
 import pytest
 import redcap
-from sandbox_fixtures import api, project, sandbox, seed_two, token  # noqa: F401
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
+from sandbox_fixtures import seed_two
 
 pytestmark = pytest.mark.usefixtures("api")
 
@@ -245,11 +246,11 @@ def test_study_dictionary_columns_match_the_dictionary_package(tmp_path):
     root = Path(__file__).resolve().parents[1] / "redcap_project"
     study = load_project(root)
     sb = Sandbox(tmp_path / "study")
-    token = sb.create_project(root / "data_dictionary.csv",
-                              repeating_forms=study.repeating_forms, dags=list(study.dags))
+    study_token = sb.create_project(root / "data_dictionary.csv",
+                                    repeating_forms=study.repeating_forms, dags=list(study.dags))
     from urllib.parse import urlencode
 
-    status, _, body = sb.handle(urlencode({"token": token, "content": "record",
+    status, _, body = sb.handle(urlencode({"token": study_token, "content": "record",
                                            "format": "csv"}))
     assert status == 200
     header = body.decode().split("\n")[0].split(",")
