@@ -393,3 +393,16 @@ def test_form_context_fills_the_records_base_values() -> None:
     assert list(base.index) == [0, 4]
     with pytest.raises(LogicError):
         form_context(REPEATING, DICT, "no_such_form")
+
+
+def test_non_string_cells_and_empty_tables(run: Run) -> None:
+    t = pd.DataFrame({
+        "record_id": ["1", "2", "3"],
+        "a": pd.array(["3", pd.NA, "1"], dtype="string"),
+        "b___1": [1.0, 0.0, float("nan")],
+    })
+    assert run("[a] = '' or [a] > 2", t) == [True, True, False]
+    # 0.0 reads as the number 0; a NaN checkbox cell reads '0'
+    assert run("[b(1)] = '0'", t) == [False, True, True]
+    assert run("[a] = 1", t.iloc[:0]) == []
+    assert run("1 + 1", t) == [2.0, 2.0, 2.0]

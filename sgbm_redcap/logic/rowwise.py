@@ -75,7 +75,7 @@ class _Rows:
     def col(self, name: str) -> list[str]:
         if name not in self.cols:
             self.cols[name] = [
-                "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v)
+                "" if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v)
                 for v in self.table[name].tolist()
             ]
         return self.cols[name]

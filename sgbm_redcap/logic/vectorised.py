@@ -313,7 +313,11 @@ class Evaluator:
         """The column as an object array of str ('' for blank/NaN)."""
         if name not in self._raw:
             col = self.table[name]
-            if pd.api.types.infer_dtype(col, skipna=False) != "string":
+            if (
+                col.dtype != object
+                or col.isna().any()
+                or pd.api.types.infer_dtype(col, skipna=False) != "string"
+            ):
                 col = col.astype(object).where(col.notna(), "")
                 col = col.map(lambda v: v if isinstance(v, str) else str(v))
             self._raw[name] = np.asarray(col, dtype=object)
