@@ -1,0 +1,51 @@
+"""``sgbm-redcap report``: thin commands over the library (set up with the library, invoke
+the CLI, check with the library)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from sgbm_redcap.cli import main
+from sgbm_redcap.dictionary.project import load_project
+from sgbm_redcap.sandbox.cohort import generate_cohort
+
+
+def test_every_report_command_has_help():
+    runner = CliRunner()
+    for args in (["report"], ["report", "monthly"], ["report", "quality"],
+                 ["report", "codebook"], ["demo"]):
+        result = runner.invoke(main, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+        assert len(result.output.split("\n\n")[1].strip()) > 20, args
+
+
+def test_codebook_command_writes_the_codebook(tmp_path):
+    result = CliRunner().invoke(main, ["report", "codebook", "--out", str(tmp_path),
+                                       "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    version = load_project("redcap_project").version
+    path = tmp_path / f"codebook_{version}.html"
+    assert result.output.strip() == str(path)
+    assert 'id="field-site_patient_id"' in path.read_text()
+
+
+def test_monthly_from_an_export_file(tmp_path):
+    project = load_project("redcap_project")
+    cohort = generate_cohort(n=40, seed=11, problem_rate=0.0)
+    export = tmp_path / "records.csv"
+    cohort.to_frame(dictionary=project.dictionary, with_dag=True).to_csv(export, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "monthly", "--cutoff", "2026-10-31",
+                                       "--records", str(export), "--out", str(out),
+                                       "--no-pdf", "--no-checks"])
+    assert result.exit_code == 0, result.output
+    html = (out / "monthly_report_2026-10-31.html").read_text()
+    assert str(export) in html and 'id="efficacy"' in html
+
+
+def test_usage_and_configuration_errors_exit_2(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["report", "monthly"]).exit_code == 2      # --cutoff missing
+    bad = runner.invoke(main, ["report", "monthly", "--cutoff", "2026-10-31",
+                               "--config", str(tmp_path / "missing.toml"), "--no-pdf"])
+    assert bad.exit_code == 2 and "does not exist" in bad.output
