@@ -165,3 +165,35 @@ def test_project_from_pycap_simple_project_xml(sandbox, api):
     assert [d["unique_group_name"] for d in project.export_dags()] == ["test_dag"]
     assert len(project.export_users()) == 1 and project.export_users()[0]["api_export"] == 1
     assert project.export_project_info()["is_longitudinal"] == 0
+
+
+def test_create_project_from_odm_in_python(sandbox, api):
+    odm = CORPUS / "api_fixtures" / "100_IUREDCap_redcap-etl_RepeatingForms.REDCap.xml"
+    token = sandbox.create_project_from_odm(odm, title="Repeating forms")
+    project = redcap.Project(api, token)
+    assert project.export_project_info()["project_title"] == "Repeating forms"
+    setup = project.export_repeating_instruments_events()
+    assert setup and all(r["form_name"] for r in setup)
+    rows = project.export_records()
+    assert any(r["redcap_repeat_instrument"] for r in rows)
+
+
+@pytest.mark.parametrize("name", [
+    "136_OuhscBbmc_REDCapR_checkboxes-1-project.xml",        # one FormData per form
+    "172_OuhscBbmc_REDCapR_russian-project.xml",             # non-ASCII, text record ids
+    "206_ucl-isd_redcap-clinical-trials-test-scripts_Project418.xml",  # invalid stored values
+    "099_IUREDCap_redcap-etl_RepeatingEvents.REDCap.xml",    # repeating events
+])
+def test_real_project_xml_files_create_projects_with_their_data(sandbox, name):
+    token = sandbox.create_project_from_odm(CORPUS / "api_fixtures" / name)
+    status, _, body = call(sandbox, token=token, content="record", format="json")
+    assert status == 200 and len(json.loads(body)) > 0
+
+
+def test_data_only_odm_is_not_a_project(sandbox):
+    odm = CORPUS / "api_fixtures" / "090_IUREDCap_redcap-etl_repeating-event-inst.REDCap.xml"
+    super_token = sandbox.create_super_token()
+    status, _, body = call(sandbox, token=super_token, content="project", format="xml",
+                           data="<item><project_title>x</project_title><purpose>0</purpose>"
+                                "</item>", odm=odm.read_text(encoding="utf-8"))
+    assert status == 400 and "appears not to be valid XML" in body

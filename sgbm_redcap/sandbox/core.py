@@ -195,6 +195,19 @@ class Sandbox:
                 "filter_logic": filter_logic, "export_dags": export_dags}
             self.store.save_config(conn, owner[0], config)
 
+    def create_project_from_odm(self, odm: str | bytes | Path, *, title: str | None = None,
+                                username: str = DEFAULT_USER) -> str:
+        """Create a project from a REDCap Project XML (ODM) and return its token; the same
+        path as ``content=project`` with ``odm`` (data included)."""
+        from .odm import create_from_odm
+
+        if isinstance(odm, Path):
+            odm = odm.read_text(encoding="utf-8")
+        elif isinstance(odm, bytes):
+            odm = odm.decode("utf-8")
+        return create_from_odm(self, odm, {"project_title": title} if title else {},
+                               username=username)
+
     @staticmethod
     def blank_config(title: str, settings: dict[str, Any]) -> dict[str, Any]:
         config: dict[str, Any] = {

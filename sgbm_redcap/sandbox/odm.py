@@ -8,7 +8,6 @@ assignments and ``ItemDataBase64Binary`` file uploads). REDCAP_API.md §3 (boots
 from __future__ import annotations
 
 import base64
-import json
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
@@ -265,15 +264,12 @@ def _load_clinical(sb: Sandbox, token: str, pid: int, clinical: ET.Element,
              or (k in meta.columns and not (meta.columns[k][0] == "field"
                  and meta.fields[k].ftype in ("calc", "file")))} for r in rows]
     if rows:
-        from urllib.parse import urlencode
+        from .endpoints.records import load_trusted_rows
+        from .handler import Context
+        from .protocol import Request
 
-        body = urlencode({"token": token, "content": "record", "format": "json",
-                          "type": "flat", "data": json.dumps(rows),
-                          "overwriteBehavior": "normal", "returnFormat": "json"}).encode()
-        status, _, answer = sb.handle(body)
-        if status != 200:
-            raise ApiError("The ClinicalData of the XML could not be imported: "
-                           + answer.decode("utf-8", "replace"))
+        owner = sb.store.token_owner(token)
+        load_trusted_rows(Context(sb, Request(), pid, owner[1] if owner else "", "import"), rows)
     from .endpoints.files import store_field_file
 
     for rec, event, instrument, instance, field, name_mime, content in files:

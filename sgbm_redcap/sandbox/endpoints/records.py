@@ -590,6 +590,19 @@ def import_records(ctx: Context) -> Response:
     return Response(200, body, ctype)
 
 
+def load_trusted_rows(ctx: Context, rows: list[dict[str, str]]) -> None:
+    """Import rows without per-value validation (Project XML ClinicalData: REDCap keeps
+    whatever the exporting server held). Rows with the same key are merged first."""
+    merged: dict[tuple[str, ...], dict[str, str]] = {}
+    for r in rows:
+        key = tuple(r.get(k, "") for k in (ctx.meta.record_id, *_SPECIAL[:3]))
+        merged.setdefault(key, {}).update({k: v for k, v in r.items() if v != ""} | {
+            k: r[k] for k in r if k in _SPECIAL or k == ctx.meta.record_id})
+    plan, dag_of = _plan_import(ctx, list(merged.values()), False, "YMD", validate=False)
+    existing = set(record_dags(ctx))
+    _write(ctx, plan, dag_of, False, existing)
+
+
 def _ids_body(names: list[str], rf: str) -> Response:
     if rf == "json":
         return Response(200, json.dumps(names).encode(), MIME["json"])
@@ -601,7 +614,8 @@ def _ids_body(names: list[str], rf: str) -> Response:
 
 
 def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
-                 date_format: str) -> tuple[list[PlannedRow], dict[str, str]]:
+                 date_format: str, *, validate: bool = True,
+                 ) -> tuple[list[PlannedRow], dict[str, str]]:
     """Validate every row; return the planned writes and DAG assignments (or raise 400)."""
     meta = ctx.meta
     pk = meta.record_id
@@ -643,7 +657,8 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             form = meta.fields[target].form
         else:
             form = target
-        data_cols[h] = (kind, target, form, _validator(meta, target) if kind == "field" else None)
+        data_cols[h] = (kind, target, form,
+                        _validator(meta, target) if kind == "field" and validate else None)
     errors: list[str] = []
     record_errors: list[str] = []
     bad_events: list[str] = []
