@@ -41,6 +41,11 @@ from .nodes import (
 )
 from .tables import EVENT, INSTANCE, INSTRUMENT, TableSpec, choice_labels
 
+try:  # private but long-standing; see _factorize
+    from pandas._libs.hashtable import StringHashTable as _StringHashTable
+except ImportError:  # pragma: no cover - other pandas builds
+    _StringHashTable = None  # type: ignore[assignment,misc]
+
 _EPOCH = datetime(1970, 1, 1)
 _SEP = "\x1f"
 _ARM = re.compile(r"_arm_(\d+)$")
@@ -53,8 +58,20 @@ def _obj(values: Sequence[Any]) -> np.ndarray:
 
 
 def _factorize(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, distinct values)`` of an object array of str.
+
+    pandas' string hash table is about 4x faster than ``pd.factorize`` (no NA scan); it is a
+    private API, so any surprise (another pandas, a non-str cell) falls back to the public one.
+    """
+    if _StringHashTable is not None and arr.dtype == object and len(arr) > _SMALL:
+        try:
+            uniques, codes = _StringHashTable(len(arr) // 8 + 8).factorize(arr)
+            if len(codes) == len(arr) and (len(codes) == 0 or codes.min() >= 0):
+                return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
+        except Exception:  # noqa: BLE001 - private API: fall back to the public one
+            pass
     codes, uniques = pd.factorize(arr, use_na_sentinel=False)
-    return codes, np.asarray(uniques, dtype=object)
+    return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
 
 
 class Vec:
@@ -306,30 +323,39 @@ class Evaluator:
         self.smart_values = dict(smart_values or {})
         self._columns: dict[str, Vec] = {}
         self._raw: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._instance_numbers: np.ndarray | None = None
         self._lookups: dict[tuple[Any, ...], Vec] = {}
 
     # -- table access --------------------------------------------------------------------
     def raw(self, name: str) -> np.ndarray:
-        """The column as an object array of str ('' for blank/NaN)."""
+        """The column as an object array of str ('' for blank/NaN/NA)."""
+        return self._factorized(name)[0]
+
+    def _factorized(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(cells, codes, distinct)`` of a column, computed once per Evaluator."""
         if name not in self._raw:
             col = self.table[name]
-            if (
-                col.dtype != object
-                or col.isna().any()
-                or pd.api.types.infer_dtype(col, skipna=False) != "string"
-            ):
+            arr = col.to_numpy(dtype=object)
+            codes, uniques = _factorize(arr)
+            if not all(isinstance(u, str) for u in uniques):
+                # NaN/None/NA read as blank, anything else as its text.
                 col = col.astype(object).where(col.notna(), "")
-                col = col.map(lambda v: v if isinstance(v, str) else str(v))
-            self._raw[name] = np.asarray(col, dtype=object)
-        return self._raw[name]
+                arr = col.map(lambda v: v if isinstance(v, str) else str(v)).to_numpy(
+                    dtype=object
+                )
+                codes, uniques = _factorize(arr)
+            self._raw[name] = arr
+            self._codes[name] = (codes, uniques)
+        return self._raw[name], *self._codes[name]
 
     def column(self, name: str, checkbox: bool = False) -> Vec:
         key = name + ("\x00cb" if checkbox else "")
         if key not in self._columns:
-            codes, uniques = _factorize(self.raw(name))
+            _, codes, uniques = self._factorized(name)
             if checkbox:
                 uniques = _obj(["0" if u == "" else u for u in uniques])
-            self._columns[key] = Vec("text", codes=codes.astype(np.intp), s=uniques)
+            self._columns[key] = Vec("text", codes=codes, s=uniques)
         return self._columns[key]
 
     def _meta(self, name: str) -> np.ndarray:
@@ -343,12 +369,12 @@ class Evaluator:
 
     def instance_numbers(self) -> np.ndarray:
         """``redcap_repeat_instance`` per row as float (NaN = blank or not a positive integer)."""
-        if "instance_numbers" not in self._raw:
+        if self._instance_numbers is None:
             codes, uniques = _factorize(self._meta(INSTANCE))
             nums = [V.instance_number(u) for u in uniques]
             parsed = np.array([np.nan if k is None else float(k) for k in nums], dtype=float)
-            self._raw["instance_numbers"] = parsed[codes] if self.n else np.empty(0)
-        return self._raw["instance_numbers"]
+            self._instance_numbers = parsed[codes] if self.n else np.empty(0)
+        return self._instance_numbers
 
     def current_instance(self) -> np.ndarray:
         nums = self.instance_numbers()
