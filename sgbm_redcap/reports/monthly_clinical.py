@@ -19,7 +19,7 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
+from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, natural_order, num
 from sgbm_redcap.reports.redaction import listing_table
 
 log = logging.getLogger(__name__)
@@ -408,10 +408,12 @@ def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
     cols = [("record_id", "Record"), ("site", "Site"), ("term", "Term"),
             ("grade_text", "Grade"), ("ae_onset_date", "Onset"), ("ae_end_date", "End"),
             ("relation", "Relation to SG"), ("outcome", "Outcome")]
+    by_record = {"key": lambda c: natural_order(c) if c.name == "record_id" else c}
     sae = listing_table(view[view["serious"].astype(bool)].sort_values(
-        ["record_id", "ae_onset_date"]), columns=cols, id="listing-sae",
+        ["record_id", "ae_onset_date"], **by_record), columns=cols, id="listing-sae",
         dictionary=dictionary, caption="Listing 1. Serious treatment-emergent adverse events")
-    disc = listing_table(view[view["ae_action"] == "4"].sort_values("record_id"),
+    disc = listing_table(view[view["ae_action"] == "4"].sort_values(
+                         ["record_id", "ae_onset_date"], **by_record),
                          columns=cols, id="listing-discontinuation", dictionary=dictionary,
                          caption="Listing 2. Adverse events leading to SG discontinuation")
     ep = results.endpoints
