@@ -133,6 +133,18 @@ def _value(ctx: CheckContext, f) -> pd.Series:
     return out
 
 
+def _blank(ctx: CheckContext, f) -> pd.Series:
+    """True where the field has no value (a checkbox: no option checked)."""
+    if f.field_type != "checkbox":
+        return ctx.text(f.form, f.name) == ""
+    rows = ctx.form_rows(f.form)
+    cols = [c for c in rows.columns if c.startswith(f.name + "___")]
+    if not cols:
+        return pd.Series(True, index=rows.index)
+    checked = (rows[cols].fillna("").astype(str).to_numpy() == "1").any(axis=1)
+    return pd.Series(~checked, index=rows.index)
+
+
 def _started(ctx: CheckContext, form: str) -> pd.Series:
     """Rows where the form holds any data (or its status is not Incomplete). A checkbox
     counts only when an option is checked: REDCap exports unchecked options as '0'."""
@@ -143,13 +155,22 @@ def _started(ctx: CheckContext, form: str) -> pd.Series:
     if ctx.is_repeating(form):
         out = pd.Series(True, index=rows.index)
     else:
-        any_data = pd.Series(False, index=rows.index)
+        plain, boxes = [], []
         for f in ctx.dictionary.form_fields(form):
             if f.field_type in ("calc", "descriptive") or f.name == ctx.record_id:
                 continue
-            any_data |= _value(ctx, f) != ""
+            if f.field_type == "checkbox":
+                boxes += [c for c in rows.columns if c.startswith(f.name + "___")]
+            elif f.name in rows.columns:
+                plain.append(f.name)
+        any_data = np.zeros(len(rows), dtype=bool)
+        if plain:
+            vals = rows[plain].fillna("").astype(str).to_numpy()
+            any_data |= (vals != "").any(axis=1)
+        if boxes:
+            any_data |= (rows[boxes].fillna("").astype(str).to_numpy() == "1").any(axis=1)
         status = ctx.text(form, f"{form}_complete")
-        out = any_data | status.isin(["1", "2"])
+        out = pd.Series(any_data, index=rows.index) | status.isin(["1", "2"])
     ctx.cache[key] = out
     return out
 
@@ -195,7 +216,7 @@ def missing_required(ctx: CheckContext) -> pd.DataFrame:
     def bad(f, rows):
         if not f.required or f.field_type == "calc":
             return None
-        return (_value(ctx, f) == "") & _shown(ctx, f.form, f.name, rows.index) & _started(
+        return _blank(ctx, f) & _shown(ctx, f.form, f.name, rows.index) & _started(
             ctx, f.form)
 
     return _per_field(ctx, _fields(ctx), bad)
@@ -329,7 +350,7 @@ def hidden_with_value(ctx: CheckContext) -> pd.DataFrame:
         shown = visible(ctx, f.form).get(f.name)
         if shown is None:
             return None
-        return (_value(ctx, f) != "") & ~shown
+        return ~_blank(ctx, f) & ~shown
 
     return _per_field(ctx, _fields(ctx), bad)
 
