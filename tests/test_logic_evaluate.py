@@ -406,3 +406,13 @@ def test_non_string_cells_and_empty_tables(run: Run) -> None:
     assert run("[b(1)] = '0'", t) == [False, True, True]
     assert run("[a] = 1", t.iloc[:0]) == []
     assert run("1 + 1", t) == [2.0, 2.0, 2.0]
+
+
+def test_datediff_options_read_from_fields(run: Run) -> None:
+    t = flat(fmt=["ymd", "dmy", "", "x"], sign=["1", "0", "true", "false"],
+             d1=["2024-01-01", "01-02-2024", "2024-03-01", "2024-03-01"],
+             d2=["2023-12-01", "2024-03-01", "2024-01-01", "2024-01-01"])
+    # 'x' is not a date order, so it is read as returnSigned (non-blank text: true)
+    assert run("datediff([d1], [d2], 'd', [fmt])", t) == [31.0, 29.0, 60.0, -60.0]
+    assert same(run("datediff([d1], [d2], 'd', [sign])", t), [-31.0, math.nan, -60.0, 60.0])
+    assert run("datediff([d1], [d2], 'd', [fmt], [sign])", t) == [-31.0, 29.0, 60.0, -60.0]

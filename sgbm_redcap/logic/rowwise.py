@@ -406,14 +406,7 @@ class _Rows:
         if a is None or b is None or unit not in V.UNIT_SECONDS:
             return None
         diff = (b[0] - a[0]).total_seconds() / V.UNIT_SECONDS[unit]
-        return diff if signed_flag(signed) else abs(diff)
-
-
-def signed_flag(v: V.Value) -> bool:
-    """datediff's returnSigned: ``true``/``1`` or the text ``'true'``."""
-    if isinstance(v, str) and v.strip().lower() == "false":
-        return False
-    return V.truthy(v)
+        return diff if V.signed_flag(signed) else abs(diff)
 
 
 def compare_equal(a: V.Value, b: V.Value) -> bool:

@@ -86,6 +86,13 @@ def truthy(v: Value) -> bool:
     return x != 0.0 if x is not None else True
 
 
+def signed_flag(v: Value) -> bool:
+    """datediff's returnSigned: ``true``/``1`` or the text ``'true'`` (``'false'`` is false)."""
+    if isinstance(v, str) and v.strip().lower() == "false":
+        return False
+    return truthy(v)
+
+
 def is_blank(v: Value) -> bool:
     return v is None or v == ""
 

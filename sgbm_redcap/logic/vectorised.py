@@ -818,15 +818,26 @@ class Evaluator:
         return _number(diff if signed else np.abs(diff), codes)
 
     def _datediff_per_row(self, vals: list[Vec]) -> Vec:
-        from .rowwise import _Rows  # the per-row rules, for non-constant options only
-
-        arrays = np.broadcast_arrays(*[v.dense().s for v in vals])
-        rows = _Rows.__new__(_Rows)
-        rows.today, rows.now = self.today, self.now
+        """datediff whose format/sign arguments vary by row (never seen in practice)."""
+        columns = [v.dense() for v in vals]
+        arrays = np.broadcast_arrays(*[v.s for v in columns])
+        signs = np.broadcast_arrays(*[v.truthy() for v in columns])
         out = []
-        for items in zip(*arrays, strict=True):
-            r = rows.datediff([i if i != "" else None for i in items])
-            out.append(np.nan if r is None else r)
+        for k, items in enumerate(zip(*arrays, strict=True)):
+            unit, fmt, signed_at = items[2], None, 3
+            if len(items) > 3 and items[3].lower() in DATE_FORMATS:
+                fmt, signed_at = items[3].lower(), 4
+            signed = False
+            if len(items) > signed_at:
+                text = items[signed_at]
+                signed = text.strip().lower() != "false" and bool(signs[signed_at][k])
+            a = V.resolve_date(items[0], fmt, self.today, self.now)
+            b = V.resolve_date(items[1], fmt, self.today, self.now)
+            if a is None or b is None or unit not in V.UNIT_SECONDS:
+                out.append(np.nan)
+                continue
+            diff = (b[0] - a[0]).total_seconds() / V.UNIT_SECONDS[unit]
+            out.append(diff if signed else abs(diff))
         return _number(np.array(out, dtype=float))
 
     def calcdate(self, vals: list[Vec]) -> Vec:
