@@ -63,10 +63,13 @@ def main() -> None:
     worst = max(first["total"], total)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine load average while running: {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"monthly report HTML+PDF, {args.patients} patients: median {total:.2f} s; "
-          f"ratio to the {BUDGET_S:.0f} s budget {total / BUDGET_S:.2f} "
-          f"(first run {first['total'] / BUDGET_S:.2f}) -> "
-          f"{'PASS' if worst < BUDGET_S else 'FAIL'}")
+    cpu = statistics.median(r["cpu"] for r in later)
+    print(f"monthly report HTML+PDF, {args.patients} patients: wall median {total:.2f} s, "
+          f"ratio to the {BUDGET_S:.0f} s budget {total / BUDGET_S:.2f} (first run "
+          f"{first['total'] / BUDGET_S:.2f}) -> wall {'PASS' if worst < BUDGET_S else 'FAIL'}; "
+          f"CPU median {cpu:.2f} s, ratio {cpu / BUDGET_S:.2f} (first run "
+          f"{first['cpu'] / BUDGET_S:.2f}) -> CPU "
+          f"{'PASS' if max(cpu, first['cpu']) < BUDGET_S else 'FAIL'}")
 
 
 if __name__ == "__main__":
