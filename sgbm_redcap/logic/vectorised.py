@@ -299,7 +299,7 @@ class Evaluator:
     """Evaluates many expressions over one table, sharing the factorised columns.
 
     ``evaluate()`` builds one per call; the dictionary linter, the checks and the benchmark
-    keep one per table.
+    keep one per table. Columns are cached: do not change the table while it is in use.
     """
 
     def __init__(
