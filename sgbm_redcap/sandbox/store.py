@@ -170,19 +170,17 @@ class Store:
         """Stored rows by key, in key order; ``records=None`` reads the whole project."""
         conn = conn or self.conn
         sql = "SELECT record, event, instrument, instance, fields FROM data WHERE pid=?"
-        out: dict[RowKey, dict[str, Any]] = {}
-        loads = json.loads
         if records is None:
-            for rec, ev, ins, inst, packed in conn.execute(sql, (pid,)):
-                out[(rec, ev, ins, inst)] = loads(packed)
-            return out
-        for i in range(0, len(records), 500):
-            batch = records[i:i + 500]
-            cur = conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
-                               (pid, *batch))
-            for rec, ev, ins, inst, packed in cur:
-                out[(rec, ev, ins, inst)] = loads(packed)
-        return out
+            found = conn.execute(sql, (pid,)).fetchall()
+        else:
+            found = []
+            for i in range(0, len(records), 500):
+                batch = records[i:i + 500]
+                found += conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
+                                      (pid, *batch)).fetchall()
+        # one json.loads over all rows: far cheaper than a call per row
+        values = json.loads("[" + ",".join(r[4] for r in found) + "]")
+        return {(r[0], r[1], r[2], r[3]): v for r, v in zip(found, values, strict=True)}
 
     def write_rows(self, conn: sqlite3.Connection, pid: int,
                    rows: dict[RowKey, dict[str, Any]]) -> None:

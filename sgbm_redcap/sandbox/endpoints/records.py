@@ -165,8 +165,10 @@ class RowBuilder:
     export's hot loop (one call per exported row).
     """
 
-    def __init__(self, ctx: Context, cols: list[Column]):
+    def __init__(self, ctx: Context, cols: list[Column], prefix: int = 0):
         req = ctx.req
+        self.width = len(cols) + prefix
+        self._af: dict[tuple[str, str, bool], frozenset[str]] = {}
         self.meta = meta = ctx.meta
         self.cols = cols
         self.label = req.get("rawOrLabel") == "label"
@@ -177,8 +179,8 @@ class RowBuilder:
         self.files = {n for n, f in meta.fields.items() if f.ftype == "file"}
         self.by_form: dict[str, list[tuple[int, Column]]] = {}
         for i, c in enumerate(cols):
-            if c.kind != "id":
-                self.by_form.setdefault(c.form, []).append((i, c))
+            if c.kind != "id":  # output positions leave room for the prefix columns
+                self.by_form.setdefault(c.form, []).append((i + prefix, c))
         self.form_data_fields = {
             form: [n for n in meta.form_fields[form] if n != meta.record_id]
             for form in meta.forms}
@@ -212,11 +214,18 @@ class RowBuilder:
             return self._fast_values(key, stored)
         return self._values(key, stored)
 
+    def forms_for(self, key: RowKey) -> frozenset[str]:
+        k = (key[1], key[2], bool(key[3]))
+        got = self._af.get(k)
+        if got is None:
+            got = self._af[k] = applicable_forms(self.meta, key)
+        return got
+
     def _fast_values(self, key: RowKey, stored: dict[str, Any]) -> list[str]:
-        out = [""] * len(self.cols)
+        out = [""] * self.width
         out[0] = key[0]
         get = stored.get
-        for form in applicable_forms(self.meta, key):
+        for form in self.forms_for(key):
             spec = self.slices.get(form)
             if spec is None:
                 continue
@@ -234,10 +243,10 @@ class RowBuilder:
 
     def _values(self, key: RowKey, stored: dict[str, Any]) -> list[str]:
         meta = self.meta
-        out = [""] * len(self.cols)
+        out = [""] * self.width
         out[0] = key[0]
         plain = not (self.label or self.comma)
-        for form in applicable_forms(meta, key):
+        for form in self.forms_for(key):
             group = self.by_form.get(form)
             if not group:
                 continue
@@ -328,23 +337,27 @@ def export_records(ctx: Context) -> Response:
     _log_export(ctx, len({k[0] for k in keys}))
     if req.get("type") == "eav":
         return _eav(ctx, cols, keys, values, dags, dag_export)
-    builder = RowBuilder(ctx, cols)
     prefix = _prefix_columns(ctx, dag_export)
+    builder = RowBuilder(ctx, cols, len(prefix))
     names = [cols[0].name] + prefix + [c.name for c in cols[1:]]
     rows = []
     label = builder.label
+    longitudinal, repeating = meta.longitudinal, meta.has_repeating
+    empty: dict[str, Any] = {}
     for key in keys:
-        vals = builder.values(key, values.get(key, {}))
-        pre = []
-        if meta.longitudinal:
-            pre.append(meta.event_label(key[1]) if label else key[1])
-        if meta.has_repeating:
-            pre.append(meta.form_label(key[2]) if (label and key[2]) else key[2])
-            pre.append(key[3] if key[3] else "")
+        row = builder.values(key, values.get(key, empty))
+        i = 1
+        if longitudinal:
+            row[i] = meta.event_label(key[1]) if label else key[1]
+            i += 1
+        if repeating:
+            row[i] = meta.form_label(key[2]) if (label and key[2]) else key[2]
+            row[i + 1] = key[3] or ""
+            i += 2
         if dag_export:
             d = dags.get(key[0], ("", "", ""))[0]
-            pre.append(builder.dag_labels.get(d, d) if label else d)
-        rows.append([vals[0], *pre, *vals[1:]])
+            row[i] = builder.dag_labels.get(d, d) if label else d
+        rows.append(row)
     return _encode_flat(ctx, names, rows, cols, prefix)
 
 
