@@ -159,3 +159,21 @@ def test_html_is_self_contained(report):
     _, html = report
     assert not re.search(r'<(link|script|img)\b', html)
     assert not re.search(r'(src|href)="(https?:|//)', html)
+
+
+@pytest.mark.parametrize("cutoff", [date(2024, 9, 30), date(2025, 3, 31)])
+def test_an_early_report_counts_only_what_was_known_at_the_cutoff(cutoff, tmp_path):
+    project = load_project("redcap_project")
+    cohort = generate_cohort(n=8, seed=5, problem_rate=0.0)
+    raw = cohort.to_frame(dictionary=project.dictionary, with_dag=True)
+    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    files = write_monthly_report(tables, cutoff=cutoff, out_dir=tmp_path, pdf=False,
+                                 dags=project.dags)
+    base = raw[raw["redcap_repeat_instrument"] == ""]
+    known = base["enrol_date"].replace("", None).dropna()
+    enrolled = int(((pd.to_datetime(known) <= pd.Timestamp(cutoff))
+                    & (base.loc[known.index, "eligible"] == "1")).sum())
+    key = {k.label: k.value for k in files.context.find("status-key").items}
+    assert key["Enrolled / target"] == f"{enrolled} / 100"
+    screened = files.context.find("screening-flow").rows[0]
+    assert screened[0] == "Screened" and int(screened[1]) < len(base)

@@ -103,7 +103,11 @@ def _dag_labels(tables: Any, dags: Any) -> dict[str, str]:
 # --------------------------------------------------------------------------- 1 study status
 def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str], *,
                          cutoff: date, target: int = ENROLMENT_TARGET) -> Section:
+    cut = pd.Timestamp(cutoff)
     enrol = per_record(study, "enrolment")
+    # screened by the cut-off (the enrolment date stands in for a missing screening date)
+    enrol = enrol[enrol["screening_date"].fillna(enrol["enrol_date"]).fillna(cut) <= cut]
+    enrol = enrol.assign(enrol_date=enrol["enrol_date"].where(enrol["enrol_date"] <= cut))
     enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == "1")]
     site = enrolled["redcap_data_access_group"].map(lambda d: labels.get(str(d), str(d)))
     key = KeyFigures("status-key", [
@@ -124,7 +128,7 @@ def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str],
                  f"against the target of {target}.")
     return Section("study-status", "Study status", [
         key, fig, enrolment_by_site(enrolled, labels, cutoff=cutoff),
-        screening_flow(enrol, sets)])
+        screening_flow(enrol, sets[sets["record_id"].isin(enrol["record_id"])])])
 
 
 def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff: date,

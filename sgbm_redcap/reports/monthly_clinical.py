@@ -183,7 +183,8 @@ def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
     os_ = ep[ep["endpoint"] == "os"].set_index("record_id").reindex(fas)
     bor = results.bor_intracranial.set_index("record_id").reindex(fas)
     responded = bor["unconfirmed"].isin(["CR", "PR"])
-    resp_month = ((bor["unconfirmed_date"] - start).dt.days / DAYS_PER_MONTH).where(responded)
+    resp_date = pd.to_datetime(bor["unconfirmed_date"])
+    resp_month = ((resp_date - pd.to_datetime(start)).dt.days / DAYS_PER_MONTH).where(responded)
     duration = ex["duration_days"].fillna(0) / DAYS_PER_MONTH
     data = pd.DataFrame({
         "record_id": fas.to_numpy(),
