@@ -20,7 +20,7 @@ def dictionary():
 
 @pytest.fixture(scope="module")
 def clean(dictionary):
-    c = generate_cohort(30, seed=3, problem_rate=0.0)
+    c = generate_cohort(15, seed=3, problem_rate=0.0)
     return c.to_frame(dictionary=dictionary, with_dag=True)
 
 

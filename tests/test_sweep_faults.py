@@ -27,7 +27,7 @@ def expected_rows(plan):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    with seeded_study(tmp_path_factory.mktemp("faults"), n=30, problem_rate=0.3) as s:
+    with seeded_study(tmp_path_factory.mktemp("faults"), n=20, problem_rate=0.4) as s:
         yield s
 
 
@@ -79,7 +79,7 @@ def test_sweep_killed_half_way_then_rerun_creates_no_duplicates(tmp_path):
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.sweep import make_backend, run_sweep, study_dictionary
 
-    with seeded_study(tmp_path, n=20, problem_rate=0.4, seed=5) as s:
+    with seeded_study(tmp_path, n=12, problem_rate=0.5, seed=5) as s:
         fault_free = expected_rows(s.sweep(dry_run=True).plan)
         assert len(fault_free) >= 4
         audit = AuditLog(tmp_path / "audit.jsonl")

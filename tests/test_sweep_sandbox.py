@@ -15,7 +15,7 @@ from sgbm_redcap.sweep import make_backend
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    with seeded_study(tmp_path_factory.mktemp("sweep"), n=40, problem_rate=0.25) as s:
+    with seeded_study(tmp_path_factory.mktemp("sweep"), n=25, problem_rate=0.4) as s:
         yield s
 
 
@@ -60,26 +60,22 @@ def test_fixed_problem_closes_and_answered_persisting_problem_reopens(study):
     assert study.sweep(rules=[]).counts["close"] == 0
 
 
-def test_listings_per_site(study, tmp_path):
-    r = study.sweep(listings_dir=tmp_path, dry_run=True)
-    csvs = sorted(p.name for p in r.listings if p.suffix == ".csv")
-    assert csvs and all(n.startswith("queries_site_") for n in csvs)
-    html = next(p for p in r.listings if p.suffix == ".html").read_text()
-    assert "<script" not in html and "SG-BM-RWS data queries" in html
-
-
-def test_dry_run_posts_nothing_and_writes_no_audit(study, tmp_path):
+def test_dry_run_posts_nothing_writes_no_audit_and_lists_per_site(study, tmp_path):
     from sgbm_redcap.queries import AuditLog
 
     before = study.queries()
     audit = AuditLog(tmp_path / "a.jsonl")
-    r = study.sweep(rules=[], audit=audit, dry_run=True)   # no rule run: nothing to close
+    r = study.sweep(rules=[], audit=audit, dry_run=True, listings_dir=tmp_path / "lists")
     assert r.dry_run and r.sent == 0 and audit.read() == []
     assert study.queries().equals(before)
+    csvs = sorted(p.name for p in r.listings if p.suffix == ".csv")
+    assert csvs and all(n.startswith("queries_site_") for n in csvs)
+    html = next(p for p in r.listings if p.suffix == ".html").read_text()
+    assert "SG-BM-RWS data queries" in html
 
 
 def test_data_quality_api_backend_lifecycle(tmp_path):
-    with seeded_study(tmp_path, n=20, problem_rate=0.3, seed=7) as s:
+    with seeded_study(tmp_path, n=12, problem_rate=0.5, seed=7) as s:
         first = s.sweep("data_quality_api")
         assert first.sent == len(first.findings) > 0
         assert unmatched(first.findings, s.manifest) == []
