@@ -71,6 +71,10 @@ def test_gone_finding_closes_and_answered_persisting_finding_reopens():
     assert acts == {"DATE-3:1:sg_treatment:0:sg_start_date": "close",
                     "AE-1:1:adverse_events:2:ae_grade": "reopen"}
     rows = {r["redcap_repeat_instance"]: r for r in plan.rows()}
+    # applying keeps what the actions do not send (normal overwrite never blanks)
+    applied = apply_plan(after, plan).set_index("dq_id")
+    assert applied.loc["DATE-3:1:sg_treatment:0:sg_start_date", "dq_message"] == \
+        "DATE-3 on sg_start_date"
     closed = next(r for r in rows.values() if r["dq_status"] == CLOSED)
     assert closed["dq_closed_date"] == "2026-11-26" and "no longer found" in closed["dq_note"]
     reopened = next(r for r in rows.values() if r["dq_status"] == REOPENED)

@@ -190,19 +190,22 @@ def _close_row(q: pd.Series, today: str, note: str) -> dict[str, str]:
 
 
 def apply_plan(existing: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """``existing`` as it will be once ``plan`` is posted (used by tests and dry runs)."""
-    out = existing.copy()
-    for row in plan.rows():
-        rid, inst = row["record_id"], int(row["redcap_repeat_instance"])
-        hit = (out["record_id"] == rid) & (out["instance"] == inst)
-        values = {k: v for k, v in row.items() if k in out.columns and k not in
-                  ("record_id",)}
-        if hit.any():
-            for k, v in values.items():
-                out.loc[hit, k] = v
-        else:
-            new = {c: "" for c in out.columns}
-            new.update(values)
-            new.update(record_id=rid, instance=inst)
-            out = pd.concat([out, pd.DataFrame([new])], ignore_index=True)
-    return out
+    """``existing`` as it will be once ``plan`` is posted (for listings, dry runs, tests).
+    Like an import with overwriteBehavior=normal: the plan's values replace, nothing else
+    is blanked."""
+    if not len(plan):
+        return existing.copy()
+    rows = pd.DataFrame(plan.rows())  # a key an action does not send stays NaN: kept as is
+    rows["instance"] = pd.to_numeric(rows["redcap_repeat_instance"]).astype(int)
+    rows["record_id"] = rows["record_id"].astype(str)
+    cols = [c for c in existing.columns if c in rows.columns and c not in
+            ("record_id", "instance")]
+    # later actions on the same instance win (as successive imports would)
+    updates = rows.drop_duplicates(["record_id", "instance"], keep="last").set_index(
+        ["record_id", "instance"])[cols]
+    current = existing.copy()
+    current["record_id"] = current["record_id"].astype(str)
+    current["instance"] = current["instance"].astype(int)
+    merged = updates.combine_first(current.set_index(["record_id", "instance"]))
+    merged = merged.reset_index()[list(existing.columns)]
+    return merged.fillna("").reset_index(drop=True)
