@@ -710,13 +710,12 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
                                      "repeating instrument in this project/event.")
                 continue
         if ri or meta.repeating_event(ev):
-            if rinst_raw in ("", "new") and ("redcap_repeat_instance" in r or rinst_raw == "new"):
-                if rinst_raw == "new" or not rinst_raw:
-                    ck = (rec, ev, ri)
-                    if ck not in new_counter:
-                        new_counter[ck] = _max_instance(ctx, rec, ev, ri)
-                    new_counter[ck] += 1
-                    inst = new_counter[ck]
+            if rinst_raw == "new":
+                ck = (rec, ev, ri)
+                if ck not in new_counter:
+                    new_counter[ck] = _max_instance(ctx, rec, ev, ri)
+                new_counter[ck] += 1
+                inst = new_counter[ck]
             elif rinst_raw.isdigit() and 1 <= int(rinst_raw) <= 32767:
                 inst = int(rinst_raw)
             elif not rinst_raw:
