@@ -108,3 +108,26 @@ def test_json_formatter_keeps_the_extra_fields():
     out = json.loads(JsonFormatter().format(record))
     assert out["message"] == "job sweep finished"
     assert (out["event"], out["job"], out["seconds"]) == ("job_finished", "sweep", 1.5)
+
+
+def test_schedule_cli_exits_1_with_a_clear_line_when_redcap_is_unreachable(tmp_path,
+                                                                           monkeypatch):
+    import socket
+
+    from click.testing import CliRunner
+
+    from sgbm_redcap.cli.schedule import command as schedule_cli
+
+    with socket.socket() as s:   # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("SGBM_REDCAP_TOKEN", "A" * 32)
+    monkeypatch.setenv("SGBM_REDCAP_REDCAP_URL", f"http://127.0.0.1:{port}/api/")
+    monkeypatch.setenv("SGBM_REDCAP_RETRIES", "1")
+    monkeypatch.setenv("SGBM_REDCAP_BACKOFF_S", "0.01")
+    monkeypatch.setenv("SGBM_REDCAP_CACHE_DIR", str(tmp_path / "cache"))
+    out = CliRunner().invoke(schedule_cli, ["--once", "--state", str(tmp_path / "s.json"),
+                                            "--lock", str(tmp_path / "lock")])
+    assert out.exit_code == 1, out.output
+    assert "REDCap unreachable after retries" in out.output
+    assert not (tmp_path / "s.json").exists()
