@@ -96,7 +96,9 @@ def _unique_labels(choices: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _stripped(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = (raw if raw.dtype == object else raw.astype(object)).fillna("").str.strip()
+    """(text, blank mask). Values are not stripped: a value with stray spaces does not fit a
+    typed field and is reported like any other misfit."""
+    text = (raw if raw.dtype == object else raw.astype(object)).fillna("")
     return text, text.eq("")
 
 

@@ -92,7 +92,12 @@ def canonical_order(raw: pd.DataFrame, record_id: str) -> pd.DataFrame:
         return raw.reset_index(drop=True)
     ranks = {rid: i for i, rid in enumerate(sorted(raw[record_id].unique(), key=_natural_key))}
     order = raw[record_id].map(ranks).to_numpy()
-    return raw.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+    if (order[1:] >= order[:-1]).all():  # already in order, as REDCap exports are
+        ordered = raw.copy(deep=False)
+    else:
+        ordered = raw.iloc[order.argsort(kind="stable")]
+    ordered.index = pd.RangeIndex(len(ordered))
+    return ordered
 
 
 def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") -> pd.DataFrame:
@@ -110,7 +115,12 @@ def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") 
         raise SourceDataError(
             f"The records from {source} have repeated columns: {', '.join(map(str, duplicated))}",
             file=source, column=str(duplicated[0]))
-    out = raw.astype(object).where(raw.notna(), "").astype(str)
+    out = raw.copy(deep=False)  # columns are replaced below, never changed in place
+    for col in out.columns:  # NaN becomes '', numbers (e.g. from JSON) become text
+        if out[col].dtype != object or pd.api.types.infer_dtype(
+                out[col], skipna=False) not in ("string", "empty"):
+            values = out[col].astype(object)
+            out[col] = values.where(values.notna(), "").astype(str)
     if "redcap_form_instance" in out.columns and INSTANCE not in out.columns:
         # some REDCap versions' exports (e.g. REDCapTidieR's recorded fixtures) use this name
         out = out.rename(columns={"redcap_form_instance": INSTANCE})
@@ -191,8 +201,9 @@ def build_tables(
         cols = _form_columns(dictionary, form, present)
         known.update(c for c, _k, _f in cols)
         is_rep = form in repeating
-        rows = _rows_for_form(raw, form, is_rep, [c for c, _k, _f in cols], longitudinal,
-                              event_forms)
+        needed = [c for c in (rid, *SPECIAL_COLUMNS) if c in present] + [c for c, _k, _f in cols]
+        rows = _rows_for_form(raw[needed], form, is_rep, [c for c, _k, _f in cols],
+                              longitudinal, event_forms)
         if not is_rep and not longitudinal:
             rows = _one_row_per_record(rows, all_records, rid)
         table, form_problems = _type_form(rows, form, cols, rid, dag, is_rep, longitudinal)
