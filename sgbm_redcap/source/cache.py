@@ -28,7 +28,7 @@ import pandas as pd
 from filelock import FileLock
 
 from sgbm_redcap.errors import SourceDataError
-from sgbm_redcap.source.tables import canonical_order
+from sgbm_redcap.source.tables import normalise_raw
 
 BASE = "base.parquet"
 METADATA = "metadata.csv"
@@ -109,7 +109,7 @@ class PullCache:
                     raw = pd.concat([raw, rows], ignore_index=True)
             except (OSError, ValueError, KeyError) as exc:
                 raise self._broken(exc) from exc
-        raw = canonical_order(raw.fillna("").astype(str), state.record_id)
+        raw = normalise_raw(raw, state.record_id, source=str(self.dir))
         if len(state.deltas) >= COMPACT_AFTER:
             self.save_full(state, raw, metadata)
         return raw
@@ -148,7 +148,7 @@ class PullCache:
 
 def _atomic_parquet(path: Path, frame: pd.DataFrame) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    frame.astype(str).to_parquet(tmp, index=False)
+    frame.to_parquet(tmp, index=False)  # the rows are strings already (normalise_raw)
     os.replace(tmp, path)
 
 
