@@ -53,6 +53,19 @@ def sweep_small(n: int) -> dict[str, float]:
             return out
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory. VmHWM (Linux) belongs to this process image;
+    ru_maxrss would also count the parent's peak from before the child's exec."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _large_child(csv_path: str, url: str, token: str, queue: mp.Queue) -> None:
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.source import FileSource
@@ -65,8 +78,8 @@ def _large_child(csv_path: str, url: str, token: str, queue: mp.Queue) -> None:
                   dictionary=dictionary, today=TODAY,
                   listings_dir=Path(csv_path).parent / "listings")
     seconds = time.perf_counter() - t0
-    queue.put({"seconds": seconds, "peak_mb": resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss / 1024, "findings": len(r.findings), "posted": r.sent,
+    queue.put({"seconds": seconds, "peak_mb": peak_mb(), "findings": len(r.findings),
+               "posted": r.sent,
         **{k: round(v, 1) for k, v in r.timings.items()}})
 
 
