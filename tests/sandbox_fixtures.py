@@ -37,6 +37,7 @@ ae_term,adverse_events,,dropdown,Adverse event,"1, Nausea | 2, Diarrhoea | 3, Ne
 ae_grade,adverse_events,,radio,Grade,"1, 1 | 2, 2 | 3, 3 | 4, 4 | 5, 5",,,,,,,,,,,,
 ae_onset_date,adverse_events,,text,Onset,,,date_ymd,,,,,,,,,,
 age_x2,adverse_events,,calc,Twice the age,[age]*2,,,,,,,,,,,,
+ae_comment,adverse_events,,notes,Comment,,,,,,,,,,,,,
 """
 DICTIONARY = HEADER + ROWS
 

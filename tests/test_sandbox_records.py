@@ -5,6 +5,7 @@ Each behaviour comes from REDCAP_API.md §3, §4.3–§4.5 and the pitfalls of �
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -23,10 +24,10 @@ def test_flat_export_shape_follows_metadata_with_repeating_and_checkbox_columns(
     assert header == (
         "record_id,redcap_repeat_instrument,redcap_repeat_instance,enrol_date,age,kps,email,"
         "eligible,ec_mets___1,ec_mets___2,ec_mets____99,subtype,consent_doc,enrolment_complete,"
-        "ae_term,ae_grade,ae_onset_date,age_x2,adverse_events_complete")
+        "ae_term,ae_grade,ae_onset_date,age_x2,ae_comment,adverse_events_complete")
     assert lines[0].startswith("1,,,2024-09-01,55,,,1,1,0,1,2,,0,,,,,")
     # a repeating row: other forms blank, its own form status gray = 0, calc re-run (55*2)
-    assert lines[1] == "1,adverse_events,1,,,,,,,,,,,,1,3,2024-10-02,110,0"
+    assert lines[1] == "1,adverse_events,1,,,,,,,,,,,,1,3,2024-10-02,110,,0"
     assert [ln.split(",")[0] for ln in lines] == ["1", "1", "1", "2"]
 
 
@@ -256,3 +257,26 @@ def test_study_dictionary_columns_match_the_dictionary_package(tmp_path):
     header = body.decode().split("\n")[0].split(",")
     assert header[:3] == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
     assert header[3:] == [c for c in study.dictionary.export_columns() if c != "record_id"]
+
+
+def test_csv_export_quotes_like_the_csv_module(project, sandbox, token):
+    seed_two(project)
+    project.import_records([{"record_id": "1", "redcap_repeat_instrument": "adverse_events",
+                             "redcap_repeat_instance": "2",
+                             "ae_comment": 'said "ouch", twice\nthen slept'}])
+    rows = project.export_records(export_data_access_groups=True)
+    header = list(rows[0])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[str(r[c]) for c in header] for r in rows])
+    assert project.export_records(format_type="csv", export_data_access_groups=True) == \
+        buf.getvalue()
+    from urllib.parse import urlencode
+
+    status, _, body = sandbox.handle(urlencode({"token": token, "content": "record",
+                                                "format": "csv", "csvDelimiter": ";"}))
+    expected = io.StringIO()
+    csv.writer(expected, delimiter=";", lineterminator="\n").writerows(
+        csv.reader(io.StringIO(project.export_records(format_type="csv"))))
+    assert status == 200 and body.decode() == expected.getvalue()
