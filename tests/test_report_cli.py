@@ -45,7 +45,18 @@ def test_monthly_from_an_export_file(tmp_path):
 
 def test_usage_and_configuration_errors_exit_2(tmp_path):
     runner = CliRunner()
-    assert runner.invoke(main, ["report", "monthly"]).exit_code == 2      # --cutoff missing
+    bad_date = runner.invoke(main, ["report", "monthly", "--cutoff", "31/10/2026"])
+    assert bad_date.exit_code == 2
     bad = runner.invoke(main, ["report", "monthly", "--cutoff", "2026-10-31",
                                "--config", str(tmp_path / "missing.toml"), "--no-pdf"])
     assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+def test_default_cutoff_is_the_end_of_the_previous_month():
+    from datetime import date
+
+    from sgbm_redcap.cli.report import previous_month_end
+
+    assert previous_month_end(date(2026, 11, 25)) == date(2026, 10, 31)
+    assert previous_month_end(date(2026, 3, 1)) == date(2026, 2, 28)
+    assert previous_month_end(date(2025, 1, 15)) == date(2024, 12, 31)

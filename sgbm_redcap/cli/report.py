@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,11 @@ def study_tables(config_file: Path | None, url: str | None, records: Path | None
             yield source.tables(), f"sandbox REDCap at {sandbox_url} (synthetic cohort)"
 
 
+def previous_month_end(today: date) -> date:
+    """The last day of the month before ``today``'s: the monthly report's usual cut-off."""
+    return today.replace(day=1) - timedelta(days=1)
+
+
 def _write(html: str, out_dir: Path, name: str, *, pdf: bool) -> None:
     """``name``.html (and .pdf) in ``out_dir``; prints the paths."""
     from sgbm_redcap.reports.pdf import html_to_pdf
@@ -88,14 +93,15 @@ def command() -> None:
 
 
 @command.command(name="monthly")
-@click.option("--cutoff", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
-              help="Data cut-off date (YYYY-MM-DD): later data are ignored, times censored.")
+@click.option("--cutoff", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Data cut-off date (YYYY-MM-DD): later data are ignored, times censored. "
+              "Default: the last day of the previous month (what the scheduled run uses).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("out"), show_default=True, help="Folder for the HTML and PDF.")
 @click.option("--no-pdf", is_flag=True, help="Write the HTML only.")
 @click.option("--no-checks", is_flag=True, help="Leave the check findings out (faster).")
 @source_options
-def monthly(cutoff: datetime, out_dir: Path, no_pdf: bool, no_checks: bool,
+def monthly(cutoff: datetime | None, out_dir: Path, no_pdf: bool, no_checks: bool,
             config_file: Path | None, url: str | None, records: Path | None,
             project_dir: Path) -> None:
     """Render the monthly interim report (HTML and PDF) for a data cut-off date."""
@@ -103,7 +109,7 @@ def monthly(cutoff: datetime, out_dir: Path, no_pdf: bool, no_checks: bool,
     from sgbm_redcap.dictionary.project import load_project
     from sgbm_redcap.reports.monthly import write_monthly_report
 
-    cut = cutoff.date()
+    cut = cutoff.date() if cutoff else previous_month_end(date.today())
     try:
         project = load_project(project_dir)
         with study_tables(config_file, url, records, project) as (tables, where):
