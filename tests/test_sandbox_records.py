@@ -280,3 +280,11 @@ def test_csv_export_quotes_like_the_csv_module(project, sandbox, token):
     csv.writer(expected, delimiter=";", lineterminator="\n").writerows(
         csv.reader(io.StringIO(project.export_records(format_type="csv"))))
     assert status == 200 and body.decode() == expected.getvalue()
+
+
+def test_json_numbers_and_booleans_are_values_not_blanks(project):
+    project.import_records([{"record_id": 30, "eligible": 0, "age": 40.0, "kps": 90},
+                            {"record_id": 31, "eligible": False}])
+    rows = {r["record_id"]: r for r in project.export_records(fields=["eligible", "age", "kps"])}
+    assert (rows["30"]["eligible"], rows["30"]["age"], rows["30"]["kps"]) == ("0", "40", "90")
+    assert rows["31"]["eligible"] == "0"

@@ -261,14 +261,15 @@ def encode_scalar(value: int | str, fmt: str, tag: str = "count") -> tuple[bytes
 def parse_data(data: str, fmt: str, *, raw: bool = False) -> list[dict[str, Any]]:
     """Imported ``data`` in json/csv/xml as a list of string dicts (raises ApiError 400).
 
-    ``raw=True`` leaves JSON values as decoded (numbers, null…) for a caller that converts
-    only the values it uses, with :func:`to_text`.
+    ``raw=True`` skips the per-value conversion when it can: numbers are decoded straight to
+    their text, so only ``null`` (None) can remain a non-string, and a blank test by truth
+    value stays correct. Data holding ``true``/``false`` is converted in full.
     """
     if not data.strip():
         raise ApiError("No data was provided.")
     if fmt == "json":
         try:
-            obj = json.loads(data)
+            obj = json.loads(data, parse_int=str, parse_float=_float_text)
         except ValueError as exc:
             raise ApiError(
                 f"The data being imported is not formatted correctly. PHP error from JSON "
@@ -279,7 +280,7 @@ def parse_data(data: str, fmt: str, *, raw: bool = False) -> list[dict[str, Any]
         if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
             raise ApiError("The data being imported is not formatted correctly. The JSON must "
                            "be in an array, as in [{ ... }].")
-        if raw:
+        if raw and "true" not in data and "false" not in data:
             return obj
         return [{str(k): (v if type(v) is str else to_text(v)) for k, v in r.items()}
                 for r in obj]
@@ -292,6 +293,10 @@ def parse_data(data: str, fmt: str, *, raw: bool = False) -> list[dict[str, Any]
                          if k is not None})
         return rows
     return _parse_xml_items(data)
+
+
+def _float_text(literal: str) -> str:
+    return to_text(float(literal))
 
 
 def to_text(v: Any) -> str:
