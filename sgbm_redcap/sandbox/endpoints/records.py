@@ -347,8 +347,6 @@ def export_records(ctx: Context) -> Response:
     label = builder.label
     longitudinal, repeating = meta.longitudinal, meta.has_repeating
     empty: dict[str, Any] = {}
-    if req.format == "csv" and builder.fast:
-        return _fast_csv(ctx, builder, keys, values, dags, names, cols, prefix)
     for key in keys:
         row = builder.values(key, values.get(key, empty))
         i = 1
@@ -364,80 +362,6 @@ def export_records(ctx: Context) -> Response:
             row[i] = builder.dag_labels.get(d, d) if label else d
         rows.append(row)
     return _encode_flat(ctx, names, rows, cols, prefix)
-
-
-def _fast_csv(ctx: Context, builder: RowBuilder, keys: list[RowKey],
-              values: dict[RowKey, dict[str, Any]], dags: dict[str, tuple[str, str, str]],
-              names: list[str], cols: list[Column], prefix: list[str]) -> Response:
-    """Raw flat CSV written row by row from per-form segments.
-
-    A study export is mostly blank cells (a repeating row fills one form of ~260 columns), so
-    only the filled segments are quoted and joined; the gaps are runs of delimiters. Same
-    bytes as the ``csv`` module with minimal quoting.
-    """
-    meta = ctx.meta
-    delim = _DELIMS.get(ctx.req.get("csvDelimiter", ","), ",")
-    header = names
-    if ctx.req.get("rawOrLabelHeaders") == "label":
-        header = _label_headers(meta, cols, prefix)
-    width = len(names)
-    specials = ('"', "\n", "\r", delim)
-
-    def cell(v: Any) -> str:
-        v = v if type(v) is str else str(v)
-        if v and any(c in v for c in specials):
-            return '"' + v.replace('"', '""') + '"'
-        return v
-
-    lines = [delim.join(cell(h) for h in header)]
-    longitudinal, repeating = meta.longitudinal, meta.has_repeating
-    dag_col = "redcap_data_access_group" in prefix
-    empty: dict[str, Any] = {}
-    slices = builder.slices
-    order_cache: dict[frozenset[str], list[str]] = {}
-    for key in keys:
-        stored = values.get(key, empty)
-        get = stored.get
-        head = [cell(key[0])]
-        if longitudinal:
-            head.append(cell(key[1]))
-        if repeating:
-            head.append(cell(key[2]))
-            head.append(str(key[3]) if key[3] else "")
-        if dag_col:
-            head.append(cell(dags.get(key[0], ("",))[0]))
-        parts = [delim.join(head)]
-        pos = len(head)
-        forms = builder.forms_for(key)
-        ordered = order_cache.get(forms)
-        if ordered is None:
-            ordered = order_cache[forms] = sorted(
-                (f for f in forms if f in slices), key=lambda f: slices[f][0])
-        for form in ordered:
-            start, end, fnames, boxes, complete, _cname, files = slices[form]
-            seg = [get(n, "") for n in fnames]
-            for off, fld, code in boxes:
-                seg[off] = "1" if code in get(fld, ()) else "0"
-            if complete >= 0 and not seg[complete]:
-                seg[complete] = "0"
-            for off in files:
-                if seg[off]:
-                    seg[off] = "[document]"
-            parts.append(delim * (start - pos))
-            parts.append(delim.join([cell(v) if v else "" for v in seg]))
-            pos = end
-        tail = delim * (width - pos)
-        lines.append(_join_parts(parts, delim) + tail)
-    body = "\n".join(lines) + "\n"
-    return Response(200, body.encode(), MIME["csv"])
-
-
-def _join_parts(parts: list[str], delim: str) -> str:
-    """Head, then per form: the delimiter run before it and its joined cells."""
-    out = parts[0]
-    for i in range(1, len(parts), 2):
-        out += delim + parts[i] + parts[i + 1]
-    return out
 
 
 def _encode_flat(ctx: Context, names: list[str], rows: list[list[Any]], cols: list[Column],
