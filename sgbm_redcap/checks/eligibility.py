@@ -9,7 +9,7 @@ import pandas as pd
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import hits
 from sgbm_redcap.checks.registry import REGISTRY
-from sgbm_redcap.checks.study_fields import EXCLUSION, INCLUSION
+from sgbm_redcap.checks.study_fields import EXCLUSION, INCLUSION, INCLUSION_FAILED
 
 #: Days per year for ages (Julian year, as REDCap's ``datediff(..., 'y')``).
 DAYS_PER_YEAR = 365.25
@@ -29,7 +29,7 @@ def _failed(ctx: CheckContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 
 def _words(mask: pd.DataFrame) -> pd.Series:
     words = dict(INCLUSION + EXCLUSION)
-    labels = {f: (("not " + w) if f.startswith("inc_") else w) for f, w in words.items()}
+    labels = {f: INCLUSION_FAILED.get(f, w) for f, w in words.items()}
     return mask.apply(lambda row: "; ".join(labels[c] for c in mask.columns if row[c]), axis=1) \
         if len(mask) else pd.Series(dtype=object)
 
@@ -81,7 +81,7 @@ def eligible_but_fails(ctx: CheckContext) -> pd.DataFrame:
     eligible = ctx.text("enrolment", "eligible") == "1"
     words = dict(INCLUSION + EXCLUSION)
     frames = [hits(rows, eligible & failed[c], field=c,
-                   words=("not " if c.startswith("inc_") else "") + words[c])
+                   words=INCLUSION_FAILED.get(c, words[c]))
               for c in failed.columns]
     return pd.concat(frames, ignore_index=True)
 

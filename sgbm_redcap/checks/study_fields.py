@@ -28,6 +28,15 @@ INCLUSION: list[tuple[str, str]] = [
     ("inc_clin_stable", "clinically stable"),
     ("inc_followup", "able to be followed up"),
 ]
+#: How a failed inclusion criterion reads in a reason or a query.
+INCLUSION_FAILED: dict[str, str] = {
+    "inc_age18": "younger than 18",
+    "inc_histology": "breast cancer not histologically confirmed",
+    "inc_bm_imaging": "brain metastases not confirmed by contrast MRI/CT or pathology",
+    "inc_sg_received": "did not receive sacituzumab govitecan",
+    "inc_clin_stable": "not clinically stable",
+    "inc_followup": "cannot be followed up",
+}
 EXCLUSION: list[tuple[str, str]] = [
     ("exc_other_cancer", "another active primary cancer within 5 years"),
     ("exc_no_consent", "unable to consent and no guardian"),
