@@ -146,3 +146,10 @@ def test_persisting_finding_by_status(status, expected):
     plan = reconcile(findings(F1), after, today=TODAY)
     got = plan.actions["action"].iloc[0] if len(plan) else None
     assert got == (expected if status != CLOSED else "reopen")
+
+
+def test_new_queries_never_reuse_an_instance_typed_by_hand():
+    blank = pd.DataFrame([{c: "" for c in EXISTING_COLUMNS}])
+    blank["record_id"], blank["instance"] = "1", 4
+    plan = reconcile(findings(F1), blank, today=TODAY)
+    assert [r["redcap_repeat_instance"] for r in plan.rows()] == ["5"]

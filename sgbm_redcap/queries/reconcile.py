@@ -105,6 +105,10 @@ def reconcile(
     f = findings.copy()
     f["query_id"] = query_ids(f) if len(f) else pd.Series(dtype=object)
     f = f.drop_duplicates("query_id")
+    # every instance in use counts when numbering new ones, ours or not (a site may have
+    # typed a query by hand; it must never be overwritten)
+    top = existing.groupby(existing["record_id"].astype(str))["instance"].max().to_dict() \
+        if len(existing) else {}
     ex = existing.copy()
     ex = ex.loc[ex["dq_id"] != ""]
     rules = set(rules_run) if rules_run is not None else None
@@ -152,7 +156,6 @@ def reconcile(
                                    _close_row(q, today_s, NOTE_CLOSED.format(today=today_s))))
     # new findings: next free instances per record, in query-id order (deterministic)
     new = found.loc[found.index.difference(canonical.index)].sort_index()
-    top = ex.groupby("record_id")["instance"].max().to_dict() if len(ex) else {}
     for qid, fi in new.iterrows():
         rid = str(fi["record_id"])
         top[rid] = int(top.get(rid, 0)) + 1
