@@ -86,12 +86,13 @@ def run_sweep(
     selected = list(rules) if rules is not None else list(REGISTRY)
     findings = run_checks(tables, cutoff=cutoff or today, rules=selected, dictionary=dictionary)
     failed = list(findings.attrs.get("failed_rules", []))
+    not_run = set(failed) | set(findings.attrs.get("skipped_rules", []))
     timings["checks"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     existing = backend.existing()
     timings["read_queries"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rules_run = {r.rule_id for r in selected} - set(failed)
+    rules_run = {r.rule_id for r in selected} - not_run
     result = sync_queries(findings, backend, today=today, audit=audit, sweep_id=sweep_id,
                           dry_run=dry_run, rules_run=rules_run, existing=existing,
                           batch_size=batch_size)

@@ -133,3 +133,10 @@ def test_screening_table_gives_each_criterion_and_the_reason():
     assert t.loc["2", "exc_other_cancer"] == "not met"
     assert t.loc["2", "eligible_by_criteria"] == "not eligible"
     assert "another active primary cancer" in t.loc["2", "reason"]
+
+
+def test_dictionary_rules_are_skipped_not_silently_empty_without_a_dictionary():
+    f = run_checks(flat(cohort(1)), cutoff=CUTOFF)
+    assert f.empty
+    assert set(f.attrs["skipped_rules"]) == {r.rule_id for r in REGISTRY
+                                             if r.category == "dictionary"}

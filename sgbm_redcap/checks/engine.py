@@ -63,13 +63,19 @@ def run_checks(
     ``tables`` is a ``StudyTables`` (its ``.raw`` and ``.dictionary`` are used), a
     :class:`CheckContext`, or a raw flat DataFrame. Returns a DataFrame with exactly
     :data:`FINDING_COLUMNS`. A rule that crashes is logged and named in
-    ``result.attrs["failed_rules"]`` so that the query sweep does not close its queries.
+    ``result.attrs["failed_rules"]`` so that the query sweep does not close its queries;
+    rules that need a dictionary when there is none are listed in
+    ``result.attrs["skipped_rules"]``.
     """
     ctx = _context(tables, cutoff=cutoff, dictionary=dictionary)
     selected = list(rules) if rules is not None else list(REGISTRY)
     frames: list[pd.DataFrame] = []
     failed: list[str] = []
+    skipped: list[str] = []
     for rule in selected:
+        if rule.needs_dictionary and ctx.dictionary is None:
+            skipped.append(rule.rule_id)
+            continue
         started = time.perf_counter()
         try:
             hits = rule.predicate(ctx)
@@ -91,6 +97,9 @@ def run_checks(
     else:
         out = empty_findings()
     out.attrs["failed_rules"] = failed
+    out.attrs["skipped_rules"] = skipped
+    if skipped:
+        log.warning("no data dictionary: rules %s not run", ", ".join(skipped))
     return out
 
 

@@ -203,7 +203,8 @@ def _label(f) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-@REGISTRY.rule("DQ-B", title="Required field blank", severity="error", category="dictionary",
+@REGISTRY.rule("DQ-B", title="Required field blank", severity="error",
+               needs_dictionary=True, category="dictionary",
                form="*", field="*",
                message="'{label}' is required and blank. Please enter it, or mark it as not "
                        "available in the source documents.")
@@ -223,7 +224,7 @@ def missing_required(ctx: CheckContext) -> pd.DataFrame:
 
 
 @REGISTRY.rule("DQ-C", title="Value does not fit its validation", severity="error",
-               category="dictionary", form="*", field="*",
+               needs_dictionary=True, category="dictionary", form="*", field="*",
                message="'{label}' holds '{value}', which is not a valid {expected}. Please "
                        "correct the value.")
 def invalid_format(ctx: CheckContext) -> pd.DataFrame:
@@ -277,7 +278,8 @@ def _typed(ctx: CheckContext, f) -> tuple[pd.Series, str] | None:
     return None
 
 
-@REGISTRY.rule("DQ-D", title="Value out of range", severity="error", category="dictionary",
+@REGISTRY.rule("DQ-D", title="Value out of range", severity="error",
+               needs_dictionary=True, category="dictionary",
                form="*", field="*",
                message="'{label}' is {value}, outside the expected range {low} to {high}. "
                        "Please check the value.")
@@ -304,7 +306,8 @@ def out_of_range(ctx: CheckContext) -> pd.DataFrame:
     return _per_field(ctx, _fields(ctx), bad)
 
 
-@REGISTRY.rule("DQ-E", title="Numeric outlier", severity="warning", category="dictionary",
+@REGISTRY.rule("DQ-E", title="Numeric outlier", severity="warning",
+               needs_dictionary=True, category="dictionary",
                form="*", field="*",
                message="'{label}' is {value}, far from the values of the other patients "
                        "(median {median}). Please confirm the value.")
@@ -335,7 +338,7 @@ def outliers(ctx: CheckContext) -> pd.DataFrame:
 
 
 @REGISTRY.rule("DQ-F", title="Hidden field holds a value", severity="warning",
-               category="dictionary", form="*", field="*",
+               needs_dictionary=True, category="dictionary", form="*", field="*",
                message="'{label}' holds '{value}' although the answers on this form hide it. "
                        "Please check the answers that control it, or clear the value.")
 def hidden_with_value(ctx: CheckContext) -> pd.DataFrame:
@@ -355,7 +358,8 @@ def hidden_with_value(ctx: CheckContext) -> pd.DataFrame:
     return _per_field(ctx, _fields(ctx), bad)
 
 
-@REGISTRY.rule("DQ-G", title="Invalid choice code", severity="error", category="dictionary",
+@REGISTRY.rule("DQ-G", title="Invalid choice code", severity="error",
+               needs_dictionary=True, category="dictionary",
                form="*", field="*",
                message="'{label}' holds the code '{value}', which is not one of its choices. "
                        "Please select a valid answer.")
@@ -377,7 +381,7 @@ def invalid_choice(ctx: CheckContext) -> pd.DataFrame:
 
 
 @REGISTRY.rule("DQ-H", title="Calculated field out of date", severity="warning",
-               category="dictionary", form="*", field="*",
+               needs_dictionary=True, category="dictionary", form="*", field="*",
                message="The calculated field '{label}' holds {value} but its formula gives "
                        "{expected}. Please open and save the form so REDCap recalculates it.")
 def calc_mismatch(ctx: CheckContext) -> pd.DataFrame:

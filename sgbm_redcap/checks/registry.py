@@ -53,6 +53,9 @@ class Rule:
     doc: str
     predicate: Predicate = field(repr=False, compare=False)
     repeating: bool = False
+    #: the rule reads the data dictionary; without one it is not run (and its queries are
+    #: left as they are)
+    needs_dictionary: bool = False
 
     def __post_init__(self) -> None:
         if not _RULE_ID.match(self.rule_id):
@@ -99,13 +102,14 @@ class RuleRegistry:
         field: str,
         message: str,
         repeating: bool = False,
+        needs_dictionary: bool = False,
     ) -> Callable[[Predicate], Predicate]:
         """Decorator: declare the decorated predicate as a rule; its docstring is the doc."""
 
         def decorate(func: Predicate) -> Predicate:
             doc = " ".join((func.__doc__ or "").split())
             self.add(Rule(rule_id, title, severity, category, form, field, message, doc, func,
-                          repeating))
+                          repeating, needs_dictionary))
             return func
 
         return decorate
