@@ -212,6 +212,8 @@ class Connection:
     token: str = field(repr=False)
     source: Any = field(repr=False)
     embedded: bool = False
+    #: the data cut-off the data were made for (the synthetic cohort's extract date), if any
+    cutoff: date | None = None
 
 
 @contextmanager
@@ -233,5 +235,8 @@ def connect(settings: Any, *, records_file: str | Path | None = None,
 
     with tempfile.TemporaryDirectory(prefix="sgbm-sandbox-") as tmp:
         with embedded_sandbox(sandbox_dir or tmp, n=n) as (url, token):
+            from sgbm_redcap.sandbox.cohort import DEFAULT_EXTRACT_DATE
+
             yield Connection(url, token, RedcapSource(url, token, cache_dir=False,
-                                                      progress=False), embedded=True)
+                                                      progress=False), embedded=True,
+                             cutoff=DEFAULT_EXTRACT_DATE)

@@ -52,7 +52,7 @@ def run(config_file: Path | None, url: str | None, records_file: Path | None, cu
         settings = load_settings(config_file, redcap_url=url)
         with connect(settings, records_file=records_file) as conn:
             findings = run_checks(conn.source.tables(), dictionary=study_dictionary(
-                settings.dictionary_path), cutoff=cutoff.date() if cutoff else None)
+                settings.dictionary_path), cutoff=cutoff.date() if cutoff else conn.cutoff)
     except (ConfigError, RedcapAuthError) as exc:
         raise click.ClickException(str(exc)) from None
     except SgbmRedcapError as exc:

@@ -52,7 +52,7 @@ def command(config_file: Path | None, url: str | None, dry_run: bool, backend: s
                 make_backend(backend, conn.url, conn.token, timeout_s=settings.timeout_s,
                              retries=settings.retries, backoff_s=settings.backoff_s, pid=pid),
                 audit=AuditLog(audit_log), dictionary=study_dictionary(settings.dictionary_path),
-                today=date.today(), cutoff=cutoff.date() if cutoff else None, dry_run=dry_run,
+                today=date.today(), cutoff=cutoff.date() if cutoff else conn.cutoff, dry_run=dry_run,
                 listings_dir=listings_dir)
     except Timeout:
         click.echo(f"Error: another sweep holds the lock {lock_path}", err=True)
