@@ -132,6 +132,10 @@ class RecordsBackend:
         frame = pd.DataFrame(rows if isinstance(rows, list) else []).astype(str)
         return normalise_existing(frame, self.record_id)
 
+    def payload(self, action: dict[str, Any]) -> dict[str, Any]:
+        """What is sent for ``action`` (the audit log records it)."""
+        return action["row"]
+
     def send(self, actions: list[dict[str, Any]]) -> int:
         """Import the rows of ``actions`` (one request; the caller batches)."""
         if not actions:
@@ -203,6 +207,10 @@ class DataQualityApiBackend:
                             s["dq_site_response"] = str(r.get("response") or comment)
         frame = pd.DataFrame(list(state.values()), columns=EXISTING_COLUMNS + ["status_id"])
         return frame[EXISTING_COLUMNS].fillna("")
+
+    def payload(self, action: dict[str, Any]) -> dict[str, Any]:
+        """What is sent for ``action`` (the audit log records it)."""
+        return self._resolution(action)
 
     def _resolution(self, action: dict[str, Any]) -> dict[str, Any]:
         qid = action["query_id"]

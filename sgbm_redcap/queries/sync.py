@@ -60,7 +60,9 @@ def sync_queries(
         if audit is not None:
             audit.append(entry(sweep=sweep_id, backend=backend.name, action=a["action"],
                                query_id=a["query_id"], record_id=a["record_id"],
-                               instance=a["instance"], why=a["why"], values=a["row"])
+                               instance=a["instance"], why=a["why"],
+                               values=backend.payload(a) if hasattr(backend, "payload")
+                               else a["row"])
                          for a in batch)
         result.sent += backend.send(batch)
     return result
