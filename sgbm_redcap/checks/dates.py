@@ -122,6 +122,26 @@ _order_rule(
     doc="Adverse events are collected from SG start: the onset date is on or after it.")
 
 
+_order_rule(
+    "DATE-11", ("sg_treatment", "sg_start_date"), ("end_of_treatment", "eot_last_dose_date"),
+    strict=False, title="Last SG dose on or after SG start",
+    message="The date of the last SG dose ({value}) is before the SG start date ({other}). "
+            "Please check both dates.",
+    doc="The last dose of SG (end of treatment) is on or after the SG start date.")
+_order_rule(
+    "DATE-12", ("sg_treatment", "sg_start_date"), ("follow_up", "ipd_date"), strict=False,
+    title="Intracranial progression on or after SG start",
+    message="The date of intracranial progression ({value}) is before the SG start date "
+            "({other}). Progression is assessed from SG start: please check both dates.",
+    doc="Intracranial progression (the iPFS event) is dated on or after SG start.")
+_order_rule(
+    "DATE-13", ("sg_treatment", "sg_start_date"), ("follow_up", "epd_date"), strict=False,
+    title="Extracranial progression on or after SG start",
+    message="The date of extracranial progression ({value}) is before the SG start date "
+            "({other}). Please check both dates.",
+    doc="Extracranial progression is dated on or after SG start.")
+
+
 @REGISTRY.rule("DATE-8", title="End dates on or after start dates", severity="error",
                category="dates", form="*", field="*_end_date", repeating=True,
                message="The end date ({value}) is before the start date ({other}). "
