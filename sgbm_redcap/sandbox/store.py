@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS records (
 -- One row per flat-export row (record x event x repeat instrument x instance) holding its
 -- non-blank values as a JSON object; checkbox fields map to the list of checked codes.
 -- instrument '' and instance 0 for non-repeating rows. (A value-per-row EAV table was
--- measured first: reading 2.6M values back for a 10,000-record export took longer than the
+-- measured first: reading 2.6M values back for a 10,000-record export took about the whole
 -- 5 s budget on its own; see docs/sandbox.md.)
 CREATE TABLE IF NOT EXISTS data (
     id INTEGER PRIMARY KEY,
