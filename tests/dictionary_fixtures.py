@@ -6,14 +6,13 @@ import csv
 import io
 from pathlib import Path
 
+from corpus import CORPUS, CORPUS_API, CORPUS_DICTS  # noqa: F401  (re-exported)
+
 from sgbm_redcap.dictionary.model import UI_HEADER
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_DIR = REPO / "redcap_project"
 STUDY_CSV = PROJECT_DIR / "data_dictionary.csv"
-CORPUS = REPO.parent / "shared" / "corpus"
-CORPUS_DICTS = CORPUS / "dictionaries"
-CORPUS_API = CORPUS / "api_fixtures"
 
 
 def corpus_files() -> list[Path]:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import redcap
 import responses
+from corpus import CORPUS  # noqa: F401  (re-exported)
 
 from sgbm_redcap.sandbox import Sandbox, route_responses, serve_in_thread
 
 __all__ = ["api", "project", "sandbox", "token"]
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 HEADER = (
     "Variable / Field Name,Form Name,Section Header,Field Type,Field Label,"

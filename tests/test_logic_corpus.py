@@ -4,14 +4,13 @@ genuinely invalid REDCap logic."""
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
-import pytest
+from corpus import CORPUS_DICTS
 
 from sgbm_redcap.dictionary import load_dictionary
 from sgbm_redcap.logic import LogicSyntaxError, check, parse, to_text
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dictionaries"
+CORPUS = CORPUS_DICTS
 
 #: (file, field, column) -> why REDCap itself would reject the logic.
 KNOWN_INVALID: dict[tuple[str, str, str], str] = {
@@ -41,7 +40,6 @@ def corpus_expressions() -> list[tuple[str, str, str, str, object]]:
     return out
 
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not present at {CORPUS}")
 
 
 def test_known_invalid_files_exist() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from corpus import CORPUS_API
 
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.sandbox.odm import parse_odm
@@ -18,10 +19,9 @@ from sgbm_redcap.source.files import read_records_file
 from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
 from sgbm_redcap.source.tables import SPECIAL_COLUMNS
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "api_fixtures"
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
-SOURCES = list(csv.DictReader(open(CORPUS / "SOURCES.tsv", encoding="utf-8"), delimiter="\t")) \
-    if CORPUS.is_dir() else []
+CORPUS = CORPUS_API
+with open(CORPUS / "SOURCES.tsv", encoding="utf-8") as _fh:
+    SOURCES = list(csv.DictReader(_fh, delimiter="\t"))
 RECORD_FILES = [r for r in SOURCES if r["kind"] in ("records_csv", "records_json")]
 METADATA_FILES = [r for r in SOURCES if r["kind"] in ("metadata_json", "metadata_csv")]
 #: a dictionary "belongs" to a records file when it has the file's record id and covers this
