@@ -132,3 +132,34 @@ def test_quality_report_and_site_listing_render_escaped(dictionary):
                                                    pd.Timestamp("2026-09-01")).days)
     page = render("site_queries.html.j2", listing)
     assert "&lt;b&gt;Please&lt;/b&gt;" in page and "<b>Please" not in page
+
+
+def test_quality_report_lists_values_that_do_not_fit_their_type(dictionary):
+    from sgbm_redcap.source import build_tables
+
+    raw = _raw()
+    raw.loc[0, "eligible"] = "maybe"            # a yesno field: '1' or '0'
+    raw.loc[1, "mrn"] = "MRN-999"               # an identifier: typed text, never a problem
+    tables = build_tables(raw, dictionary, repeating_forms=["data_queries"])
+    assert len(tables.type_problems) == 1
+    ctx = build_quality_context(raw, dictionary, pd.DataFrame(columns=[
+        "rule_id", "severity", "record_id", "form", "instance", "field", "message", "value",
+        "dag"]), cover=_cover(), type_problems=tables.type_problems)
+    table = ctx.find("type-problems")
+    assert table.columns == ["Record", "Instrument", "Instance", "Field", "Value", "Expected"]
+    (row,) = table.rows
+    assert row[0] == "1" and row[3] == "eligible" and row[4] == "maybe"
+    assert row[5] == tables.type_problems["expected"].iloc[0] and "yesno" in row[5].lower()
+
+
+def test_type_problems_of_identifier_fields_never_show_the_value(dictionary):
+    problems = pd.DataFrame({"record_id": ["1"], "redcap_event_name": [""],
+                             "form": ["enrolment"], "redcap_repeat_instance": [""],
+                             "field": ["mrn"], "value": ["MRN-123456"],
+                             "expected": ["integer"]})
+    ctx = build_quality_context(_raw(), dictionary, pd.DataFrame(columns=[
+        "rule_id", "severity", "record_id", "form", "instance", "field", "message", "value",
+        "dag"]), cover=_cover(), type_problems=problems)
+    html = render("data_quality.html.j2", ctx)
+    assert ctx.find("type-problems").rows[0][3] == "mrn"
+    assert "MRN-123456" not in html

@@ -26,7 +26,7 @@ from sgbm_redcap.reports.contexts import (
     Table,
 )
 from sgbm_redcap.reports.formatting import DASH, cell, num, pct
-from sgbm_redcap.reports.redaction import identifier_fields
+from sgbm_redcap.reports.redaction import identifier_fields, is_identifier_column
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ QUERY_STATUS = {"1": "Open", "2": "Answered", "3": "Closed", "4": "Reopened"}
 SEVERITY = {"1": "error", "2": "warning"}
 _INSTRUMENT = "redcap_repeat_instrument"
 _DAG = "redcap_data_access_group"
+IDENTIFIER_HIDDEN = "(identifier, not shown)"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -297,18 +298,33 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
             page_break=False),
     ]
     if type_problems is not None and len(type_problems):
-        tp = type_problems.copy()
-        cols = [c for c in ("record_id", "form", "field", "value", "problem", "reason")
-                if c in tp.columns and c not in identifier_fields(dictionary)]
-        sections.append(Section("quality-types", "Values that do not fit their field type", [
-            Table("type-problems", "Values kept as text because they do not fit the field's "
-                  "validation", cols, [[cell(v) for v in r] for r in
-                                       tp[cols].head(200).itertuples(index=False)],
-                  text_columns=len(cols), wide=True,
-                  footnote=f"{len(tp)} values; the first 200 are listed.")],
-            page_break=False))
+        sections.append(Section("quality-types", "Values that do not fit their field type",
+                                [type_problems_table(type_problems, dictionary)],
+                                page_break=False))
     return ReportContext(cover, sections, f"SG-BM-RWS data quality · cut-off "
                          f"{cover.cutoff_date.isoformat()}")
+
+
+#: ``StudyTables.type_problems`` columns (CONTRACTS §4) shown, with their headings
+TYPE_PROBLEM_COLUMNS = (("record_id", "Record"), ("form", "Instrument"),
+                        ("redcap_repeat_instance", "Instance"), ("field", "Field"),
+                        ("value", "Value"), ("expected", "Expected"))
+
+
+def type_problems_table(type_problems: pd.DataFrame, dictionary: Any, *,
+                        limit: int = 200) -> Table:
+    """The first ``limit`` values that did not fit their field's type. The value of an
+    identifier field is never shown (the row still says which field to look at)."""
+    ids = identifier_fields(dictionary)
+    shown = [(c, h) for c, h in TYPE_PROBLEM_COLUMNS if c in type_problems.columns]
+    rows = []
+    for rec in type_problems.head(limit).itertuples(index=False):
+        hidden = is_identifier_column(str(getattr(rec, "field", "")), ids)
+        rows.append([IDENTIFIER_HIDDEN if c == "value" and hidden else cell(getattr(rec, c))
+                     for c, _ in shown])
+    return Table("type-problems", "Values kept as text because they do not fit the field's "
+                 "validation", [h for _, h in shown], rows, text_columns=len(shown), wide=True,
+                 footnote=f"{len(type_problems)} values; the first {limit} are listed.")
 
 
 # --------------------------------------------------------------------------- site listings
