@@ -131,3 +131,30 @@ def test_schedule_cli_exits_1_with_a_clear_line_when_redcap_is_unreachable(tmp_p
     assert out.exit_code == 1, out.output
     assert "REDCap unreachable after retries" in out.output
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_scheduled_monthly_run_writes_the_monthly_report(tmp_path, monkeypatch):
+    """The job the ``schedule`` command registers renders the report ``sgbm-redcap report
+    monthly --out <report_dir>`` renders: for the previous month's end, into report_dir."""
+    from datetime import date
+
+    from sweep_helpers import seeded_study
+
+    from sgbm_redcap.cli.schedule import _monthly_report
+    from sgbm_redcap.config import Settings
+
+    with seeded_study(tmp_path, n=12, problem_rate=0.0) as study:
+        monkeypatch.setenv("SGBM_REDCAP_TOKEN", study.token)
+        settings = Settings(redcap_url=study.url, report_dir=tmp_path / "reports",
+                            cache_dir=tmp_path / "cache", backoff_s=0.01)
+        job = Job("monthly_report", lambda: _monthly_report(settings, pdf=False,
+                                                            today=date(2026, 11, 25)),
+                  "monthly", "07:00", 1)
+        s = StudyScheduler([job], lock_path=tmp_path / "lock", state_path=tmp_path / "s.json",
+                           clock=Clock(datetime(2026, 11, 25, 9, 0)))
+        assert s.catch_up() == ["monthly_report"]
+    html = tmp_path / "reports" / "monthly_report_2026-10-31.html"
+    assert html.exists(), sorted(p.name for p in (tmp_path / "reports").glob("*"))
+    text = html.read_text(encoding="utf-8")
+    assert "Monthly interim report" in text and "2026-10-31" in text
+    assert 'id="data-quality"' in text and "were not computed" not in text   # checks ran

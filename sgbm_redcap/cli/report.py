@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
 from sgbm_redcap.errors import ConfigError, RedcapAuthError, SgbmRedcapError
+from sgbm_redcap.reports.monthly import previous_month_end
 
 _source_options = [
     click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -64,11 +65,6 @@ def study_tables(config_file: Path | None, url: str | None, records: Path | None
             yield source.tables(), f"sandbox REDCap at {sandbox_url} (synthetic cohort)"
 
 
-def previous_month_end(today: date) -> date:
-    """The last day of the month before ``today``'s: the monthly report's usual cut-off."""
-    return today.replace(day=1) - timedelta(days=1)
-
-
 def _write(html: str, out_dir: Path, name: str, *, pdf: bool) -> None:
     """``name``.html (and .pdf) in ``out_dir``; prints the paths."""
     from sgbm_redcap.reports.pdf import html_to_pdf
@@ -105,20 +101,16 @@ def monthly(cutoff: datetime | None, out_dir: Path, no_pdf: bool, no_checks: boo
             config_file: Path | None, url: str | None, records: Path | None,
             project_dir: Path) -> None:
     """Render the monthly interim report (HTML and PDF) for a data cut-off date."""
-    from sgbm_redcap.checks import run_checks
     from sgbm_redcap.dictionary.project import load_project
-    from sgbm_redcap.reports.monthly import write_monthly_report
+    from sgbm_redcap.reports.monthly import run_monthly_report
 
     cut = cutoff.date() if cutoff else previous_month_end(date.today())
     try:
         project = load_project(project_dir)
         with study_tables(config_file, url, records, project) as (tables, where):
-            findings = None if no_checks else run_checks(tables, cutoff=cut,
-                                                         dictionary=project.dictionary)
-            files = write_monthly_report(tables, cutoff=cut, out_dir=out_dir,
-                                         pdf=not no_pdf, findings=findings,
-                                         dags=project.dags, dictionary_version=project.version,
-                                         data_source=where)
+            files = run_monthly_report(tables, cutoff=cut, out_dir=out_dir, project=project,
+                                       pdf=not no_pdf, checks=not no_checks,
+                                       data_source=where)
     except SgbmRedcapError as exc:
         _fail(exc)
     for path in (files.html, files.pdf):

@@ -48,7 +48,8 @@ def command(config_file: Path | None, sweep_at: str, report_day: int, report_at:
         raise click.ClickException(str(exc)) from None
     scheduler = StudyScheduler(
         [Job("sweep", lambda: _sweep(settings), "daily", sweep_at),
-         Job("monthly_report", _monthly_report, "monthly", report_at, report_day)],
+         Job("monthly_report", lambda: _monthly_report(settings), "monthly", report_at,
+             report_day)],
         lock_path=lock_path, state_path=state_path)
     try:
         if once:
@@ -77,12 +78,19 @@ def _sweep(settings) -> None:  # type: ignore[no-untyped-def]
                   listings_dir=Path(settings.report_dir) / "listings")
 
 
-def _monthly_report() -> None:
-    """The monthly report job: the ``report`` command of the CLI, when installed."""
-    try:
-        from sgbm_redcap.cli.report import command as report
-    except ImportError:
-        log.warning("no 'report' command installed; monthly report skipped",
-                    extra={"event": "job_skipped", "job": "monthly_report"})
-        return
-    report.main(args=[], standalone_mode=False)
+def _monthly_report(settings, *, pdf: bool = True,  # type: ignore[no-untyped-def]
+                    today: date | None = None) -> None:
+    """The monthly report job: what ``sgbm-redcap report monthly --out <report_dir>`` does
+    (cut-off = the end of the previous month), against the configured REDCap, with the
+    project folder the settings' dictionary lives in."""
+    from sgbm_redcap.dictionary.project import load_project
+    from sgbm_redcap.reports.monthly import previous_month_end, run_monthly_report
+    from sgbm_redcap.source import RedcapSource
+
+    project = load_project(Path(settings.dictionary_path).parent)
+    tables = RedcapSource(settings=settings, progress=False).tables()
+    files = run_monthly_report(tables, cutoff=previous_month_end(today or date.today()),
+                               out_dir=Path(settings.report_dir), project=project, pdf=pdf,
+                               data_source=settings.redcap_url)
+    log.info("monthly report written to %s", files.html,
+             extra={"event": "report_written", "job": "monthly_report"})

@@ -1,7 +1,8 @@
 """The monthly interim report (DOMAIN §6.2): context built from the analysis results,
 rendered to self-contained HTML and PDF.
 
-:func:`write_monthly_report` is the one call the CLI, the scheduler and the demo make.
+:func:`run_monthly_report` is the one call ``sgbm-redcap report monthly`` and the scheduled
+monthly job make (checks, then :func:`write_monthly_report`, which the demo calls directly).
 :func:`build_monthly_context` turns the study tables into a :class:`ReportContext`: each
 section has its own builder below; the analyses themselves (analysis sets, best response,
 iPFS/OS, safety tables) come from :mod:`sgbm_redcap.analysis`, this module only lays them out.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -393,3 +394,23 @@ def write_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
     pdf_path = html_to_pdf(html, out / f"{stem}.pdf") if pdf else None
     log.info("monthly report for cut-off %s written to %s", cutoff, out)
     return ReportFiles(html_path, pdf_path, context)
+
+
+def previous_month_end(today: date) -> date:
+    """The last day of the month before ``today``'s: the monthly report's usual cut-off."""
+    return today.replace(day=1) - timedelta(days=1)
+
+
+def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str, project: Any,
+                       pdf: bool = True, checks: bool = True,
+                       data_source: str = "") -> ReportFiles:
+    """The monthly report as ``sgbm-redcap report monthly`` makes it: the check findings at
+    the cut-off (unless ``checks`` is False), then :func:`write_monthly_report` with the
+    project's DAG labels and dictionary version. ``project`` is a ``StudyProject``."""
+    from sgbm_redcap.checks import run_checks
+
+    findings = (run_checks(tables, cutoff=cutoff, dictionary=project.dictionary)
+                if checks else None)
+    return write_monthly_report(tables, cutoff=cutoff, out_dir=out_dir, pdf=pdf,
+                                findings=findings, dags=project.dags,
+                                dictionary_version=project.version, data_source=data_source)
