@@ -68,13 +68,24 @@ class LogicError(SgbmRedcapError):
 
 
 class LogicSyntaxError(LogicError):
-    """Logic text that does not parse. ``offset`` is the 0-based character offset."""
+    """Logic text that does not parse. ``offset`` is the 0-based character offset, ``reason``
+    the message without the position. The message counts characters from 1, the way a
+    person counts them in the logic box, and quotes the logic from there on."""
 
     def __init__(self, message: str, *, offset: int, text: str = ""):
         self.offset = offset
         self.text = text
         self.reason = message
-        super().__init__(f"{message} (at character {offset})")
+        super().__init__(f"{message}, {_where_in_logic(text, offset)}")
+
+
+def _where_in_logic(text: str, offset: int) -> str:
+    rest = " ".join(text[offset:].split())
+    if not rest:
+        return f"at character {offset + 1}, the end of the logic"
+    if len(rest) > 30:
+        rest = rest[:30] + "..."
+    return f'at character {offset + 1}, where it reads "{rest}"'
 
 
 class RedcapApiError(SgbmRedcapError):

@@ -157,10 +157,10 @@ def test_function_names_are_case_insensitive() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("datediff([a], [b])", "datediff() at 0 takes 3 to 5 arguments, got 2"),
+        ("datediff([a], [b])", "datediff() takes 3 to 5 arguments, got 2"),
         ("datediff([a], [b], 'd', 'ymd', true, 1)", "takes 3 to 5 arguments, got 6"),
-        ("if([a] = 1, 2)", "if() at 0 takes 3 arguments, got 2"),
-        ("sum()", "sum() at 0 takes at least 1 argument, got 0"),
+        ("if([a] = 1, 2)", "if() takes 3 arguments, got 2"),
+        ("sum()", "sum() takes at least 1 argument, got 0"),
         ("x + sqrt(1, 2)", None),
     ],
 )
@@ -191,14 +191,14 @@ def test_hash_inside_a_string_is_not_a_comment() -> None:
 @pytest.mark.parametrize(
     ("text", "offset", "message"),
     [
-        ("[eligible] = ((([a] = 1)", 14, "unbalanced '(' opened at 14"),
-        ("[a] = 1)", 7, "unbalanced ')' at 7"),
+        ("[eligible] = ((([a] = 1)", 14, "unbalanced '(': it is never closed"),
+        ("[a] = 1)", 7, "unbalanced ')'"),
         ("[a] = 'yes", 6, "unterminated string"),
-        ("[a = 1", 0, "unbalanced '[' opened at 0"),
-        ("[a]] = 1", 3, "unbalanced ']' at 3"),
+        ("[a = 1", 0, "unbalanced '['"),
+        ("[a]] = 1", 3, "unbalanced ']': no '[' before it"),
         ("[a] = yes", 6, "unexpected word 'yes'"),
         ("[a] > = 12", 6, "expected a value but found '='"),
-        ("[a] = 1 and", 8, "'and' at 8 has nothing after it"),
+        ("[a] = 1 and", 8, "'and' has nothing after it"),
         ("", 0, "the logic is empty"),
         ("// only a comment", 0, "the logic is empty"),
         ("[a] = 1 [b] = 2", 8, "expected an operator"),
@@ -218,6 +218,34 @@ def test_syntax_errors_point_at_the_character(text: str, offset: int, message: s
     assert err.value.offset == offset
     assert message in err.value.reason
     assert err.value.text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[eligible] = ((([a] = 1)", "[a] = 1)", "[a] = 'yes", "[a] = yes", "[a] = 1 and",
+     "[a] > = 12", "([a] = 1 [b]", "if([a] 1, 2)", "datediff([a], [b])", "[a] = {1}"],
+)
+def test_syntax_error_message_gives_the_position_once_counting_from_one(text: str) -> None:
+    with pytest.raises(LogicSyntaxError) as err:
+        parse(text)
+    message = str(err.value)
+    position = f"character {err.value.offset + 1}"
+    assert message.count(position) == 1, message
+    assert f" at {err.value.offset}" not in err.value.reason, err.value.reason
+    assert message.startswith(err.value.reason)
+
+
+def test_syntax_error_message_shows_where_it_is_in_the_logic() -> None:
+    with pytest.raises(LogicSyntaxError) as err:
+        parse("[eligible] = ((([a] = 1)")
+    assert str(err.value) == ("unbalanced '(': it is never closed with ')', "
+                              "at character 15, where it reads \"(([a] = 1)\"")
+    with pytest.raises(LogicSyntaxError) as err:
+        parse("[a] = 1 and")
+    assert str(err.value).endswith("at character 9, where it reads \"and\"")
+    with pytest.raises(LogicSyntaxError) as err:
+        parse("[a] = -")
+    assert str(err.value).endswith("at character 8, the end of the logic")
 
 
 def test_deep_nesting_is_a_syntax_error_not_a_crash() -> None:

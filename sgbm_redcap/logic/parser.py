@@ -89,7 +89,7 @@ def tokenize(text: str) -> list[Token]:
             close = src.find(ch, i + 1)
             if close < 0:
                 raise LogicSyntaxError(
-                    f"unterminated string: the {ch} opened at {i} is never closed",
+                    f"unterminated string: the quote {ch} is never closed",
                     offset=i,
                     text=text,
                 )
@@ -100,13 +100,13 @@ def tokenize(text: str) -> list[Token]:
             close = src.find("]", i + 1)
             nested = src.find("[", i + 1)
             if close < 0 or (0 <= nested < close):
-                raise LogicSyntaxError(f"unbalanced '[' opened at {i}", offset=i, text=text)
+                raise LogicSyntaxError("unbalanced '[': it has no matching ']'", offset=i, text=text)
             tokens.append(Token("BRACKET", src[i + 1 : close], i, close + 1))
             i = close + 1
             continue
         if ch == "]":
             raise LogicSyntaxError(
-                f"unbalanced ']' at {i}: no '[' before it", offset=i, text=text
+                "unbalanced ']': no '[' before it", offset=i, text=text
             )
         if ch == "(":
             parens.append(i)
@@ -116,7 +116,7 @@ def tokenize(text: str) -> list[Token]:
         if ch == ")":
             if not parens:
                 raise LogicSyntaxError(
-                    f"unbalanced ')' at {i}: no '(' before it", offset=i, text=text
+                    "unbalanced ')': no '(' before it", offset=i, text=text
                 )
             parens.pop()
             tokens.append(Token(")", ch, i, i + 1))
@@ -131,7 +131,7 @@ def tokenize(text: str) -> list[Token]:
             end = m.end()
             if end < n and (src[end].isalpha() or src[end] == "_" or src[end] == "."):
                 raise LogicSyntaxError(
-                    f"malformed number {src[i:end + 1]!r} at {i}", offset=i, text=text
+                    f"malformed number {src[i:end + 1]!r}", offset=i, text=text
                 )
             tokens.append(Token("NUM", m.group(), i, end))
             i = end
@@ -147,10 +147,10 @@ def tokenize(text: str) -> list[Token]:
                 i += len(op)
                 break
         else:
-            raise LogicSyntaxError(f"unexpected character {ch!r} at {i}", offset=i, text=text)
+            raise LogicSyntaxError(f"unexpected character {ch!r}", offset=i, text=text)
     if parens:
         raise LogicSyntaxError(
-            f"unbalanced '(' opened at {parens[-1]}", offset=parens[-1], text=text
+            "unbalanced '(': it is never closed with ')'", offset=parens[-1], text=text
         )
     tokens.append(Token("EOF", "", n, n))
     return tokens
@@ -205,10 +205,9 @@ class _Parser:
         tok = self.peek()
         if tok.kind != "EOF":
             if tok.kind == ")":
-                raise self.error(f"unbalanced ')' at {tok.pos}", tok.pos)
+                raise self.error("unbalanced ')': no '(' before it", tok.pos)
             raise self.error(
-                f"expected an operator such as 'and', 'or' or '=' before {self.describe(tok)} "
-                f"at {tok.pos}",
+                f"expected an operator such as 'and', 'or' or '=' before {self.describe(tok)}",
                 tok.pos,
             )
         return expr
@@ -224,7 +223,7 @@ class _Parser:
             self.advance()
             if self.peek().kind == "EOF":
                 raise self.error(
-                    f"'{tok.text}' at {tok.pos} has nothing after it", tok.pos
+                    f"'{tok.text}' has nothing after it", tok.pos
                 )
             right = self.expression(_PRECEDENCE[op] + 1)
             left = Binary(op, left, right, pos=tok.pos)
@@ -258,7 +257,7 @@ class _Parser:
     def enter(self, tok: Token) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(f"the logic is nested too deeply at {tok.pos}", tok.pos)
+            raise self.error("the logic is nested too deeply", tok.pos)
 
     def primary(self) -> Expression:
         tok = self.advance()
@@ -271,13 +270,13 @@ class _Parser:
         if tok.kind == "(":
             self.enter(tok)
             if self.peek().kind == ")":
-                raise self.error(f"empty parentheses at {tok.pos}", tok.pos)
+                raise self.error("empty parentheses", tok.pos)
             inner = self.expression(1)
             close = self.advance()
             if close.kind != ")":
                 raise self.error(
-                    f"expected ')' to close the '(' opened at {tok.pos}, found "
-                    f"{self.describe(close)} at {close.pos}",
+                    f"expected ')' to close the '(' at character {tok.pos + 1}, found "
+                    f"{self.describe(close)}",
                     close.pos,
                 )
             self.depth -= 1
@@ -290,21 +289,21 @@ class _Parser:
                 return Boolean(low == "true", pos=tok.pos)
             if low in _KEYWORDS:
                 raise self.error(
-                    f"'{tok.text}' at {tok.pos} needs a value on its left", tok.pos
+                    f"'{tok.text}' needs a value on its left", tok.pos
                 )
             raise self.error(
-                f"unexpected word '{tok.text}' at {tok.pos}: put text in quotes and "
+                f"unexpected word '{tok.text}': put text in quotes and "
                 "field names in [brackets]",
                 tok.pos,
             )
         if tok.kind == "EOF":
             raise self.error("the logic ends where a value was expected", tok.pos)
         if tok.kind == ")":
-            raise self.error(f"expected a value before ')' at {tok.pos}", tok.pos)
+            raise self.error("expected a value before ')'", tok.pos)
         if tok.kind == ",":
-            raise self.error(f"unexpected ',' at {tok.pos} outside a function call", tok.pos)
+            raise self.error("unexpected ',' outside a function call", tok.pos)
         raise self.error(
-            f"expected a value but found '{tok.text}' at {tok.pos}", tok.pos
+            f"expected a value but found '{tok.text}'", tok.pos
         )
 
     def call(self, name_tok: Token) -> Expression:
@@ -318,7 +317,7 @@ class _Parser:
                 if self.peek().kind in (",", ")"):
                     tok = self.peek()
                     raise self.error(
-                        f"missing argument to {name_tok.text}() at {tok.pos}", tok.pos
+                        f"missing argument to {name_tok.text}()", tok.pos
                     )
                 args.append(self.expression(1))
                 tok = self.advance()
@@ -326,8 +325,8 @@ class _Parser:
                     break
                 if tok.kind != ",":
                     raise self.error(
-                        f"expected ',' or ')' in {name_tok.text}() opened at {open_tok.pos}, "
-                        f"found {self.describe(tok)} at {tok.pos}",
+                        f"expected ',' or ')' in the {name_tok.text}() that starts at character "
+                        f"{name_tok.pos + 1}, found {self.describe(tok)}",
                         tok.pos,
                     )
         self.depth -= 1
@@ -342,7 +341,7 @@ class _Parser:
                 )
                 plural = "" if want in ("1", "at least 1") else "s"
                 raise self.error(
-                    f"{name}() at {name_tok.pos} takes {want} argument{plural}, "
+                    f"{name}() takes {want} argument{plural}, "
                     f"got {len(args)}",
                     name_tok.pos,
                 )
@@ -355,7 +354,7 @@ class _Parser:
             parts.append(self.advance())
         if len(parts) > 3:
             raise self.error(
-                f"too many [..] in a row at {first.pos}: at most [event][field][instance]",
+                "too many [..] in a row: at most [event][field][instance]",
                 first.pos,
             )
         if len(parts) == 1:
@@ -376,7 +375,7 @@ class _Parser:
             return SmartVariable(m.group("name").lower(), m.group("param"), pos=tok.pos)
         if _INSTANCE.fullmatch(text):
             raise self.error(
-                f"[{text}] at {tok.pos} is an instance number but no field comes before it",
+                f"[{text}] is an instance number but no field comes before it",
                 tok.pos,
             )
         return self.field_part(tok)
@@ -387,9 +386,9 @@ class _Parser:
         m = _FIELD_PART.fullmatch(tok.text)
         if m is None:
             if tok.text.strip() == "":
-                raise self.error(f"empty [] at {tok.pos}", tok.pos)
+                raise self.error("empty []", tok.pos)
             raise self.error(
-                f"[{tok.text}] at {tok.pos} is not a field name (letters, digits and _ only)",
+                f"[{tok.text}] is not a field name (letters, digits and _ only)",
                 tok.pos,
             )
         mods = tuple(x.lower() for x in m.group("mods").split(":")[1:])
@@ -397,25 +396,25 @@ class _Parser:
         if code is not None:
             code = code.strip()
             if code == "":
-                raise self.error(f"empty checkbox code in [{tok.text}] at {tok.pos}", tok.pos)
+                raise self.error(f"empty checkbox code in [{tok.text}]", tok.pos)
         return FieldRef(m.group("field"), event, code, instance, mods, pos=tok.pos)
 
     def event_part(self, tok: Token) -> str:
         text = tok.text
         if _EVENT.fullmatch(text) or text.lower() in EVENT_SMART_VARIABLES:
             return text if _EVENT.fullmatch(text) else text.lower()
-        raise self.error(f"[{text}] at {tok.pos} is not an event name", tok.pos)
+        raise self.error(f"[{text}] is not an event name", tok.pos)
 
     def instance_part(self, tok: Token) -> str:
         if not _is_instance(tok.text):
             raise self.error(
-                f"[{tok.text}] at {tok.pos} is not an instance (a number or "
+                f"[{tok.text}] is not an instance (a number or "
                 "[current-instance], [previous-instance], ...)",
                 tok.pos,
             )
         text = tok.text.lower()
         if text.isdigit() and int(text) < 1:
-            raise self.error(f"instance [{tok.text}] at {tok.pos} must be 1 or more", tok.pos)
+            raise self.error(f"instance [{tok.text}] must be 1 or more", tok.pos)
         return str(int(text)) if text.isdigit() else text
 
 
