@@ -127,3 +127,31 @@ def test_an_empty_study_or_empty_sets_give_empty_results_not_errors():
     undosed = analyse_study(World().patient("1", doses=0).tables())
     assert undosed.sets.loc[0, "safety_reason"] == "no SG dose recorded"
     assert undosed.teae_overview["n"].sum() == 0
+
+
+def test_patients_screened_after_the_cutoff_are_not_in_the_analysis():
+    from sgbm_redcap.analysis import apply_cutoff
+
+    w = _world()
+    # screened and started after the cut-off: not part of a 2024-12-31 analysis at all
+    w.add("enrolment", "50", eligible="1", screening_date="2025-02-01",
+          enrol_date="2025-02-03")
+    w.add("sg_treatment", "50", sg_start_date="2025-02-10")
+    w.add("follow_up", "50", vital_status="1", last_contact_date="2025-02-10")
+    # no screening date: the enrolment date says when the patient came in
+    w.add("enrolment", "51", eligible="1", enrol_date="2025-01-05")
+    # screened before the cut-off, enrolled after it: screened, not (yet) enrolled
+    w.add("enrolment", "52", eligible="1", screening_date="2024-12-20",
+          enrol_date="2025-01-05")
+    study = apply_cutoff(w.tables(), "2024-12-31")
+    assert "50" not in study.record_ids and "51" not in study.record_ids
+    assert all(not frame["record_id"].isin(["50", "51"]).any()
+               for frame in study.forms.values())
+    enrol = study["enrolment"].set_index("record_id")
+    assert pd.isna(enrol.loc["52", "enrol_date"])
+    assert enrol.loc["52", "screening_date"] == pd.Timestamp("2024-12-20")
+    r = analyse_study(w.tables(), cutoff="2024-12-31")
+    assert r.set_counts["records"] == 14                       # 13 + record 52
+    assert set(r.sets["record_id"]) == {*map(str, range(1, 13)), "99", "52"}
+    later = analyse_study(w.tables(), cutoff="2025-12-31")
+    assert {"50", "51", "52"} <= set(later.sets["record_id"])

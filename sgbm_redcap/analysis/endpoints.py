@@ -70,6 +70,10 @@ class EndpointRules:
 def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
     """A copy of the study without anything dated after ``cutoff`` (``None``: unchanged).
 
+    Patients screened after the cut-off (the enrolment date standing in for a missing
+    screening date) are not in the copy at all; an enrolment dated after it is blanked (the
+    patient was screened, not yet enrolled, at the cut-off).
+
     The dropped values are remembered in ``follow_up['known_alive_after_cutoff']`` so OS can
     censor at the cut-off those patients who were seen alive after it.
     """
@@ -77,7 +81,7 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
     if cutoff is None:
         return study
     cut = pd.Timestamp(cutoff)
-    forms = dict(study.forms)
+    forms = _screened_by(study.forms, cut)
     for form, column in _DATED.items():
         frame = forms[form]
         forms[form] = frame[~(frame[column] > cut)].reset_index(drop=True)
@@ -98,6 +102,24 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
     forms["follow_up"] = fu
     logger.debug("cut-off %s applied", cut.date())
     return StudyData(forms, study.labels)
+
+
+def _screened_by(forms: dict[str, pd.DataFrame], cut: pd.Timestamp
+                 ) -> dict[str, pd.DataFrame]:
+    """``forms`` without the patients who came in after ``cut``, enrolment dates after it
+    blanked. Records without either date are kept (nothing says they came in later)."""
+    enrol = forms["enrolment"]
+    came_in = enrol["screening_date"].fillna(enrol["enrol_date"])
+    later = set(enrol.loc[came_in > cut, "record_id"])
+    out = {name: frame[~frame["record_id"].isin(later)].reset_index(drop=True)
+           if later else frame for name, frame in forms.items()}
+    enrol = out["enrolment"].copy()
+    enrol.loc[enrol["enrol_date"] > cut, "enrol_date"] = pd.NaT
+    out["enrolment"] = enrol
+    if later:
+        logger.debug("cut-off %s: %d patients screened later left out", cut.date(),
+                     len(later))
+    return out
 
 
 def derive_endpoints(tables: Any, *, cutoff: Any = None, rules: EndpointRules = EndpointRules(),

@@ -105,7 +105,13 @@ def subgroup_estimates(membership: pd.DataFrame, bor: pd.DataFrame, ires: list[s
         for level, ids in membership.groupby(subgroup)["record_id"]:
             rows.append(_level(subgroup, level, set(ids), responders, set(ires), ipfs,
                                set(fas), min_patients, min_events, suppress))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+
+
+#: columns of :func:`subgroup_estimates` (also when there is no patient yet)
+ESTIMATE_COLUMNS = ["subgroup", "level", "n_ires", "responders", "iorr", "iorr_lower",
+                    "iorr_upper", "n_fas", "ipfs_events", "ipfs_median", "ipfs_lower",
+                    "ipfs_upper", "flag"]
 
 
 def _level(subgroup, level, ids, responders, ires, ipfs, fas, min_patients, min_events,

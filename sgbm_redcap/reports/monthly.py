@@ -85,7 +85,7 @@ def per_record(study: Any, *forms: str) -> pd.DataFrame:
     """Non-repeating forms side by side, one row per record, only the analysed fields."""
     from sgbm_redcap.analysis.inputs import SCHEMA
 
-    out = pd.DataFrame({"record_id": study.record_ids})
+    out = pd.DataFrame({"record_id": pd.Series(study.record_ids, dtype=object)})
     dag: pd.Series = pd.Series(dtype=object)
     for form in forms:
         frame = study[form].drop_duplicates("record_id")
@@ -104,11 +104,8 @@ def _dag_labels(tables: Any, dags: Any) -> dict[str, str]:
 # --------------------------------------------------------------------------- 1 study status
 def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str], *,
                          cutoff: date, target: int = ENROLMENT_TARGET) -> Section:
-    cut = pd.Timestamp(cutoff)
+    # the cut study: only patients screened by the cut-off, enrolment dates up to it
     enrol = per_record(study, "enrolment")
-    # screened by the cut-off (the enrolment date stands in for a missing screening date)
-    enrol = enrol[enrol["screening_date"].fillna(enrol["enrol_date"]).fillna(cut) <= cut]
-    enrol = enrol.assign(enrol_date=enrol["enrol_date"].where(enrol["enrol_date"] <= cut))
     enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == "1")]
     site = enrolled["redcap_data_access_group"].map(lambda d: labels.get(str(d), str(d)))
     key = KeyFigures("status-key", [
@@ -129,7 +126,7 @@ def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str],
                  f"against the target of {target}.")
     return Section("study-status", "Study status", [
         key, fig, enrolment_by_site(enrolled, labels, cutoff=cutoff),
-        screening_flow(enrol, sets[sets["record_id"].isin(enrol["record_id"])])])
+        screening_flow(enrol, sets)])
 
 
 def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff: date,
@@ -190,7 +187,7 @@ def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
     sets = results.sets
     base = per_record(study, "end_of_treatment", "follow_up")
     base = base.merge(sets[["record_id", "safety"]], on="record_id")
-    safety = base[base["safety"]].copy()
+    safety = base[base["safety"].astype(bool)].copy()
     ex = results.exposure.set_index("record_id")
     cut = pd.Timestamp(cutoff)
     dead = safety["vital_status"] == "2"
