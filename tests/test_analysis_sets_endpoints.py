@@ -149,3 +149,24 @@ def test_derived_response_source_uses_the_measurements():
     w.add("follow_up", "1", vital_status="1", last_contact_date="2024-05-01")
     assert _ep(w).loc[("1", "ipfs")].event == 0
     assert _ep(w, rules=EndpointRules(response_source="derived")).loc[("1", "ipfs")].event == 1
+
+
+def test_one_per_record_joins_forms_with_checkbox_columns_without_clashes():
+    from sgbm_redcap.analysis.inputs import prepare
+
+    w = World().patient("1").patient("2", dag="site_b")
+    w.add("tumour", "1", subtype_sg="1", ec_mets___1="1", ec_mets___3="0")
+    w.add("tumour", "2", subtype_sg="2", ec_mets___1="0", ec_mets___3="1", dag="site_b")
+    w.add("follow_up", "2", vital_status="1", dag="site_b")
+    for source in (w.tables(), w.flat()):   # World.flat() carries no DAG on single forms
+        study = prepare(source)
+        # a caller's form lists may overlap: the checkbox form comes in more than once
+        per = study.one_per_record("enrolment", "tumour", "follow_up", "tumour", "tumour",
+                                   "tumour")
+        assert per.columns.is_unique
+        assert list(per["record_id"]) == ["1", "2"]
+        assert list(per["ec_mets___1"]) == ["1", "0"] and list(per["ec_mets___3"]) == ["0", "1"]
+        assert list(per["subtype_sg"]) == ["1", "2"]
+        if isinstance(source, dict):
+            assert list(per["redcap_data_access_group"]) == ["site_a", "site_b"]
+        assert not [c for c in per.columns if c.endswith(("_x", "_y"))]

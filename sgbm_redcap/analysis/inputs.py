@@ -220,13 +220,18 @@ class StudyData:
         return list(seen)
 
     def one_per_record(self, *forms: str) -> pd.DataFrame:
-        """The non-repeating forms joined on record_id, one row per known record."""
+        """The non-repeating forms joined on record_id, one row per known record.
+
+        A form named twice, or a column (e.g. a checkbox ``name___code``) that an earlier
+        form already brought, is taken once, from the first: pandas would otherwise suffix
+        the names (``_x``/``_y``) or refuse the merge."""
         out = pd.DataFrame({"record_id": pd.Series(self.record_ids, dtype=object)})
         dag = pd.Series(dtype=object)
-        for name in forms:
+        for name in dict.fromkeys(forms):
             frame = self.forms[name].drop_duplicates("record_id", keep="first")
             dag = dag.combine_first(frame.set_index("record_id")["redcap_data_access_group"])
-            out = out.merge(frame.drop(columns=_KEYS[1:]), on="record_id", how="left")
+            new = [c for c in frame.columns if c not in _KEYS and c not in out.columns]
+            out = out.merge(frame[["record_id", *new]], on="record_id", how="left")
         out["redcap_data_access_group"] = out["record_id"].map(dag)
         return out
 

@@ -81,22 +81,6 @@ def package_versions(names: tuple[str, ...] = REPORT_PACKAGES) -> list[tuple[str
 
 
 # --------------------------------------------------------------------------- data helpers
-def per_record(study: Any, *forms: str) -> pd.DataFrame:
-    """Non-repeating forms side by side, one row per record, only the analysed fields."""
-    from sgbm_redcap.analysis.inputs import SCHEMA
-
-    out = pd.DataFrame({"record_id": pd.Series(study.record_ids, dtype=object)})
-    dag: pd.Series = pd.Series(dtype=object)
-    for form in forms:
-        frame = study[form].drop_duplicates("record_id")
-        if "redcap_data_access_group" in frame:
-            dag = dag.combine_first(frame.set_index("record_id")["redcap_data_access_group"])
-        cols = ["record_id", *[c for c in SCHEMA[form] if c in frame.columns]]
-        out = out.merge(frame[cols], on="record_id", how="left")
-    out["redcap_data_access_group"] = out["record_id"].map(dag)
-    return out
-
-
 def _dag_labels(tables: Any, dags: Any) -> dict[str, str]:
     return site_labels(tables.raw, dags or ())
 
@@ -105,7 +89,7 @@ def _dag_labels(tables: Any, dags: Any) -> dict[str, str]:
 def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str], *,
                          cutoff: date, target: int = ENROLMENT_TARGET) -> Section:
     # the cut study: only patients screened by the cut-off, enrolment dates up to it
-    enrol = per_record(study, "enrolment")
+    enrol = study.one_per_record("enrolment")
     enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == "1")]
     site = enrolled["redcap_data_access_group"].map(lambda d: labels.get(str(d), str(d)))
     key = KeyFigures("status-key", [
@@ -185,7 +169,7 @@ def screening_flow(enrol: pd.DataFrame, sets: pd.DataFrame) -> Table:
 def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
                       cutoff: date, dictionary: Any) -> Section:
     sets = results.sets
-    base = per_record(study, "end_of_treatment", "follow_up")
+    base = study.one_per_record("end_of_treatment", "follow_up")
     base = base.merge(sets[["record_id", "safety"]], on="record_id")
     safety = base[base["safety"].astype(bool)].copy()
     ex = results.exposure.set_index("record_id")
