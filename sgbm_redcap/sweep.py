@@ -102,7 +102,10 @@ def run_sweep(
         t0 = time.perf_counter()
         state = apply_plan(existing, result.plan)
         state["dag"] = state["record_id"].map(_dags(tables)).fillna("")
-        paths = write_listings(state, listings_dir, as_of=str(today))
+        from sgbm_redcap.reports.quality import render_site_listing  # the HTML template
+
+        paths = write_listings(state, listings_dir, as_of=str(today),
+                               render_html=render_site_listing)
         timings["listings"] = time.perf_counter() - t0
     out = SweepResult(sweep_id, findings, result.plan, result.sent, dry_run, failed, paths,
                       timings)

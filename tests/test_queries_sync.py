@@ -62,11 +62,16 @@ def test_dry_run_sends_and_audits_nothing(tmp_path):
 
 
 def test_listings_one_csv_and_html_per_site_with_escaping(tmp_path):
+    from sgbm_redcap.reports.quality import render_site_listing
+
     backend = MemoryBackend()
     sync_queries(findings(2), backend, today="2026-11-25", audit=None)
     state = backend.existing()
     state["dag"] = ["site_01", "site_02"]
-    paths = write_listings(state, tmp_path, as_of="2026-11-25")
+    assert [p.name for p in write_listings(state, tmp_path / "csv", as_of="2026-11-25")] == [
+        "queries_site_01.csv", "queries_site_02.csv"]          # no renderer: CSV only
+    paths = write_listings(state, tmp_path, as_of="2026-11-25",
+                           render_html=render_site_listing)
     assert sorted(p.name for p in paths) == ["queries_site_01.csv", "queries_site_01.html",
                                             "queries_site_02.csv", "queries_site_02.html"]
     csv = pd.read_csv(tmp_path / "queries_site_01.csv", dtype=str)
@@ -74,3 +79,19 @@ def test_listings_one_csv_and_html_per_site_with_escaping(tmp_path):
     assert list(csv["Status"]) == ["open"]
     html = (tmp_path / "queries_site_01.html").read_text()
     assert "&lt;b&gt;stale&lt;/b&gt; 1" in html and "<b>stale</b>" not in html
+    # the reports' site-listing template, with the same rows as the CSV
+    assert "Data queries: site_01" in html and "SG-BM-RWS data queries" in html
+    assert "FU-1" in html and "last_contact_date" in html
+
+
+def test_the_sweep_listings_and_the_report_site_listing_share_their_rows():
+    from sgbm_redcap.queries.listings import by_site
+
+    backend = MemoryBackend()
+    sync_queries(findings(3), backend, today="2026-11-25", audit=None)
+    state = backend.existing()
+    state["dag"] = ["site_01", "site_01", "site_02"]
+    sites = by_site(state)
+    assert [(s.dag, s.stem, len(s.queries)) for s in sites] == [
+        ("site_01", "queries_site_01", 2), ("site_02", "queries_site_02", 1)]
+    assert list(sites[0].queries["status"]) == ["open", "open"]

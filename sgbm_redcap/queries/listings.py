@@ -1,14 +1,22 @@
-"""Per-site query listings (CSV and HTML) for sites that prefer a list to REDCap's screens."""
+"""Per-site query listings for sites that prefer a list to REDCap's screens.
+
+This module is the one place that decides which queries a site sees and in which order: the
+sweep's listings (CSV, and HTML through a renderer it is given) and the reports' site
+listings (``sgbm_redcap.reports.quality.site_listing``) both take their rows from
+:func:`site_queries`. The HTML itself is the reports' Jinja template: a renderer is passed
+in, so this package never imports the reports package.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
-from sgbm_redcap.queries.reconcile import STATUS_WORDS
+from sgbm_redcap.queries.reconcile import ANSWERED, OPEN, REOPENED, STATUS_WORDS
 
 LISTING_COLUMNS = ["dq_id", "record_id", "dq_form", "dq_instance", "dq_field", "dq_message",
                    "status", "dq_opened_date", "dq_site_response", "dq_note"]
@@ -16,25 +24,34 @@ HEADERS = {"dq_id": "Query", "record_id": "Record", "dq_form": "Instrument",
            "dq_instance": "Instance", "dq_field": "Field", "dq_message": "What to check",
            "status": "Status", "dq_opened_date": "Raised", "dq_site_response": "Site response",
            "dq_note": "Sweep note"}
-
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>SG-BM-RWS data queries: {{ site }}</title>
-<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}
-td,th{border:1px solid #999;padding:3px 6px;vertical-align:top}th{background:#eee}</style>
-</head><body>
-<h1>SG-BM-RWS data queries: {{ site }}</h1>
-<p>{{ n_open }} queries need an answer ({{ as_of }}). Answer each one in REDCap, in the
-record's <b>Data queries</b> instrument, and correct the data where needed; the next sweep
-closes the queries whose problem is gone.</p>
-<table><thead><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>
-{% for row in rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
-</tbody></table></body></html>
-"""
+#: statuses that need a site's attention (open, answered, reopened)
+NEEDS_ATTENTION = (OPEN, ANSWERED, REOPENED)
+#: other ``data_queries`` fields a listing may show, blank when the input lacks them
+_OPTIONAL = ("dq_rule", "dq_severity", "dq_answered_date", "dq_closed_date")
 
 
-def site_queries(raw_or_existing: pd.DataFrame) -> pd.DataFrame:
-    """The queries that need a site's attention (open, answered, reopened), with the site."""
+@dataclass(frozen=True)
+class SiteQueries:
+    """One site's listing: its DAG, the file stem, its rows (:func:`site_queries` columns)
+    and how many of its queries are closed (not listed, counted)."""
+
+    dag: str
+    stem: str
+    queries: pd.DataFrame
+    closed: int = 0
+
+
+#: ``(site, as_of) -> HTML``: how a caller turns a site's rows into a page.
+HtmlRenderer = Callable[[SiteQueries, str], str]
+
+
+def site_queries(raw_or_existing: pd.DataFrame,
+                 statuses: Iterable[str] | None = NEEDS_ATTENTION) -> pd.DataFrame:
+    """The queries with the given ``dq_status`` codes (default: those that need a site's
+    attention; None: all), with ``dag`` and the ``status`` word, by site, record and id.
+
+    Input: a flat raw export (the ``data_queries`` instances are taken from it, the site from
+    the record's non-repeating row) or a normalised existing-queries frame with ``dag``."""
     q = raw_or_existing
     if "redcap_repeat_instrument" in q.columns:
         dags = q.loc[q["redcap_repeat_instrument"].fillna("") == ""].drop_duplicates(
@@ -42,32 +59,53 @@ def site_queries(raw_or_existing: pd.DataFrame) -> pd.DataFrame:
         q = q.loc[q["redcap_repeat_instrument"] == "data_queries"].copy()
         q["dag"] = q["record_id"].map(dags).fillna("") if dags is not None else ""
     q = q.copy()
-    for c in LISTING_COLUMNS:
+    for c in (*LISTING_COLUMNS, *_OPTIONAL, "dq_status", "dag"):
         if c not in q.columns and c != "status":
             q[c] = ""
     q["status"] = q["dq_status"].map(STATUS_WORDS).fillna("")
-    q = q.loc[q["dq_status"].isin(["1", "2", "4"])]
+    if statuses is not None:
+        q = q.loc[q["dq_status"].isin(list(statuses))]
     return q.sort_values(["dag", "record_id", "dq_id"]).reset_index(drop=True)
 
 
-def write_listings(raw_or_existing: pd.DataFrame, out_dir: str | Path, *, as_of: str
-                   ) -> list[Path]:
-    """One CSV and one HTML file per site (DAG) under ``out_dir``; returns the paths."""
+def listing_stem(dag: str) -> str:
+    """``queries_<dag>``, safe as a file name."""
+    return "queries_" + (re.sub(r"[^a-z0-9_-]", "_", str(dag).lower()) or "no_site")
+
+
+def _site(every: pd.DataFrame, dag: str) -> SiteQueries:
+    mine = every.loc[every["dag"] == dag]
+    return SiteQueries(str(dag), listing_stem(dag),
+                       mine.loc[mine["dq_status"].isin(NEEDS_ATTENTION)].reset_index(drop=True),
+                       int((mine["status"] == "closed").sum()))
+
+
+def site_listing_rows(raw_or_existing: pd.DataFrame, dag: str) -> SiteQueries:
+    """One site's :class:`SiteQueries` (empty when it has no query that needs attention)."""
+    return _site(site_queries(raw_or_existing, statuses=None), dag)
+
+
+def by_site(raw_or_existing: pd.DataFrame) -> list[SiteQueries]:
+    """One :class:`SiteQueries` per site with queries that need attention, by DAG name."""
+    every = site_queries(raw_or_existing, statuses=None)
+    listed = every.loc[every["dq_status"].isin(NEEDS_ATTENTION), "dag"]
+    return [_site(every, dag) for dag in sorted(set(listed))]
+
+
+def write_listings(raw_or_existing: pd.DataFrame, out_dir: str | Path, *, as_of: str,
+                   render_html: HtmlRenderer | None = None) -> list[Path]:
+    """One CSV per site (DAG) under ``out_dir``, and one HTML page per site when a renderer
+    is given; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    q = site_queries(raw_or_existing)
-    env = jinja2.Environment(autoescape=True)
-    template = env.from_string(_TEMPLATE)
     paths = []
-    for dag, part in q.groupby("dag", sort=True):
-        name = re.sub(r"[^a-z0-9_-]", "_", str(dag).lower()) or "no_site"
-        table = part[LISTING_COLUMNS].fillna("").astype(str)
-        csv_path = out / f"queries_{name}.csv"
+    for site in by_site(raw_or_existing):
+        table = site.queries[LISTING_COLUMNS].fillna("").astype(str)
+        csv_path = out / f"{site.stem}.csv"
         table.rename(columns=HEADERS).to_csv(csv_path, index=False)
-        html_path = out / f"queries_{name}.html"
-        html_path.write_text(template.render(
-            site=dag or "no site", as_of=as_of, n_open=len(table),
-            headers=[HEADERS[c] for c in LISTING_COLUMNS],
-            rows=table.itertuples(index=False, name=None)), encoding="utf-8")
-        paths += [csv_path, html_path]
+        paths.append(csv_path)
+        if render_html is not None:
+            html_path = out / f"{site.stem}.html"
+            html_path.write_text(render_html(site, as_of), encoding="utf-8")
+            paths.append(html_path)
     return paths

@@ -11,11 +11,12 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.queries.listings import SiteQueries, site_listing_rows
 from sgbm_redcap.reports.contexts import (
     Cover,
     KeyFigure,
@@ -25,6 +26,7 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
+from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import DASH, cell, num, pct
 from sgbm_redcap.reports.redaction import identifier_fields, is_identifier_column
 
@@ -342,31 +344,39 @@ class SiteListingContext:
 
 def site_listing(raw: pd.DataFrame, dag: str, *, cover: Cover, site_label: str = "",
                  today: date | None = None) -> SiteListingContext:
-    """The listing a site works from: open and reopened queries first (oldest first), then
-    answered ones awaiting the next sweep."""
-    q = query_frame(raw)
-    q = q[q["dag"] == dag] if len(q) else q
+    """The listing a site works from, from a flat raw export: the rows the sweep's listings
+    have too (:mod:`sgbm_redcap.queries.listings`)."""
+    site = site_listing_rows(raw, dag)
+    return site_listing_context(site, cover=cover, site_label=site_label, today=today)
+
+
+def site_listing_context(site: SiteQueries, *, cover: Cover, site_label: str = "",
+                         today: date | None = None) -> SiteListingContext:
+    """Open and reopened queries first (oldest first), then answered ones awaiting the next
+    sweep; ``today`` (default: the cover's cut-off) counts the days open."""
+    q = site.queries
+    opened = pd.to_datetime(q["dq_opened_date"].replace("", None), errors="coerce")
+    q = q.assign(opened=opened, shown_status=q["status"].str.capitalize())
     today_ts = pd.Timestamp(today or cover.cutoff_date)
     cols = ["Record", "Instrument", "Inst.", "Field", "What to check", "Status", "Raised",
             "Days open", "Rule", "Sweep note"]
 
     def rows(part: pd.DataFrame) -> list[list[str]]:
-        part = part.sort_values("opened")
+        part = part.sort_values("opened", kind="stable")
         days = (today_ts - part["opened"]).dt.days
         return [[cell(r.record_id), cell(r.dq_form), cell(r.dq_instance), cell(r.dq_field),
-                 cell(r.dq_message), cell(r.status), cell(r.opened),
-                 DASH if pd.isna(d) else str(int(d)), cell(getattr(r, "dq_rule", "")),
-                 cell(getattr(r, "dq_note", ""))]
+                 cell(r.dq_message), cell(r.shown_status), cell(r.opened),
+                 DASH if pd.isna(d) else str(int(d)), cell(r.dq_rule), cell(r.dq_note)]
                 for r, d in zip(part.itertuples(index=False), days, strict=True)]
 
-    open_q = q[q["status"].isin(["Open", "Reopened"])] if len(q) else q
-    answered = q[q["status"] == "Answered"] if len(q) else q
-    label = site_label or dag
-    overdue = int(((today_ts - open_q["opened"]).dt.days > 30).sum()) if len(open_q) else 0
+    open_q = q[q["status"].isin(["open", "reopened"])]
+    answered = q[q["status"] == "answered"]
+    label = site_label or site.dag or "no site"
+    overdue = int(((today_ts - open_q["opened"]).dt.days > 30).sum())
     summary = KeyFigures("site-key", [
         KeyFigure("Open or reopened", str(len(open_q)), f"{overdue} open for more than 30 days"),
         KeyFigure("Answered, awaiting review", str(len(answered)), ""),
-        KeyFigure("Closed", str(int((q["status"] == "Closed").sum()) if len(q) else 0), ""),
+        KeyFigure("Closed", str(site.closed), ""),
     ])
     return SiteListingContext(
         site=label, cover=cover, summary=summary,
@@ -378,3 +388,11 @@ def site_listing(raw: pd.DataFrame, dag: str, *, cover: Cover, site_label: str =
         running_header=f"SG-BM-RWS data queries · {label} · {cover.cutoff_date.isoformat()}",
     )
 
+
+def render_site_listing(site: SiteQueries, as_of: str) -> str:
+    """A site's listing as HTML (``site_queries.html.j2``): the renderer the sweep hands to
+    :func:`sgbm_redcap.queries.listings.write_listings`."""
+    day = date.fromisoformat(str(as_of)[:10])
+    cover = Cover("Data queries", "SG-BM-RWS", "NCT07251868", day, None, "", "query sweep",
+                  datetime.now(timezone.utc), [])
+    return render("site_queries.html.j2", site_listing_context(site, cover=cover, today=day))
