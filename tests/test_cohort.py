@@ -253,6 +253,22 @@ def test_clean_records_break_no_study_rule(cohort):
     assert found == {}
 
 
+@pytest.mark.parametrize(("n", "seed"), [(60, 1), (150, 7), (300, 20240801), (400, 99)])
+def test_clean_administrations_are_dated_in_cycle_order(n, seed):
+    """A cycle's D8 comes after its D1 (even when D1 was delayed) and every administration
+    after the previous cycle's: dates strictly increase in (cycle, day) order."""
+    c = generate_cohort(n, seed=seed, problem_rate=0.0)
+    out_of_order = []
+    for rid, rec in _records(c.clean_records).items():
+        adms = sorted(rec["rep"]["sg_administration"],
+                      key=lambda r: (int(r["adm_cycle"]), int(r["adm_day"])))
+        dates = [_d(r["adm_date"]) for r in adms]
+        out_of_order += [(rid, a["adm_cycle"], a["adm_day"], b["adm_cycle"], b["adm_day"])
+                         for a, b, da, db in zip(adms, adms[1:], dates, dates[1:], strict=False)
+                         if db <= da]
+    assert out_of_order == []
+
+
 def test_each_planted_problem_is_the_only_difference_and_is_detected(cohort):
     clean, dirty = _records(cohort.clean_records), _records(cohort.records)
     by_record = {m.record_id: m for m in cohort.manifest}

@@ -691,7 +691,9 @@ class PatientSimulator:
         self.tox_term = ""
         seen = 0
         while True:
-            for day_code, planned in (("1", d1), ("8", d1 + 7)):
+            for day_code in ("1", "8"):
+                # D8 is planned a week after the D1 actually given: a delayed D1 moves it too
+                planned = d1 if day_code == "1" else d1 + 7
                 if planned >= end_day:
                     return self.day(last_given), tox_stop
                 status, delay, reason, reduced_now, delay_ae = "1", 0, "", False, ""
