@@ -12,12 +12,21 @@ the same work after either kind of pull.
 
     .venv/bin/python benchmarks/bench_pull.py                 # 10,000 records
     .venv/bin/python benchmarks/bench_pull.py --records 500   # a quick look
+
+``--typing-only`` skips the server and times ``build_tables`` on the cohort's flat export
+read back from parquet (what ``tables()`` types after a pull). ``--against REV`` times the
+``sgbm_redcap`` of git revision REV on the same rows in the same run (alternating, each in its
+own process), checks that both give identical tables, dtypes and type_problems, and prints
+both medians and their ratio:
+
+    .venv/bin/python benchmarks/bench_pull.py --typing-only --against HEAD~1
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import random
 import secrets
 import socket
@@ -64,14 +73,125 @@ def _wait_for_next_minute() -> None:
     time.sleep(61 - datetime.now().second)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _typing_worker(rows: Path, out: Path) -> None:
+    """One timed ``build_tables`` in this process (whichever sgbm_redcap is importable)."""
+    import logging
+
+    import pandas as pd
+
+    from sgbm_redcap.dictionary.project import load_project
+    from sgbm_redcap.source import build_tables
+
+    logging.disable(logging.WARNING)  # the planted type problems are expected
+    project = load_project(ROOT / "redcap_project")
+    raw = pd.read_parquet(rows)
+    started = time.perf_counter()
+    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    elapsed = time.perf_counter() - started
+    out.write_bytes(pickle.dumps({"elapsed": elapsed, "tables": dict(tables.tables),
+                                  "type_problems": tables.type_problems}))
+
+
+def _typing_run(rows: Path, out: Path, tree: Path | None) -> dict:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    code = ("import sys; sys.path.insert(0, sys.argv[3]) if sys.argv[3] else None; "
+            "import sgbm_redcap, pathlib; "
+            "assert pathlib.Path(sgbm_redcap.__file__).is_relative_to(sys.argv[3] or sys.argv[4]); "
+            "sys.path.insert(0, sys.argv[4] + '/benchmarks'); import bench_pull; "
+            "bench_pull._typing_worker(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))")
+    subprocess.run([sys.executable, "-c", code, str(rows), str(out), str(tree or ""), str(ROOT)],
+                   check=True, env=env)
+    return pickle.loads(out.read_bytes())
+
+
+def _same_results(a: dict, b: dict) -> list[str]:
+    import pandas as pd
+
+    differences = []
+    if list(a["tables"]) != list(b["tables"]):
+        differences.append("different forms")
+    for form in a["tables"]:
+        try:
+            pd.testing.assert_frame_equal(a["tables"][form], b["tables"].get(form),
+                                          check_dtype=True, check_exact=True)
+        except AssertionError as exc:
+            differences.append(f"{form}: {str(exc).splitlines()[0]}")
+    try:
+        pd.testing.assert_frame_equal(a["type_problems"], b["type_problems"], check_exact=True)
+    except AssertionError as exc:
+        differences.append(f"type_problems: {str(exc).splitlines()[0]}")
+    return differences
+
+
+def typing_only(args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="bench_typing_"))
+    from sgbm_redcap.dictionary.project import load_project
+
+    project = load_project(ROOT / "redcap_project")
+    cohort = generate_cohort(n=args.records, problem_rate=args.problem_rate)
+    rows = work / "rows.parquet"
+    cohort.to_frame(dictionary=project.dictionary).to_parquet(rows, index=False)
+    old_tree = None
+    if args.against:
+        old_tree = work / "old"
+        old_tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against, "sgbm_redcap"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive, check=True)
+    runs = [("current", None)] + ([(args.against, old_tree)] if args.against else [])
+    times: dict[str, list[float]] = {label: [] for label, _tree in runs}
+    results: dict[str, dict] = {}
+    for i in range(args.typing_repeats):
+        for label, tree in runs:
+            result = _typing_run(rows, work / f"out_{i}.pickle", tree)
+            times[label].append(result["elapsed"])
+            results.setdefault(label, result)
+            print(f"  {label:>10} build_tables: {result['elapsed']:6.2f} s", flush=True)
+    n_rows = len(pd_read(rows))
+    print(f"\nrecords: {args.records} ({n_rows} export rows), CPUs {os.cpu_count()}")
+    current = statistics.median(times["current"])
+    print(f"typing (build_tables) median, current: {current:6.2f} s  "
+          f"(n={len(times['current'])})")
+    if args.against:
+        old = statistics.median(times[args.against])
+        print(f"typing (build_tables) median, {args.against}: {old:6.2f} s  "
+              f"(n={len(times[args.against])})")
+        print(f"ratio current/{args.against}: {current / old:.2f}  (speed-up {old / current:.1f}x)")
+        differences = _same_results(results["current"], results[args.against])
+        print("results (tables, dtypes, type_problems): "
+              + ("identical" if not differences else "DIFFERENT: " + "; ".join(differences)))
+        return 1 if differences else 0
+    return 0
+
+
+def pd_read(path: Path):
+    import pandas as pd
+
+    return pd.read_parquet(path, columns=["record_id"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=10_000)
+    ap.add_argument("--typing-only", action="store_true",
+                    help="time build_tables alone, without a server")
+    ap.add_argument("--against", default="", help="with --typing-only: git revision to compare")
+    ap.add_argument("--typing-repeats", type=int, default=3)
+    ap.add_argument("--problem-rate", type=float, default=0.05,
+                    help="with --typing-only: share of records with planted problems "
+                         "(type problems among them)")
     ap.add_argument("--changed", type=float, default=0.01, help="share of records edited")
     ap.add_argument("--full-repeats", type=int, default=3)
     ap.add_argument("--sweep-repeats", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=500)
     args = ap.parse_args()
+    if args.typing_only:
+        return typing_only(args)
 
     work = Path(tempfile.mkdtemp(prefix="bench_pull_"))
     port = _free_port()

@@ -211,3 +211,31 @@ def test_unknown_instrument_is_a_clear_key_error():
     t = build_tables(raw_frame(ROWS), STUDY)
     with pytest.raises(KeyError, match="enrolment"):
         t["enrollment"]
+
+
+def test_designated_events_decide_a_forms_rows_and_values_stay_with_their_rows():
+    """With the event mapping, a form has a row on every event it is designated for (blank
+    when nothing was entered there), and each value stays with its own record and event."""
+    rows = [
+        {"record_id": "1", "redcap_event_name": "baseline_arm_1", "enrol_date": "2024-01-01",
+         "age": "50", "redcap_data_access_group": "site_a"},
+        {"record_id": "1", "redcap_event_name": "visit_arm_1", "age": "51"},
+        {"record_id": "1", "redcap_event_name": "visit_arm_1",
+         "redcap_repeat_instrument": "adverse_events", "redcap_repeat_instance": "1",
+         "ae_grade": "3", "ae_sites___2": "1"},
+        {"record_id": "2", "redcap_event_name": "baseline_arm_1", "age": "60"},
+        {"record_id": "2", "redcap_event_name": "visit_arm_1"},
+    ]
+    t = build_tables(raw_frame(rows, longitudinal=True), STUDY,
+                     event_forms={"baseline_arm_1": {"enrolment"},
+                                  "visit_arm_1": {"enrolment", "adverse_events"}})
+    enrol = t["enrolment"]
+    assert enrol[["record_id", "redcap_event_name"]].values.tolist() == [
+        ["1", "baseline_arm_1"], ["1", "visit_arm_1"], ["2", "baseline_arm_1"],
+        ["2", "visit_arm_1"]]
+    assert enrol["age"].tolist()[:3] == [50, 51, 60] and enrol["age"].isna().tolist()[3]
+    assert enrol["redcap_data_access_group"].tolist()[:2] == ["site_a", "site_a"]
+    assert enrol["redcap_data_access_group"].isna().tolist()[2:] == [True, True]
+    ae = t["adverse_events"]
+    assert ae[["record_id", "redcap_repeat_instance"]].values.tolist() == [["1", 1]]
+    assert ae["ae_sites___2"].tolist() == [True] and ae["ae_grade"].astype(str).tolist() == ["G3"]

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sgbm_redcap.errors import SourceDataError
@@ -150,21 +151,28 @@ def _form_columns(dictionary: Any, form: str, present: set[str]) -> list[tuple[s
     return cols
 
 
-def _rows_for_form(raw: pd.DataFrame, form: str, repeating: bool, data_cols: list[str],
-                   longitudinal: bool, event_forms: dict[str, set[str]] | None) -> pd.DataFrame:
-    if INSTRUMENT not in raw.columns:
-        base = raw
+def _form_positions(columns: Mapping[str, np.ndarray], n_rows: int, form: str,
+                    repeating: bool, data_cols: list[str], longitudinal: bool,
+                    event_forms: dict[str, set[str]] | None) -> np.ndarray:
+    """Positions in the export of a form's rows. Works on positions and single columns so no
+    table-wide copy of the (mostly blank) export is made per form."""
+    if INSTRUMENT not in columns:
+        base = np.arange(n_rows)
     elif repeating:
-        return raw[raw[INSTRUMENT] == form]
+        return np.flatnonzero(columns[INSTRUMENT] == form)
     else:
-        base = raw[raw[INSTRUMENT] == ""]
+        base = np.flatnonzero(columns[INSTRUMENT] == "")
     if not longitudinal:
         return base
     if event_forms:
-        return base[base[EVENT].map(lambda e: form in event_forms.get(e, set()))]
+        designated = [e for e, forms in event_forms.items() if form in forms]
+        return base[pd.Index(columns[EVENT][base]).isin(designated)]
     if not data_cols:
-        return base.iloc[0:0]
-    return base[(base[data_cols] != "").any(axis=1)]
+        return base[:0]
+    holds_data = np.zeros(len(base), dtype=bool)
+    for col in data_cols:
+        holds_data |= columns[col][base] != ""
+    return base[holds_data]
 
 
 def build_tables(
@@ -194,6 +202,9 @@ def build_tables(
     repeating = [f for f in dictionary.forms if f in set(repeating_forms or ()) | in_data]
     dag = _dag_by_record(raw, rid)
     all_records = pd.Index(raw[rid].unique())
+    columns = {c: raw[c].to_numpy(dtype=object) for c in raw.columns}
+    # a non-repeating form of a classic project has the same rows as every other one
+    one_per_record: tuple[np.ndarray, np.ndarray] | None = None
     tables: dict[str, pd.DataFrame] = {}
     problems: list[pd.DataFrame] = []
     known = {rid, *SPECIAL_COLUMNS}
@@ -202,10 +213,17 @@ def build_tables(
         known.update(c for c, _k, _f in cols)
         is_rep = form in repeating
         needed = [c for c in (rid, *SPECIAL_COLUMNS) if c in present] + [c for c, _k, _f in cols]
-        rows = _rows_for_form(raw[needed], form, is_rep, [c for c, _k, _f in cols],
-                              longitudinal, event_forms)
         if not is_rep and not longitudinal:
-            rows = _one_row_per_record(rows, all_records, rid)
+            if one_per_record is None:
+                base = _form_positions(columns, len(raw), form, False, [], False, None)
+                one_per_record = _one_row_per_record(columns[rid], base, all_records, rid)
+            positions, record_ids = one_per_record
+            rows = _take_rows(columns, needed, positions)
+            rows[rid] = pd.Series(record_ids, index=rows[rid].index, name=rid, dtype=object)
+        else:
+            positions = _form_positions(columns, len(raw), form, is_rep,
+                                        [c for c, _k, _f in cols], longitudinal, event_forms)
+            rows = _take_rows(columns, needed, positions)
         table, form_problems = _type_form(rows, form, cols, rid, dag, is_rep, longitudinal)
         tables[form] = table
         problems.extend(form_problems)
@@ -247,29 +265,48 @@ def _check_same_project(raw: pd.DataFrame, unknown: list[str], known: set[str],
 def _dag_by_record(raw: pd.DataFrame, rid: str) -> pd.Series:
     if DAG not in raw.columns:
         return pd.Series(dtype="string")
-    named = raw[raw[DAG] != ""]
+    named = raw.loc[raw[DAG] != "", [rid, DAG]]
     return named.drop_duplicates(rid).set_index(rid)[DAG].astype("string")
 
 
-def _one_row_per_record(rows: pd.DataFrame, all_records: pd.Index, rid: str) -> pd.DataFrame:
+_POSITION = "__position_in_export__"
+
+
+def _one_row_per_record(record_ids: np.ndarray, positions: np.ndarray, all_records: pd.Index,
+                        rid: str) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, record ids): each record's first row among ``positions``, in canonical
+    order; position -1 for a record without one (its row is then blank)."""
+    rows = pd.DataFrame({rid: record_ids[positions], _POSITION: positions})
     rows = rows.drop_duplicates(rid, keep="first")
     missing = all_records.difference(pd.Index(rows[rid]), sort=False)
     if len(missing):
-        filler = pd.DataFrame({c: "" for c in rows.columns}, index=range(len(missing)))
-        filler[rid] = list(missing)
+        filler = pd.DataFrame({rid: list(missing), _POSITION: -1})
         rows = canonical_order(pd.concat([rows, filler], ignore_index=True), rid)
+    return rows[_POSITION].to_numpy(dtype=np.intp), rows[rid].to_numpy(dtype=object)
+
+
+def _take_rows(columns: Mapping[str, np.ndarray], needed: list[str],
+               positions: np.ndarray) -> dict[str, pd.Series]:
+    """The ``needed`` columns at ``positions`` (-1 = a blank row), as string Series."""
+    blank = positions < 0
+    index = pd.RangeIndex(len(positions))
+    rows: dict[str, pd.Series] = {}
+    for col in needed:
+        values = columns[col].take(positions)
+        if blank.any():
+            values[blank] = ""
+        rows[col] = pd.Series(values, index=index, name=col, dtype=object, copy=False)
     return rows
 
 
-def _type_form(rows: pd.DataFrame, form: str, cols: list[tuple[str, ColumnKind, str]],
+def _type_form(rows: dict[str, pd.Series], form: str, cols: list[tuple[str, ColumnKind, str]],
                rid: str, dag: pd.Series, repeating: bool, longitudinal: bool,
                ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    rows = rows.reset_index(drop=True)
     out = pd.DataFrame({rid: rows[rid].astype("string")})
     if longitudinal:
         out[EVENT] = rows[EVENT].astype("string")
     out[DAG] = rows[rid].map(dag).astype("string")
-    has_instances = INSTANCE in rows.columns and (repeating or (rows[INSTANCE] != "").any())
+    has_instances = INSTANCE in rows and (repeating or (rows[INSTANCE] != "").any())
     if has_instances:
         out[INSTANCE] = pd.to_numeric(rows[INSTANCE].where(rows[INSTANCE] != ""),
                                       errors="coerce").astype("Int64")
@@ -289,9 +326,10 @@ def _type_form(rows: pd.DataFrame, form: str, cols: list[tuple[str, ColumnKind, 
     return out, problems
 
 
-def _problem_rows(rows: pd.DataFrame, bad: pd.Series, form: str, col: str, kind: ColumnKind,
-                  rid: str, longitudinal: bool) -> pd.DataFrame:
-    hit = rows[bad.to_numpy()]
+def _problem_rows(rows: dict[str, pd.Series], bad: pd.Series, form: str, col: str,
+                  kind: ColumnKind, rid: str, longitudinal: bool) -> pd.DataFrame:
+    mask = bad.to_numpy()
+    hit = {c: rows[c][mask] for c in (rid, EVENT, INSTANCE, col) if c in rows}
     expected = "checkbox 0/1" if kind.kind == "checkbox" else f"{kind.kind} ({kind.reason})"
     if kind.kind == "category":
         expected += ": one of " + ", ".join(code for code, _ in kind.choices)
