@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sweep_helpers import TODAY, fix_one, seeded_study, unmatched
 
 from sgbm_redcap.checks import query_ids
@@ -13,13 +12,18 @@ from sgbm_redcap.queries.reconcile import ANSWERED, CLOSED, OPEN, REOPENED
 from sgbm_redcap.sweep import make_backend
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    with seeded_study(tmp_path_factory.mktemp("sweep"), n=25, problem_rate=0.4) as s:
-        yield s
+def test_query_lifecycle_over_repeated_sweeps(tmp_path):
+    """One scenario in order (the steps share the project's state, so they are one test and
+    xdist can never run them apart): first sweep, a quiet second sweep, sites fixing and
+    answering, then a dry run."""
+    with seeded_study(tmp_path / "sweep", n=25, problem_rate=0.4) as study:
+        _first_sweep_finds_every_planted_problem_and_nothing_else(study)
+        _second_sweep_without_change_posts_nothing(study)
+        _fixed_problem_closes_and_answered_persisting_problem_reopens(study)
+        _dry_run_posts_nothing_writes_no_audit_and_lists_per_site(study, tmp_path)
 
 
-def test_first_sweep_finds_every_planted_problem_and_nothing_else(study):
+def _first_sweep_finds_every_planted_problem_and_nothing_else(study):
     r = study.sweep()
     assert unmatched(r.findings, study.manifest) == []
     planted = {p.record_id for p in study.manifest}
@@ -32,14 +36,14 @@ def test_first_sweep_finds_every_planted_problem_and_nothing_else(study):
     assert len(log) == r.sent
 
 
-def test_second_sweep_without_change_posts_nothing(study):
+def _second_sweep_without_change_posts_nothing(study):
     before = study.queries()
     r = study.sweep()
     assert r.sent == 0 and r.plan.unchanged == len(before)
     assert study.queries().equals(before)
 
 
-def test_fixed_problem_closes_and_answered_persisting_problem_reopens(study):
+def _fixed_problem_closes_and_answered_persisting_problem_reopens(study):
     q = study.queries()
     problem = fix_one(study)
     on_record = q[q["record_id"] == problem.record_id]
@@ -60,7 +64,7 @@ def test_fixed_problem_closes_and_answered_persisting_problem_reopens(study):
     assert study.sweep(rules=[]).counts["close"] == 0
 
 
-def test_dry_run_posts_nothing_writes_no_audit_and_lists_per_site(study, tmp_path):
+def _dry_run_posts_nothing_writes_no_audit_and_lists_per_site(study, tmp_path):
     from sgbm_redcap.queries import AuditLog
 
     before = study.queries()
