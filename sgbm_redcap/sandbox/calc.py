@@ -41,6 +41,33 @@ def _references(meta: ProjectMeta, calcs: list[Any]) -> tuple[set[str], set[tupl
     return plain, boxes
 
 
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+
+
+def _row_local(meta: ProjectMeta, calcs: list[Any]) -> bool:
+    """True when every calc reads plain fields of its own row only: no ``[event][field]``,
+    ``[field][instance]`` or smart variable that could look at another row."""
+    cache = meta.cache
+    got = cache.get("calcs_row_local")
+    if got is None:
+        got = True
+        for f in calcs:
+            text = re.sub(r"\s+", "", f.calc)
+            if "][" in text:
+                got = False
+                break
+            for token in _BRACKET.findall(text):
+                name = token.split("(", 1)[0]
+                if name not in meta.fields and not (
+                        name.endswith("_complete") and name[:-9] in meta.form_fields):
+                    got = False
+                    break
+            if not got:
+                break
+        cache["calcs_row_local"] = got
+    return got
+
+
 def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
                 records: list[str]) -> dict[RowKey, dict[str, Any]]:
     """New values of the rows of ``records`` whose calc results changed (``rows`` holds every
@@ -59,6 +86,12 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
     from .endpoints.records import applicable_forms
 
     plain, boxes = _references(meta, calcs)
+    if _row_local(meta, calcs):
+        # each row's results depend on that row (and its base row) only: rows of forms
+        # without a calc need no evaluation, except base rows, which feed repeating rows
+        calc_forms = {f.form for f in calcs}
+        keys = [k for k in keys if (not k[2] and not k[3])
+                or not calc_forms.isdisjoint(applicable_forms(meta, k))]
     base: dict[tuple[str, str], dict[str, str]] = {}
     table_rows = []
     for key in keys:

@@ -149,6 +149,9 @@ def _unquote_plus(raw: bytes) -> str:
 
     arr = np.frombuffer(raw, dtype=np.uint8)
     pct = np.flatnonzero(arr == 0x25)
+    fast = _replace_escapes(raw, arr, pct)
+    if fast is not None:
+        return fast.decode("utf-8", errors="replace")
     pct = pct[pct + 2 < len(arr)]
     hi, lo = arr[pct + 1], arr[pct + 2]
     ok = _HEX[hi] >= 0
@@ -160,6 +163,41 @@ def _unquote_plus(raw: bytes) -> str:
     keep[pct + 1] = False
     keep[pct + 2] = False
     return out[keep].tobytes().decode("utf-8", errors="replace")
+
+
+def _replace_escapes(raw: bytes, arr: Any, pct: Any) -> bytes | None:
+    """Decode by one ``bytes.replace`` per distinct escape (a form body holds a handful:
+    quotes, colons, commas, brackets...), or None when some ``%`` does not start a valid
+    escape (then the general path decides what stays literal).
+
+    Correct because every ``%`` starts an escape: escapes cannot overlap, decoding one never
+    creates another except through ``%25``, which is replaced last.
+    """
+    import numpy as np
+
+    if not len(pct):
+        return raw
+    if pct[-1] + 2 >= len(arr):
+        return None
+    pairs = np.bincount(arr[pct + 1].astype(np.int32) * 256 + arr[pct + 2],
+                        minlength=65536)
+    codes = np.flatnonzero(pairs)
+    if (_HEX[codes >> 8] < 0).any() or (_HEX[codes & 0xFF] < 0).any():
+        return None
+    if len(codes) > 64:  # many distinct escapes (non-Latin text): one pass is cheaper
+        return None
+    last = None
+    for code in codes.tolist():
+        seq = bytes((0x25, code >> 8, code & 0xFF))
+        value = bytes((int(seq[1:], 16),))
+        if value == b"%":
+            last = (seq, value) if last is None else last + (seq, value)
+            continue
+        raw = raw.replace(seq, value)
+    while last:
+        raw = raw.replace(last[0], last[1])
+        last = last[2:]
+    return raw
 
 
 def _hex_table():  # noqa: ANN202 - numpy array built lazily

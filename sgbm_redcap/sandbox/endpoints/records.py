@@ -12,10 +12,11 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
+from ..flatcsv import FlatCsvLines, escape_cell
 from ..handler import Context, Response, endpoint, now
 from ..meta import COMPLETE_LABELS, ProjectMeta
 from ..protocol import (
@@ -343,6 +344,8 @@ def export_records(ctx: Context) -> Response:
     prefix = _prefix_columns(ctx, dag_export)
     builder = RowBuilder(ctx, cols, len(prefix))
     names = [cols[0].name] + prefix + [c.name for c in cols[1:]]
+    if ctx.req.format == "csv" and builder.fast and builder.width > 1:
+        return _fast_csv(ctx, builder, names, keys, values, cols, prefix, dags, dag_export)
     rows = []
     label = builder.label
     longitudinal, repeating = meta.longitudinal, meta.has_repeating
@@ -362,6 +365,38 @@ def export_records(ctx: Context) -> Response:
             row[i] = builder.dag_labels.get(d, d) if label else d
         rows.append(row)
     return _encode_flat(ctx, names, rows, cols, prefix)
+
+
+def _fast_csv(ctx: Context, builder: RowBuilder, names: list[str], keys: list[RowKey],
+              values: dict[RowKey, dict[str, Any]], cols: list[Column], prefix: list[str],
+              dags: dict[str, tuple[str, str, str]], dag_export: bool) -> Response:
+    """Raw flat CSV without a per-cell list: see :mod:`..flatcsv` (same bytes as csv.writer)."""
+    meta = ctx.meta
+    delim = _DELIMS.get(ctx.req.get("csvDelimiter", ","), ",")
+    header = names
+    if ctx.req.get("rawOrLabelHeaders") == "label":
+        header = _label_headers(meta, cols, prefix)
+    lines = FlatCsvLines(builder.slices, builder.width, len(prefix), builder.forms_for, delim)
+    line = lines.line
+    longitudinal, repeating = meta.longitudinal, meta.has_repeating
+    empty: dict[str, Any] = {}
+    out = [delim.join([escape_cell(h, delim) for h in header]) + "\n"]
+    append = out.append
+    if not (longitudinal or repeating or dag_export):
+        for key in keys:
+            append(line(key, values.get(key, empty), ()))
+    else:
+        for key in keys:
+            cells = []
+            if longitudinal:
+                cells.append(key[1])
+            if repeating:
+                cells.append(key[2])
+                cells.append(str(key[3]) if key[3] else "")
+            if dag_export:
+                cells.append(dags.get(key[0], ("", "", ""))[0])
+            append(line(key, values.get(key, empty), cells))
+    return Response(200, "".join(out).encode(), MIME["csv"])
 
 
 def _encode_flat(ctx: Context, names: list[str], rows: list[list[Any]], cols: list[Column],
@@ -675,6 +710,69 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             form = target
         data_cols[h] = (kind, target, form,
                         _validator(meta, target) if kind == "field" and validate else None)
+    fast = None
+    if not overwrite:
+        fast = _DistinctValues(meta, header, data_cols, pk)
+        got = _plan_rows(ctx, rows, data_cols, overwrite, date_format, fast)
+        if got is not None:
+            return got
+    got = _plan_rows(ctx, rows, data_cols, overwrite, date_format, None)
+    if got is None:  # pragma: no cover - the exact pass always answers
+        raise ApiError("import planning failed")
+    return got
+
+
+class _DistinctValues:
+    """The import's values checked once per distinct (column, value) pair.
+
+    Study data repeats values heavily (codes, dates, doses), so validating the distinct pairs
+    after one pass of C-level dict/set operations per row replaces a Python-level step per
+    value. Any pair that is not stored exactly as given (a failure, a blank after stripping,
+    a date needing conversion, a non-text value) sends the import back to the value-by-value
+    pass, which words the errors and conversions exactly as before.
+    """
+
+    def __init__(self, meta: ProjectMeta, header: list[str], data_cols: dict[str, Any], pk: str):
+        self.data_cols = data_cols
+        self.skipped = frozenset(h for h in header if h not in data_cols)
+        self.pairs: set[tuple[str, Any]] = set()
+        self._allowed: dict[frozenset[str], frozenset[str]] = {}
+
+    def allowed(self, forms: frozenset[str]) -> frozenset[str]:
+        """Columns a row showing ``forms`` may carry a value in."""
+        got = self._allowed.get(forms)
+        if got is None:
+            got = self._allowed[forms] = self.skipped | {
+                h for h, spec in self.data_cols.items() if spec[2] in forms}
+        return got
+
+    def all_valid(self, data_cols: dict[str, Any], date_format: str) -> bool:
+        ymd = date_format == "YMD"
+        for h, v in self.pairs:
+            if type(v) is not str or v.strip() != v:
+                return False
+            kind, _target, _form, check = data_cols[h]
+            if kind == "checkbox":
+                if v not in ("0", "1"):
+                    return False
+            elif kind == "complete":
+                if v not in COMPLETE_LABELS:
+                    return False
+            elif check is not None:
+                if check.dates and not (ymd and canonical_date(v)):
+                    return False
+                if check(v):
+                    return False
+        return True
+
+
+def _plan_rows(ctx: Context, rows: list[dict[str, Any]], data_cols: dict[str, Any],
+               overwrite: bool, date_format: str, fast: _DistinctValues | None,
+               ) -> tuple[list[PlannedRow], dict[str, str]] | None:
+    """The import plan, value by value (``fast=None``) or by distinct values; ``None`` when
+    the distinct-value pass met anything the exact pass must word (errors, conversions)."""
+    meta = ctx.meta
+    pk = meta.record_id
     errors: list[str] = []
     record_errors: list[str] = []
     bad_events: list[str] = []
@@ -685,6 +783,9 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
     seen: dict[RowKey, PlannedRow] = {}
     first_event = meta.event_names[0] if meta.longitudinal and meta.events else ""
     text_keys = (pk, *_SPECIAL)
+    name_errors: dict[str, Any] = {}
+    repeating: dict[tuple[str, str], bool] = {}
+    longitudinal = meta.longitudinal
     for r in rows:
         for k in text_keys:
             v = r.get(k)
@@ -694,12 +795,14 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
         if not rec:
             record_errors.append(f"The record id field ({pk}) is missing.")
             continue
-        msg = _record_name_error(rec)
+        msg = name_errors.get(rec, _UNSET)
+        if msg is _UNSET:  # a record's rows come together: check its name once
+            msg = name_errors[rec] = _record_name_error(rec)
         if msg:
             record_errors.append(msg)
             continue
         ev = ""
-        if meta.longitudinal:
+        if longitudinal:
             ev = r.get("redcap_event_name", "").strip() or first_event
             if meta.event(ev) is None:
                 bad_events.append(ev)
@@ -708,7 +811,10 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
         rinst_raw = r.get("redcap_repeat_instance", "").strip()
         inst = 0
         if ri:
-            if ri not in meta.form_fields or not meta.repeating_form(ri, ev):
+            repeats = repeating.get((ri, ev))
+            if repeats is None:
+                repeats = repeating[(ri, ev)] = meta.repeating_form(ri, ev)
+            if ri not in meta.form_fields or not repeats:
                 record_errors.append(f"The value of redcap_repeat_instrument ({ri}) is not a "
                                      "repeating instrument in this project/event.")
                 continue
@@ -734,9 +840,23 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
         key: RowKey = (rec, ev, ri, inst)
         forms = applicable_forms(meta, key)
         vals: dict[str, str] = {}
-        # normal imports ignore blank/null values: drop them at C speed (export-shaped rows
-        # are mostly blank)
-        for h, v in (r.items() if overwrite else filter(_second, r.items())):
+        if fast is not None:
+            # normal imports ignore blank/null values: drop them at C speed (export-shaped
+            # rows are mostly blank); the values are checked once per distinct value below
+            vals = dict(filter(_second, r.items()))
+            names = vals.keys()
+            if names - fast.allowed(forms):
+                return None  # a value outside the row's forms: the exact path says which
+            for h in names & fast.skipped:
+                del vals[h]
+            try:
+                fast.pairs.update(vals.items())
+            except TypeError:  # an unhashable value (a JSON list...): the exact path
+                return None
+            names = ()
+        else:
+            names = r.items() if overwrite else filter(_second, r.items())
+        for h, v in names:
             spec = data_cols.get(h)
             if spec is None:
                 continue
@@ -800,6 +920,8 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
             planned = PlannedRow(key, vals)
             seen[key] = planned
             plan.append(planned)
+    if fast is not None and not fast.all_valid(data_cols, date_format):
+        return None
     if bad_events:
         raise ApiError("The following values of redcap_event_name are invalid: "
                        + ", ".join(dict.fromkeys(bad_events)))
@@ -843,6 +965,7 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
         changed: dict[RowKey, dict[str, Any]] = {}
         details: dict[str, list[str]] = defaultdict(list)
         columns = meta.columns
+        boxes = _checkbox_columns(meta)
         for p in plan:
             rec = p.key[0]
             row = changed.get(p.key)
@@ -850,7 +973,16 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
                 row = changed[p.key] = dict(rows.get(p.key, ()))
             row[pk] = rec
             notes = details[rec]
-            for col, v in p.values.items():
+            values = p.values
+            if not overwrite and boxes.isdisjoint(values):
+                # no checkbox and no blank (only overwrite imports carry blanks): the values
+                # are stored as given, at C speed; the log keeps its first 50 notes
+                row.update(values)
+                if len(notes) < 50:
+                    notes.extend(f"{col} = '{v}'"
+                                 for col, v in islice(values.items(), 50 - len(notes)))
+                continue
+            for col, v in values.items():
                 kind, target, code = columns[col]
                 if kind == "checkbox":
                     codes = row.get(target, [])
@@ -886,6 +1018,14 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
             [(pid, ts, ctx.username, "record_add" if r not in existing else "record_edit",
               f"{'Create' if r not in existing else 'Update'} record (API) {r}",
               ", ".join(details[r]), r, dag_of.get(r, "")) for r in names])
+
+
+def _checkbox_columns(meta: ProjectMeta) -> frozenset[str]:
+    got = meta.cache.get("checkbox_columns")
+    if got is None:
+        got = meta.cache["checkbox_columns"] = frozenset(
+            c for c, spec in meta.columns.items() if spec[0] == "checkbox")
+    return got
 
 
 def _recalculate(ctx: Context, rows: dict[RowKey, dict[str, Any]],

@@ -1,0 +1,210 @@
+"""The sandbox's fast paths give exactly what the value-by-value paths give.
+
+Flat-CSV export lines (``flatcsv``), the distinct-value import check, the bulk store of
+checkbox-free rows, the row-local calc shortcut and the form-body decoder each have a
+reference path in the same code; these tests run both on the same data and compare bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import quote_plus, unquote_to_bytes, urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
+from sandbox_fixtures import DICTIONARY, seed_two
+
+from sgbm_redcap.sandbox import Sandbox, calc
+from sgbm_redcap.sandbox.endpoints import records
+from sgbm_redcap.sandbox.flatcsv import escape_cell
+from sgbm_redcap.sandbox.protocol import _unquote_plus
+
+TRICKY = ['said "ouch", twice\nthen slept', "a,b", 'q"', "line\r\nbreak", "cr\ronly", " pad ",
+          "semi;colon", "tab\there", "pipe|caret^", ""]
+
+
+def _csv_line(cells: list[str], delimiter: str) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list('ab ,;\t|^"\n\r\u00e9')), max_size=8),
+                min_size=2, max_size=6),
+       st.sampled_from([",", "\t", ";", "|", "^"]))
+def test_escape_cell_writes_what_the_csv_module_writes(cells, delimiter):
+    ours = delimiter.join(escape_cell(c, delimiter) for c in cells) + "\n"
+    assert ours == _csv_line(cells, delimiter)
+
+
+def _reference_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send exports down the list-per-row path written by ``csv.writer``."""
+    original = records.RowBuilder.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.fast = False
+
+    monkeypatch.setattr(records.RowBuilder, "__init__", init)
+
+
+def _seed_tricky(project) -> None:
+    seed_two(project)
+    project.import_records([
+        {"record_id": "1", "redcap_repeat_instrument": "adverse_events",
+         "redcap_repeat_instance": str(i + 3), "ae_comment": text, "ae_term": "2"}
+        for i, text in enumerate(TRICKY)] + [
+        {"record_id": "a,b", "email": "x@example.org"},
+        {"record_id": '3"', "redcap_repeat_instrument": "adverse_events",
+         "redcap_repeat_instance": "1", "ae_comment": "only, this"}])
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"csvDelimiter": ";"},
+    {"csvDelimiter": "tab"},
+    {"exportDataAccessGroups": "true"},
+    {"fields[0]": "ae_comment", "fields[1]": "age"},
+    {"forms[0]": "adverse_events"},
+    {"rawOrLabelHeaders": "label"},
+    {"records[0]": "1", "records[1]": "a,b"},
+])
+def test_fast_csv_export_is_byte_identical_to_the_csv_writer_path(
+        project, sandbox, token, monkeypatch, params):
+    _seed_tricky(project)
+    body = urlencode({"token": token, "content": "record", "format": "csv", **params})
+    status, _, fast = sandbox.handle(body.encode())
+    assert status == 200
+    assert b'"said ""ouch"", twice' in fast
+    with monkeypatch.context() as m:
+        _reference_builder(m)
+        status, _, reference = sandbox.handle(body.encode())
+    assert status == 200 and fast == reference
+
+
+def make_sandbox_and_token(path) -> tuple[Sandbox, str]:
+    sandbox = Sandbox(path)
+    return sandbox, sandbox.create_project(DICTIONARY, repeating_forms=["adverse_events"],
+                                           dags=["Site A", "Site B"])
+
+
+def _stored(sandbox, token) -> tuple[list, list]:
+    pid = sandbox.store.token_owner(token)[0]
+    conn = sandbox.store.conn
+    data = conn.execute("SELECT record, event, instrument, instance, fields FROM data "
+                        "WHERE pid=? ORDER BY record, event, instrument, instance",
+                        (pid,)).fetchall()
+    log = conn.execute("SELECT action, details, record FROM log WHERE pid=? AND logtype LIKE "
+                       "'record%' ORDER BY id", (pid,)).fetchall()
+    return data, log
+
+
+class _NeverDisjoint(frozenset):
+    def isdisjoint(self, other) -> bool:  # noqa: ARG002 - forces the per-value write loop
+        return False
+
+
+def _exact_import(m: pytest.MonkeyPatch) -> None:
+    m.setattr(records._DistinctValues, "all_valid", lambda self, *a: False)
+    m.setattr(records, "_checkbox_columns", lambda meta: _NeverDisjoint())
+    m.setattr(calc, "_row_local", lambda meta, calcs: False)
+
+
+IMPORTS = [
+    # clean rows, export-shaped (blank columns everywhere), checkboxes and repeats
+    [{"record_id": "5", "enrol_date": "2024-09-01", "age": "55", "eligible": "1",
+      "ec_mets___1": "1", "ec_mets___2": "0", "kps": "", "email": ""},
+     {"record_id": "5", "redcap_repeat_instrument": "adverse_events",
+      "redcap_repeat_instance": "1", "ae_term": "1", "ae_grade": "3", "ae_comment": 'x, "y"',
+      "enrol_date": ""},
+     {"record_id": "6", "age": "41", "eligible": "0"}],
+    # values that are stored other than given: whitespace, numbers, a DMY date
+    [{"record_id": "7", "age": " 60 ", "enrol_date": "2024-9-1"}],
+    [{"record_id": "8", "age": 61, "eligible": 1, "kps": 80.0}],
+    # errors: a bad category, a bad date, a value outside the row's form, a bad checkbox
+    [{"record_id": "9", "eligible": "7", "enrol_date": "2024-13-01"},
+     {"record_id": "9", "redcap_repeat_instrument": "adverse_events",
+      "redcap_repeat_instance": "1", "age": "3", "ae_term": "1"},
+     {"record_id": "10", "ec_mets___1": "yes"}],
+]
+
+
+@pytest.mark.parametrize("rows", IMPORTS)
+@pytest.mark.parametrize("date_format", ["YMD", "DMY"])
+def test_distinct_value_import_stores_and_answers_as_the_exact_path(
+        tmp_path, monkeypatch, rows, date_format):
+    answers, states = [], []
+    for exact in (False, True):
+        sandbox, token = make_sandbox_and_token(tmp_path / str(exact))
+        with monkeypatch.context() as m:
+            if exact:
+                _exact_import(m)
+            body = urlencode({"token": token, "content": "record", "format": "json",
+                              "dateFormat": date_format, "data": json.dumps(rows)})
+            status, _, answer = sandbox.handle(body.encode())
+            # a second import over the same records: existing rows are merged
+            status2, _, answer2 = sandbox.handle(body.encode())
+        answers.append((status, answer, status2, answer2))
+        states.append(_stored(sandbox, token))
+    assert answers[0] == answers[1]
+    assert states[0] == states[1]
+
+
+def test_import_with_a_wrong_value_keeps_redcaps_error_lines(sandbox, token):
+    body = urlencode({"token": token, "content": "record", "format": "json",
+                      "data": json.dumps(IMPORTS[3])})
+    status, _, answer = sandbox.handle(body.encode())
+    message = json.loads(answer)["error"]
+    assert status == 400
+    assert '"9","eligible","7","The value is not a valid category for eligible"' in message
+    assert '"10","ec_mets___1","yes"' in message
+
+
+def test_calc_shortcut_only_for_calcs_that_read_their_own_row(sandbox, token):
+    meta = sandbox.store.meta(sandbox.store.token_owner(token)[0])
+    calcs = [f for f in meta.fields.values() if f.ftype == "calc"]
+    assert calcs and calc._row_local(meta, calcs)
+
+    class Fake:
+        def __init__(self, text: str):
+            self.calc, self.form, self.ftype = text, "enrolment", "calc"
+
+    for text in ("[event_1_arm_1][age] * 2", "[age][previous-instance] + 1",
+                 "[age] + [last-instance]", "[age] [ 1 ]"):
+        fresh = type(meta)(**{**meta.__dict__, "cache": {}})
+        assert not calc._row_local(fresh, [Fake(text)]), text
+    fresh = type(meta)(**{**meta.__dict__, "cache": {}})
+    assert calc._row_local(fresh, [Fake("[age] * 2 + [ec_mets(1)] + [enrolment_complete]")])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab%+ 2"5\u00e9,:{}[]\nGF')), max_size=30),
+       st.integers(min_value=1, max_value=400), st.booleans())
+def test_form_body_decoding_matches_unquote(text, repeat, encode):
+    raw = ((quote_plus(text) if encode else text) * repeat).encode()
+    expected = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", errors="replace")
+    assert _unquote_plus(raw) == expected
+
+
+@pytest.mark.parametrize(("rows", "fast_plan"), [(IMPORTS[0], True), (IMPORTS[1], False),
+                                                 (IMPORTS[2], True), (IMPORTS[3], False)])
+def test_distinct_value_pass_hands_over_only_what_it_cannot_store_as_given(
+        sandbox, token, monkeypatch, rows, fast_plan):
+    results = []
+    original = records._plan_rows
+
+    def spy(*args):
+        got = original(*args)
+        if args[-1] is not None:
+            results.append(got is not None)
+        return got
+
+    monkeypatch.setattr(records, "_plan_rows", spy)
+    sandbox.handle(urlencode({"token": token, "content": "record", "format": "json",
+                              "data": json.dumps(rows)}).encode())
+    assert results == [fast_plan]
