@@ -49,6 +49,10 @@ PLANTED = [
      ("DATE-10", "2", "adverse_events", 1, "ae_onset_date")),
     ("sg_administration", 3, {"adm_dose_level": "1", "adm_date": "2024-03-22"},
      None),  # 1,1,1: no reduction, no finding
+    ("sg_administration", 3, {"adm_date": "2024-03-05"},
+     ("DOSE-2", "2", "sg_administration", 3, "adm_date")),  # C2D1 before C1D8
+    ("sg_administration", 2, {"adm_date": "2024-03-01"},
+     ("DOSE-2", "2", "sg_administration", 2, "adm_date")),  # C1D8 on the day of C1D1
     ("", 0, {"bm_baseline_scan_date": "2023-12-01"}, None),  # the ia baseline still counts
     ("intracranial_assessment", 2, {"ia_tl1_ld": "19", "ia_tl2_ld": "14"},
      ("RANO-1", "2", "intracranial_assessment", 2, "ia_rano_inv")),
@@ -86,6 +90,14 @@ def test_dose_re_escalation_is_found_on_the_later_administration():
     f = check(rows)
     assert keys(f) == {("DOSE-1", "1", "sg_administration", 4, "adm_dose_level")}
     assert "10 mg/kg" in f["message"].iloc[0] and "7.5 mg/kg" in f["message"].iloc[0]
+
+
+def test_administration_out_of_cycle_order_names_both_administrations():
+    rows = set_value(cohort(2), "2", "sg_administration", 3, adm_date="2024-03-05")
+    f = check(rows)
+    (message,) = f.loc[f["rule_id"] == "DOSE-2", "message"]
+    assert "cycle 2 day 1" in message and "2024-03-05" in message
+    assert "cycle 1 day 8" in message and "2024-03-08" in message
 
 
 def test_sd_call_with_a_partial_response_by_size():

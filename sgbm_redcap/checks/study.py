@@ -56,6 +56,48 @@ def dose_re_escalation(ctx: CheckContext) -> pd.DataFrame:
                 previous=prev.map(lambda x: DOSE_WORDS.get(str(int(x)), "") if x == x else ""))
 
 
+@REGISTRY.rule("DOSE-2", title="SG administrations dated in cycle order", severity="error",
+               category="treatment", form="sg_administration", field="adm_date",
+               repeating=True,
+               message="The administration of cycle {cycle} day {day} is dated {value}, not after "
+                       "the administration of cycle {previous_cycle} day {previous_day} "
+                       "({previous_date}). Please check the dates, cycles and days of both.")
+def administrations_out_of_cycle_order(ctx: CheckContext) -> pd.DataFrame:
+    """In cycle and day order (C1D1, C1D8, C2D1, ...) each administration is dated after the
+    one before it; one that is not points at a mistyped date, cycle or day (the later of the
+    two is queried, naming both). An administration dated before SG start is left to DATE-4
+    (one problem, one query)."""
+    rows = ctx.form_rows("sg_administration")
+    dates = ctx.date("sg_administration", "adm_date")
+    start = rows["record_id"].map(
+        pd.Series(ctx.date("sg_treatment", "sg_start_date").to_numpy(),
+                  index=ctx.form_rows("sg_treatment")["record_id"].to_numpy()))
+    order = pd.DataFrame({
+        "record_id": rows["record_id"], "date": dates,
+        "cycle": ctx.number("sg_administration", "adm_cycle"),
+        "day": ctx.number("sg_administration", "adm_day"), "instance": rows["instance"],
+    }).dropna(subset=["date", "cycle", "day"]).sort_values(
+        ["record_id", "cycle", "day", "instance"])
+    previous = order.groupby("record_id")[["date", "cycle", "day"]].shift(1)
+    late = (order["date"] <= previous["date"]).to_numpy() & ~(
+        order["date"] < start[order.index]).to_numpy()
+    bad = pd.Series(False, index=rows.index)
+    bad[order.index[late]] = True
+
+    def words(values: pd.Series) -> pd.Series:
+        out = pd.Series("", index=rows.index, dtype=object)
+        known = values.dropna()
+        out[known.index] = known.map(lambda v: f"{v:g}" if isinstance(v, float)
+                                     else v.strftime("%Y-%m-%d"))
+        return out
+
+    return hits(rows, bad, field="adm_date", value=ctx.text("sg_administration", "adm_date"),
+                cycle=ctx.text("sg_administration", "adm_cycle"),
+                day=ctx.text("sg_administration", "adm_day"),
+                previous_cycle=words(previous["cycle"]), previous_day=words(previous["day"]),
+                previous_date=words(previous["date"]))
+
+
 @REGISTRY.rule("SCAN-1", title="Baseline brain scan within the window before SG start",
                severity="error", category="response", form="intracranial_assessment",
                field="ia_date",
