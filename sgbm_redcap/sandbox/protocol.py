@@ -7,6 +7,7 @@ return format (§4.2) and the encoders for json/csv/xml bodies.
 
 from __future__ import annotations
 
+import binascii
 import csv
 import io
 import json
@@ -145,13 +146,13 @@ def _unquote_plus(raw: bytes) -> str:
     raw = raw.replace(b"+", b" ")
     if len(raw) < 4096 or b"%" not in raw:
         return unquote_to_bytes(raw).decode("utf-8", errors="replace")
+    fast = _qp_unquote(raw)
+    if fast is not None:
+        return fast.decode("utf-8", errors="replace")
     import numpy as np
 
     arr = np.frombuffer(raw, dtype=np.uint8)
     pct = np.flatnonzero(arr == 0x25)
-    fast = _replace_escapes(raw, arr, pct)
-    if fast is not None:
-        return fast.decode("utf-8", errors="replace")
     pct = pct[pct + 2 < len(arr)]
     hi, lo = arr[pct + 1], arr[pct + 2]
     ok = _HEX[hi] >= 0
@@ -165,39 +166,24 @@ def _unquote_plus(raw: bytes) -> str:
     return out[keep].tobytes().decode("utf-8", errors="replace")
 
 
-def _replace_escapes(raw: bytes, arr: Any, pct: Any) -> bytes | None:
-    """Decode by one ``bytes.replace`` per distinct escape (a form body holds a handful:
-    quotes, colons, commas, brackets...), or None when some ``%`` does not start a valid
-    escape (then the general path decides what stays literal).
+_PERCENT_TO_EQUALS = bytes.maketrans(b"%", b"=")
 
-    Correct because every ``%`` starts an escape: escapes cannot overlap, decoding one never
-    creates another except through ``%25``, which is replaced last.
+
+def _qp_unquote(raw: bytes) -> bytes | None:
+    """Percent-decoding by the C quoted-printable decoder (``=XX`` escapes), or None.
+
+    ``binascii.a2b_qp`` decodes ``=XX`` exactly like ``%XX``; it differs on ``=`` before a
+    line break (soft break), on ``==`` and on a trailing ``=``. So it is used only when the
+    body has no ``=``, no line break and no trailing ``%``, and its answer only when it holds
+    no ``=`` (which would come from an invalid escape, or from ``%3D``): else None, and the
+    general decoder runs.
     """
-    import numpy as np
-
-    if not len(pct):
-        return raw
-    if pct[-1] + 2 >= len(arr):
+    if b"=" in raw or b"\n" in raw or b"\r" in raw or raw[-1:] == b"%":
         return None
-    pairs = np.bincount(arr[pct + 1].astype(np.int32) * 256 + arr[pct + 2],
-                        minlength=65536)
-    codes = np.flatnonzero(pairs)
-    if (_HEX[codes >> 8] < 0).any() or (_HEX[codes & 0xFF] < 0).any():
+    out = binascii.a2b_qp(raw.translate(_PERCENT_TO_EQUALS))
+    if b"=" in out:
         return None
-    if len(codes) > 64:  # many distinct escapes (non-Latin text): one pass is cheaper
-        return None
-    last = None
-    for code in codes.tolist():
-        seq = bytes((0x25, code >> 8, code & 0xFF))
-        value = bytes((int(seq[1:], 16),))
-        if value == b"%":
-            last = (seq, value) if last is None else last + (seq, value)
-            continue
-        raw = raw.replace(seq, value)
-    while last:
-        raw = raw.replace(last[0], last[1])
-        last = last[2:]
-    return raw
+    return out
 
 
 def _hex_table():  # noqa: ANN202 - numpy array built lazily

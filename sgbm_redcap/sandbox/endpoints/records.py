@@ -36,6 +36,9 @@ RowKey = tuple[str, str, str, int]  # record, event, repeat instrument, instance
 _UNSET: Any = object()
 _second = itemgetter(1)
 _DELIMS = {",": ",", "tab": "\t", ";": ";", "|": "|", "^": "^"}
+# stored rows take an import's values by dict update; the per-value loop stays the reference
+# (the tests compare both)
+_BULK_WRITE = True
 _SPECIAL = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
             "redcap_data_access_group", "redcap_survey_identifier")
 
@@ -974,13 +977,30 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
             row[pk] = rec
             notes = details[rec]
             values = p.values
-            if not overwrite and boxes.isdisjoint(values):
-                # no checkbox and no blank (only overwrite imports carry blanks): the values
-                # are stored as given, at C speed; the log keeps its first 50 notes
-                row.update(values)
+            if not overwrite and _BULK_WRITE:
+                # no blanks (only overwrite imports carry them): the values are stored as
+                # given at C speed, then checkbox columns become the field's list of codes;
+                # the log keeps its first 50 notes
                 if len(notes) < 50:
-                    notes.extend(f"{col} = '{v}'"
-                                 for col, v in islice(values.items(), 50 - len(notes)))
+                    notes.extend(
+                        f"{col} = '{('checked' if v == '1' else 'unchecked') if col in boxes else v}'"
+                        for col, v in islice(values.items(), 50 - len(notes)))
+                row.update(values)
+                if boxes.isdisjoint(values):
+                    continue
+                for col in [c for c in values if c in boxes]:
+                    del row[col]
+                    _, target, code = columns[col]
+                    codes = row.get(target, [])
+                    if values[col] == "1":
+                        if code not in codes:
+                            row[target] = [*codes, code]
+                    elif code in codes:
+                        codes = [c for c in codes if c != code]
+                        if codes:
+                            row[target] = codes
+                        else:
+                            del row[target]
                 continue
             for col, v in values.items():
                 kind, target, code = columns[col]
