@@ -787,7 +787,9 @@ def _plan_rows(ctx: Context, rows: list[dict[str, Any]], data_cols: dict[str, An
     first_event = meta.event_names[0] if meta.longitudinal and meta.events else ""
     text_keys = (pk, *_SPECIAL)
     name_errors: dict[str, Any] = {}
-    repeating: dict[tuple[str, str], bool] = {}
+    repeating: dict[Any, bool] = {}  # (form, event) and event → repeats there
+    shown: dict[tuple[str, str, bool], frozenset[str]] = {}
+    allowed_of: dict[frozenset[str], frozenset[str]] = {}
     longitudinal = meta.longitudinal
     for r in rows:
         for k in text_keys:
@@ -821,7 +823,10 @@ def _plan_rows(ctx: Context, rows: list[dict[str, Any]], data_cols: dict[str, An
                 record_errors.append(f"The value of redcap_repeat_instrument ({ri}) is not a "
                                      "repeating instrument in this project/event.")
                 continue
-        if ri or meta.repeating_event(ev):
+        event_repeats = repeating.get(ev)
+        if event_repeats is None:
+            event_repeats = repeating[ev] = meta.repeating_event(ev)
+        if ri or event_repeats:
             if rinst_raw == "new":
                 ck = (rec, ev, ri)
                 if ck not in new_counter:
@@ -841,14 +846,20 @@ def _plan_rows(ctx: Context, rows: list[dict[str, Any]], data_cols: dict[str, An
                                  "repeating instrument or repeating event.")
             continue
         key: RowKey = (rec, ev, ri, inst)
-        forms = applicable_forms(meta, key)
+        shape = (ev, ri, bool(inst))
+        forms = shown.get(shape)
+        if forms is None:
+            forms = shown[shape] = applicable_forms(meta, key)
         vals: dict[str, str] = {}
         if fast is not None:
             # normal imports ignore blank/null values: drop them at C speed (export-shaped
             # rows are mostly blank); the values are checked once per distinct value below
             vals = dict(filter(_second, r.items()))
             names = vals.keys()
-            if names - fast.allowed(forms):
+            allowed = allowed_of.get(forms)
+            if allowed is None:
+                allowed = allowed_of[forms] = fast.allowed(forms)
+            if names - allowed:
                 return None  # a value outside the row's forms: the exact path says which
             for h in names & fast.skipped:
                 del vals[h]
