@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from sgbm_redcap.dictionary.model import COLUMNS
 from sgbm_redcap.errors import ConfigError, RedcapApiError
 from sgbm_redcap.sandbox.cohort import (
     DEFAULT_EXTRACT_DATE,
@@ -153,20 +154,12 @@ def widen_choices(dictionary_csv: str, extra: dict[str, set[str]]) -> str:
     return out.getvalue()
 
 
-#: The metadata keys of the API, in the order of the dictionary CSV's 18 columns.
-API_METADATA_KEYS = (
-    "field_name", "form_name", "section_header", "field_type", "field_label",
-    "select_choices_or_calculations", "field_note", "text_validation_type_or_show_slider_number",
-    "text_validation_min", "text_validation_max", "identifier", "branching_logic",
-    "required_field", "custom_alignment", "question_number", "matrix_group_name",
-    "matrix_ranking", "field_annotation",
-)
 
 
 def api_metadata(dictionary_csv: str) -> list[dict[str, str]]:
     """A dictionary CSV (UI headers) as the rows ``content=metadata`` imports in JSON."""
     rows = list(csv.reader(io.StringIO(dictionary_csv)))
-    return [dict(zip(API_METADATA_KEYS, (list(r) + [""] * 18)[:18], strict=True))
+    return [dict(zip(COLUMNS, (list(r) + [""] * 18)[:18], strict=True))
             for r in rows[1:] if r and r[0].strip()]
 
 

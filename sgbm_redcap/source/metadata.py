@@ -8,15 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sgbm_redcap.dictionary.model import COLUMNS
 from sgbm_redcap.errors import DictionaryError
 
-METADATA_KEYS = (
-    "field_name", "form_name", "section_header", "field_type", "field_label",
-    "select_choices_or_calculations", "field_note", "text_validation_type_or_show_slider_number",
-    "text_validation_min", "text_validation_max", "identifier", "branching_logic",
-    "required_field", "custom_alignment", "question_number", "matrix_group_name",
-    "matrix_ranking", "field_annotation",
-)
+#: The API metadata keys in the dictionary CSV's 18-column order (one definition, in
+#: the dictionary package).
+METADATA_KEYS = COLUMNS
 
 
 def metadata_rows_to_csv(rows: list[dict[str, Any]]) -> str:
