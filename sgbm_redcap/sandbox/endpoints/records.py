@@ -617,13 +617,13 @@ def import_records(ctx: Context) -> Response:
             nxt += 1
         plan = [PlannedRow((renames[p.key[0]], *p.key[1:]), p.values) for p in plan]
         dag_of = {renames.get(k, k): v for k, v in dag_of.items()}
-    foreign = [r for r in dict.fromkeys(p.key[0] for p in plan)
+    names = [renames[o] for o in order] if force_auto else order  # the plan's records, in order
+    foreign = [r for r in names
                if r in all_existing and r not in existing]
     if foreign:
         raise ApiError("You do not have permission to modify the following records because "
                        "they belong to a Data Access Group you are not in: " + ", ".join(foreign))
     _write(ctx, plan, dag_of, overwrite, set(existing))
-    names = list(dict.fromkeys(p.key[0] for p in plan))
     rf = req.return_format
     if content == "nothing":
         return Response(200, b"", MIME.get(rf, MIME["json"]))
@@ -859,7 +859,7 @@ def _plan_rows(ctx: Context, rows: list[dict[str, Any]], data_cols: dict[str, An
             allowed = allowed_of.get(forms)
             if allowed is None:
                 allowed = allowed_of[forms] = fast.allowed(forms)
-            if names - allowed:
+            if not allowed.issuperset(vals):
                 return None  # a value outside the row's forms: the exact path says which
             for h in names & fast.skipped:
                 del vals[h]
