@@ -123,15 +123,25 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
         except Exception as exc:  # noqa: BLE001 - a broken calc leaves the field blank
             log.debug("calc %s failed: %s", f.name, exc)
             continue
+        texts: dict[Any, str] = {}  # result → stored text (results repeat a lot)
         for key, value, applies in zip(keys, result, mask, strict=True):
             if not applies:
                 continue
             try:
-                text = format_number(float(value))
-            except (TypeError, ValueError):
-                text = "" if value is None else str(value)
-            if text == "nan":
-                text = ""
+                text = texts.get(value)
+            except TypeError:  # an unhashable result
+                text = None
+            if text is None:
+                try:
+                    text = format_number(float(value))
+                except (TypeError, ValueError):
+                    text = "" if value is None else str(value)
+                if text == "nan":
+                    text = ""
+                try:
+                    texts[value] = text
+                except TypeError:
+                    pass
             row = changed.get(key, rows[key])
             if text == row.get(f.name, ""):
                 continue
