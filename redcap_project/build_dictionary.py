@@ -25,27 +25,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sgbm_redcap.dictionary.ctcae import choices_string as ctcae_choices  # noqa: E402
+from sgbm_redcap.dictionary.model import UI_HEADER  # noqa: E402
 
-HEADER = [
-    "Variable / Field Name",
-    "Form Name",
-    "Section Header",
-    "Field Type",
-    "Field Label",
-    "Choices, Calculations, OR Slider Labels",
-    "Field Note",
-    "Text Validation Type OR Show Slider Number",
-    "Text Validation Min",
-    "Text Validation Max",
-    "Identifier?",
-    "Branching Logic (Show field only if...)",
-    "Required Field?",
-    "Custom Alignment",
-    "Question Number (surveys only)",
-    "Matrix Group Name",
-    "Matrix Ranking?",
-    "Field Annotation",
-]
+HEADER = list(UI_HEADER)
 
 #: Earliest plausible date for most study dates (SG was first approved in 2020; diagnoses and
 #: prior therapies go further back).

@@ -10,22 +10,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-METADATA_KEYS = (
-    "field_name", "form_name", "section_header", "field_type", "field_label",
-    "select_choices_or_calculations", "field_note", "text_validation_type_or_show_slider_number",
-    "text_validation_min", "text_validation_max", "identifier", "branching_logic",
-    "required_field", "custom_alignment", "question_number", "matrix_group_name",
-    "matrix_ranking", "field_annotation",
-)
-#: The UI download header of each metadata key (REDCAP_API.md §5.1).
-UI_HEADERS = (
-    "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
-    "Choices, Calculations, OR Slider Labels", "Field Note",
-    "Text Validation Type OR Show Slider Number", "Text Validation Min", "Text Validation Max",
-    "Identifier?", "Branching Logic (Show field only if...)", "Required Field?",
-    "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
-    "Matrix Ranking?", "Field Annotation",
-)
+from sgbm_redcap.dictionary.model import COLUMNS, UI_HEADER
+
+#: The API metadata keys and the UI download header (REDCAP_API.md §5.1), in the 18-column
+#: order: one definition, in the dictionary package.
+METADATA_KEYS = COLUMNS
+UI_HEADERS = UI_HEADER
 UI_TO_KEY = dict(zip(UI_HEADERS, METADATA_KEYS, strict=True))
 CHOICE_TYPES = ("radio", "dropdown", "checkbox")
 COMPLETE_LABELS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
