@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from urllib.parse import quote_plus, unquote_to_bytes, urlencode
 
 import pytest
@@ -217,3 +218,59 @@ def test_distinct_value_pass_hands_over_only_what_it_cannot_store_as_given(
 def test_form_body_decoding_edge_cases(raw):
     expected = unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", errors="replace")
     assert _unquote_plus(raw) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(list("abcdefgh")), max_size=6).map(
+    lambda names: dict.fromkeys(names, "")), max_size=12))
+def test_import_header_is_every_column_in_order_of_first_appearance(rows):
+    from itertools import chain
+
+    assert records._header(rows) == list(dict.fromkeys(chain.from_iterable(rows)))
+
+
+STUDY_DICTIONARY = Path(__file__).resolve().parents[1] / "redcap_project" / "data_dictionary.csv"
+
+
+def _study_rows() -> dict:
+    """Two patients of the study dictionary: base rows feeding base-row calcs, intracranial and
+    extracranial assessments (each with its own calc) and SG administrations (no calc)."""
+    rows = {}
+    for rec, born in (("1", "1960-03-01"), ("2", "1971-12-31")):
+        rows[(rec, "", "", 0)] = {"record_id": rec, "birth_date": born,
+                                  "sg_start_date": "2024-01-15", "er_pct": "5",
+                                  "her2_ihc": "1", "age_sg_start": "1"}
+        for i in (1, 2):
+            rows[(rec, "", "intracranial_assessment", i)] = {
+                "ia_tl1_ld": str(10 * i), "ia_tl2_ld": "5"}
+            rows[(rec, "", "sg_administration", i)] = {"adm_cycle": "1"}
+            rows[(rec, "", "extracranial_assessment", i)] = {"ea_tl1_ld": str(i)}
+    return rows
+
+
+def test_recalculate_visits_each_calcs_own_rows_and_updates_in_place_only_when_asked(tmp_path):
+    import copy
+
+    sandbox = Sandbox(tmp_path / "study")
+    token = sandbox.create_project(STUDY_DICTIONARY, repeating_forms=[
+        "intracranial_assessment", "extracranial_assessment", "sg_administration"])
+    meta = sandbox.store.meta(sandbox.store.token_owner(token)[0])
+    given_rows = _study_rows()
+    copied_input = copy.deepcopy(given_rows)
+    copied = calc.recalculate(meta, copied_input, ["1", "2"])
+    assert copied_input == given_rows  # the copying path leaves its input alone
+    owned = copy.deepcopy(given_rows)
+    updated = calc.recalculate(meta, owned, ["1", "2"], in_place=True)
+    assert updated == copied and list(updated) == list(copied)
+    assert all(updated[k] is owned[k] for k in updated)
+    # what the calcs say, from the inputs above
+    assert copied[("1", "", "", 0)]["age_sg_start"] == "63"
+    assert copied[("2", "", "", 0)]["age_sg_start"] == "52"
+    assert copied[("1", "", "", 0)]["er_low"] == "1"
+    assert copied[("2", "", "intracranial_assessment", 2)]["ia_sld"] == "25"
+    assert copied[("1", "", "extracranial_assessment", 1)]["ea_sld"] == "1"
+    assert not any(k[2] == "sg_administration" for k in copied)
+    # changed rows in the order they are written in: by calc, then in the rows' own order
+    assert list(copied) == [(rec, "", form, i) for form, instances in (
+        ("", (0,)), ("intracranial_assessment", (1, 2)), ("extracranial_assessment", (1, 2)))
+        for rec in ("1", "2") for i in instances]

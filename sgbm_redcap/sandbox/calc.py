@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from itertools import chain
 from typing import Any
 
 from .meta import ProjectMeta, checkbox_column
@@ -69,9 +70,10 @@ def _row_local(meta: ProjectMeta, calcs: list[Any]) -> bool:
 
 
 def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
-                records: list[str]) -> dict[RowKey, dict[str, Any]]:
+                records: list[str], *, in_place: bool = False) -> dict[RowKey, dict[str, Any]]:
     """New values of the rows of ``records`` whose calc results changed (``rows`` holds every
-    stored row of those records)."""
+    stored row of those records). ``in_place``: the caller owns the row dicts, so a changed
+    row is updated where it is instead of copied first."""
     calcs = [f for f in meta.fields.values() if f.ftype == "calc" and f.calc.strip()]
     wanted = set(records)
     keys = [k for k in rows if k[0] in wanted]
@@ -86,26 +88,38 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
     from .endpoints.records import applicable_forms
 
     plain, boxes = _references(meta, calcs)
+    shown: dict[tuple[str, str, bool], frozenset[str]] = {}  # forms by row shape
+
+    def forms_of_row(key: RowKey) -> frozenset[str]:
+        shape = (key[1], key[2], bool(key[3]))
+        got = shown.get(shape)
+        if got is None:
+            got = shown[shape] = applicable_forms(meta, key)
+        return got
+
     if _row_local(meta, calcs):
         # each row's results depend on that row (and its base row) only: rows of forms
         # without a calc need no evaluation, except base rows, which feed repeating rows
         calc_forms = {f.form for f in calcs}
         keys = [k for k in keys if (not k[2] and not k[3])
-                or not calc_forms.isdisjoint(applicable_forms(meta, k))]
-    base: dict[tuple[str, str], dict[str, str]] = {}
+                or not calc_forms.isdisjoint(forms_of_row(k))]
+    # a base row's non-blank, non-zero values: what its repeating rows inherit (computed once
+    # per base row, not once per repeating row)
+    base: dict[tuple[str, str], list[tuple[str, str]]] = {}
     table_rows = []
+    box_columns = [(checkbox_column(name, code), name, code) for name, code in boxes]
     for key in keys:
         stored = rows[key]
         row = {n: stored.get(n, "") for n in plain}
-        for name, code in boxes:
-            row[checkbox_column(name, code)] = "1" if code in stored.get(name, ()) else "0"
+        for column, name, code in box_columns:
+            row[column] = "1" if code in stored.get(name, ()) else "0"
         if not key[2] and not key[3]:
-            base[(key[0], key[1])] = row
+            base[(key[0], key[1])] = [(k, v) for k, v in row.items() if v not in ("", "0")]
         table_rows.append(row)
     for key, row in zip(keys, table_rows, strict=True):
         if key[2] or key[3]:  # repeating rows see the record's non-repeating values
-            for k, v in base.get((key[0], key[1]), {}).items():
-                if row.get(k, "") in ("", "0") and v not in ("", "0"):
+            for k, v in base.get((key[0], key[1]), ()):
+                if row.get(k, "") in ("", "0"):
                     row[k] = v
         row[meta.record_id] = key[0]
         row["redcap_event_name"] = key[1]
@@ -113,20 +127,25 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
         row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
     table = pd.DataFrame(table_rows, dtype=object).fillna("")
     changed: dict[RowKey, dict[str, Any]] = {}
-    forms_of = [applicable_forms(meta, key) for key in keys]
+    # row positions by the forms they show: a calc visits only the rows of its form
+    positions_of: dict[frozenset[str], list[int]] = {}
+    for i, key in enumerate(keys):
+        positions_of.setdefault(forms_of_row(key), []).append(i)
     for f in calcs:
-        mask = [f.form in forms for forms in forms_of]
-        if not any(mask):
+        groups = [p for forms, p in positions_of.items() if f.form in forms]
+        if not groups:
             continue
+        positions = groups[0] if len(groups) == 1 else sorted(chain.from_iterable(groups))
         try:
             result = list(evaluate(parse(f.calc), table))
         except Exception as exc:  # noqa: BLE001 - a broken calc leaves the field blank
             log.debug("calc %s failed: %s", f.name, exc)
             continue
         texts: dict[Any, str] = {}  # result → stored text (results repeat a lot)
-        for key, value, applies in zip(keys, result, mask, strict=True):
-            if not applies:
-                continue
+        if len(result) != len(keys):
+            raise ValueError("calc result and rows differ in length")
+        for i in positions:
+            key, value = keys[i], result[i]
             try:
                 text = texts.get(value)
             except TypeError:  # an unhashable result
@@ -145,7 +164,9 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
             row = changed.get(key, rows[key])
             if text == row.get(f.name, ""):
                 continue
-            row = changed.setdefault(key, dict(rows[key]))
+            row = changed.get(key)
+            if row is None:
+                row = changed[key] = rows[key] if in_place else dict(rows[key])
             if text:
                 row[f.name] = text
             else:

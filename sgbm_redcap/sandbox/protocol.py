@@ -143,12 +143,12 @@ def parse_request(body: bytes, content_type: str, query: str = "") -> Request:
 
 def _unquote_plus(raw: bytes) -> str:
     """Percent-decoding at C speed for the large ``data`` values of imports."""
-    raw = raw.replace(b"+", b" ")
     if len(raw) < 4096 or b"%" not in raw:
-        return unquote_to_bytes(raw).decode("utf-8", errors="replace")
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", errors="replace")
     fast = _qp_unquote(raw)
     if fast is not None:
         return fast.decode("utf-8", errors="replace")
+    raw = raw.replace(b"+", b" ")
     import numpy as np
 
     arr = np.frombuffer(raw, dtype=np.uint8)
@@ -166,11 +166,12 @@ def _unquote_plus(raw: bytes) -> str:
     return out[keep].tobytes().decode("utf-8", errors="replace")
 
 
-_PERCENT_TO_EQUALS = bytes.maketrans(b"%", b"=")
+# one pass: ``+`` is a space and ``%XX`` becomes the decoder's ``=XX``
+_QP_TABLE = bytes.maketrans(b"%+", b"= ")
 
 
 def _qp_unquote(raw: bytes) -> bytes | None:
-    """Percent-decoding by the C quoted-printable decoder (``=XX`` escapes), or None.
+    """Plus-and-percent-decoding by the C quoted-printable decoder (``=XX`` escapes), or None.
 
     ``binascii.a2b_qp`` decodes ``=XX`` exactly like ``%XX``; it differs on ``=`` before a
     line break (soft break), on ``==`` and on a trailing ``=``. So it is used only when the
@@ -180,7 +181,7 @@ def _qp_unquote(raw: bytes) -> bytes | None:
     """
     if b"=" in raw or b"\n" in raw or b"\r" in raw or raw[-1:] == b"%":
         return None
-    out = binascii.a2b_qp(raw.translate(_PERCENT_TO_EQUALS))
+    out = binascii.a2b_qp(raw.translate(_QP_TABLE))
     if b"=" in out:
         return None
     return out

@@ -12,7 +12,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -675,7 +675,7 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
     pk = meta.record_id
     if not rows:
         raise ApiError("No data was provided.")
-    header: list[str] = list(dict.fromkeys(chain.from_iterable(rows)))
+    header: list[str] = _header(rows)
     if pk not in header:
         raise ApiError(f"The record id field ({pk}) is missing.")
     timestamps = {f"{f}_timestamp" for f in meta.forms}
@@ -723,6 +723,20 @@ def _plan_import(ctx: Context, rows: list[dict[str, str]], overwrite: bool,
     if got is None:  # pragma: no cover - the exact pass always answers
         raise ApiError("import planning failed")
     return got
+
+
+def _header(rows: list[dict[str, Any]]) -> list[str]:
+    """The import's column names in order of first appearance, i.e.
+    ``list(dict.fromkeys(chain.from_iterable(rows)))``, visiting only the rows that add a
+    name (export-shaped rows all carry the same columns: one C-level subset test each)."""
+    header: dict[str, None] = {}
+    known: frozenset[str] = frozenset()
+    for r in rows:
+        if known.issuperset(r):
+            continue
+        header.update(dict.fromkeys(r))
+        known = frozenset(header)
+    return list(header)
 
 
 class _DistinctValues:
@@ -1035,6 +1049,7 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
                 if len(notes) < 50:
                     notes.append(f"{col} = '{v}'")
         rows.update(changed)
+        # the rows are this request's own copies: calcs may update them in place
         changed.update(_recalculate(ctx, rows, names))
         ctx.store.write_rows(conn, pid, changed)
         conn.executemany(
@@ -1064,7 +1079,7 @@ def _recalculate(ctx: Context, rows: dict[RowKey, dict[str, Any]],
     """Re-run calc fields for the touched records (REDCap does this after every save)."""
     from ..calc import recalculate
 
-    return recalculate(ctx.meta, rows, records)
+    return recalculate(ctx.meta, rows, records, in_place=True)
 
 
 # ---------------------------------------------------------------- delete and next name
