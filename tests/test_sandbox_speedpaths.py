@@ -274,3 +274,46 @@ def test_recalculate_visits_each_calcs_own_rows_and_updates_in_place_only_when_a
     assert list(copied) == [(rec, "", form, i) for form, instances in (
         ("", (0,)), ("intracranial_assessment", (1, 2)), ("extracranial_assessment", (1, 2)))
         for rec in ("1", "2") for i in instances]
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+@pytest.mark.parametrize("rows", [IMPORTS[0], IMPORTS[3]])  # a good and a refused import
+def test_import_pauses_the_cyclic_collector_and_restores_its_state(
+        sandbox, token, monkeypatch, rows, enabled_before):
+    import gc
+
+    seen = []
+    original = records._import_records
+
+    def spy(ctx):
+        seen.append(gc.isenabled())
+        return original(ctx)
+
+    monkeypatch.setattr(records, "_import_records", spy)
+    was = gc.isenabled()
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        status, _, _ = sandbox.handle(urlencode({"token": token, "content": "record",
+                                                 "format": "json",
+                                                 "data": json.dumps(rows)}).encode())
+        assert seen == [False]
+        assert gc.isenabled() is enabled_before
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert status == (200 if rows is IMPORTS[0] else 400)
+
+
+def test_collector_pause_nests_across_overlapping_imports():
+    import gc
+
+    pause = records._CollectorPause()
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with pause.paused():
+            with pause.paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the outer import still runs
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
