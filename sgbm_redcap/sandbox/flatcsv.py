@@ -30,6 +30,23 @@ def escape_cell(value: str, delimiter: str = ",") -> str:
     return value
 
 
+
+def form_segment(get: Callable[..., Any], names: Sequence[str],
+                 boxes: Sequence[tuple[int, str, str]], complete: int,
+                 files: Sequence[int]) -> list[str]:
+    """One form's cells of a flat export row, from a stored row's ``get``: checkbox options as
+    "1"/"0", the form-complete status "0" when blank, a stored file as "[document]"."""
+    seg = list(map(get, names, repeat("")))
+    for off, fld, code in boxes:
+        seg[off] = "1" if code in get(fld, ()) else "0"
+    if complete >= 0 and not seg[complete]:
+        seg[complete] = "0"
+    for off in files:
+        if seg[off]:
+            seg[off] = "[document]"
+    return seg
+
+
 class FlatCsvLines:
     """Export lines for one request: ``line(key, stored, prefix_cells) -> str`` (with ``\\n``).
 
@@ -69,14 +86,7 @@ class FlatCsvLines:
         get = stored.get
         parts, tail = self._plan(self.forms_for(key))
         for gap, (_start, _end, names, boxes, complete, _cname, files) in parts:
-            seg = list(map(get, names, repeat("")))
-            for off, fld, code in boxes:
-                seg[off] = "1" if code in get(fld, ()) else "0"
-            if complete >= 0 and not seg[complete]:
-                seg[complete] = "0"
-            for off in files:
-                if seg[off]:
-                    seg[off] = "[document]"
+            seg = form_segment(get, names, boxes, complete, files)
             text = d.join(seg)
             if '"' in text or "\n" in text or text.count(d) != len(seg) - 1:
                 text = d.join([escape_cell(v, d) for v in seg])

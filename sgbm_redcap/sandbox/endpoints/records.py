@@ -20,7 +20,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any
 
-from ..flatcsv import FlatCsvLines, escape_cell
+from ..flatcsv import FlatCsvLines, escape_cell, form_segment
 from ..handler import Context, Response, endpoint, now
 from ..meta import COMPLETE_LABELS, ProjectMeta
 from ..protocol import (
@@ -240,16 +240,8 @@ class RowBuilder:
             spec = self.slices.get(form)
             if spec is None:
                 continue
-            start, end, names, boxes, complete, complete_name, files = spec
-            seg = [get(n, "") for n in names]
-            for off, fld, code in boxes:
-                seg[off] = "1" if code in get(fld, ()) else "0"
-            if complete >= 0 and not seg[complete]:
-                seg[complete] = "0"
-            for off in files:
-                if seg[off]:
-                    seg[off] = "[document]"
-            out[start:end] = seg
+            start, end, names, boxes, complete, _complete_name, files = spec
+            out[start:end] = form_segment(get, names, boxes, complete, files)
         return out
 
     def _values(self, key: RowKey, stored: dict[str, Any]) -> list[str]:
