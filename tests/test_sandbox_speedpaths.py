@@ -317,3 +317,23 @@ def test_collector_pause_nests_across_overlapping_imports():
         assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(
+    st.text(max_size=6),
+    st.one_of(st.text(max_size=12), st.lists(st.text(max_size=4), max_size=3)),
+    max_size=5))
+def test_stored_row_text_is_the_standard_librarys_compact_json(values):
+    """orjson writes stored rows; what it writes (or, for text it refuses such as lone
+    surrogates, the fallback) must be the standard library's compact text exactly."""
+    from sgbm_redcap.sandbox.store import _compact_dumps
+
+    assert _compact_dumps(values) == json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_stored_row_text_falls_back_for_lone_surrogates():
+    from sgbm_redcap.sandbox.store import _compact_dumps
+
+    value = {"note": json.loads('"\\ud800 x"'), "c": "\x7f\u2028"}
+    assert _compact_dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
