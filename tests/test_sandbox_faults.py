@@ -78,6 +78,36 @@ def test_state_survives_a_restart(project, sandbox, token):
     assert status == 200 and [r["age"] for r in json.loads(data)] == ["55", "41"]
 
 
+OLD_FLAT_ROW_TABLE = """
+CREATE TABLE data (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, record TEXT NOT NULL,
+    event TEXT NOT NULL, instrument TEXT NOT NULL, instance INTEGER NOT NULL, fields TEXT NOT NULL);
+CREATE UNIQUE INDEX data_key ON data (pid, record, event, instrument, instance);
+"""
+
+
+def test_a_sandbox_file_with_one_row_per_flat_row_is_migrated_on_open(project, sandbox, token):
+    """Sandbox files written before the per-record table keep their values: the old ``data``
+    table is moved into ``record_rows`` when the sandbox opens, and the export is unchanged."""
+    seed_two(project)
+    body = urlencode({"token": token, "content": "record", "format": "csv"})
+    _, _, before = sandbox.handle(body)
+    pid = sandbox.store.token_owner(token)[0]
+    rows = sandbox.store.read_rows(pid)
+    assert any(key[2] for key in rows)  # a repeating row is part of what moves
+    conn = sandbox.store.conn
+    conn.executescript(OLD_FLAT_ROW_TABLE)
+    conn.executemany("INSERT INTO data (pid, record, event, instrument, instance, fields) "
+                     "VALUES (?,?,?,?,?,?)",
+                     [(pid, *key, json.dumps(values)) for key, values in reversed(rows.items())])
+    conn.execute("DELETE FROM record_rows")
+    sandbox.store.close()
+    again = Sandbox(sandbox.data_dir)
+    status, _, after = again.handle(body)
+    assert status == 200 and after == before
+    tables = {n for (n,) in again.store.conn.execute("SELECT name FROM sqlite_master")}
+    assert "data" not in tables and again.store.read_rows(pid) == rows
+
+
 def test_concurrent_imports_over_http_all_land(sandbox, token):
     with serve_in_thread(sandbox) as url:
         def load(batch: int) -> dict:

@@ -97,13 +97,11 @@ def make_sandbox_and_token(path) -> tuple[Sandbox, str]:
 def _stored(sandbox, token) -> tuple[list, list]:
     pid = sandbox.store.token_owner(token)[0]
     conn = sandbox.store.conn
-    data = conn.execute("SELECT record, event, instrument, instance, fields FROM data "
-                        "WHERE pid=? ORDER BY record, event, instrument, instance",
-                        (pid,)).fetchall()
+    data = sorted(sandbox.store.read_rows(pid).items())
     log = conn.execute("SELECT action, details, record FROM log WHERE pid=? AND logtype LIKE "
                        "'record%' ORDER BY id", (pid,)).fetchall()
     # a row's JSON key order is not observable through the API: compare the values
-    return [(*r[:4], json.loads(r[4])) for r in data], log
+    return [(*key, values) for key, values in data], log
 
 
 def _exact_import(m: pytest.MonkeyPatch) -> None:

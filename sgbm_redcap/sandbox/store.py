@@ -1,4 +1,5 @@
-"""SQLite state of one sandbox: projects, tokens, record values (EAV), log, files.
+"""SQLite state of one sandbox: projects, tokens, record values (one JSON
+document per record), log, files.
 
 One file per sandbox, WAL mode, one connection per thread. Writes are serialised by a
 process-wide lock and run in one ``BEGIN IMMEDIATE`` transaction each, so concurrent requests
@@ -41,21 +42,18 @@ CREATE TABLE IF NOT EXISTS records (
     modified TEXT NOT NULL,
     PRIMARY KEY (pid, record)
 ) WITHOUT ROWID;
--- One row per flat-export row (record x event x repeat instrument x instance) holding its
--- non-blank values as a JSON object; checkbox fields map to the list of checked codes.
--- instrument '' and instance 0 for non-repeating rows. (A value-per-row EAV table was
--- measured first: reading 2.6M values back for a 10,000-record export took about the whole
--- 5 s budget on its own; see docs/sandbox.md.)
-CREATE TABLE IF NOT EXISTS data (
-    id INTEGER PRIMARY KEY,
+-- One row per record holding all its flat-export rows (event x repeat instrument x
+-- instance) as a JSON array of [event, instrument, instance, {non-blank values}] in key
+-- order; checkbox fields map to the list of checked codes; instrument '' and instance 0 for
+-- non-repeating rows. (Measured before: a value-per-row EAV table made reading 2.6M values
+-- back for a 10,000-record export take about the whole 5 s budget; a row per flat row made
+-- an import write ~14,000 index entries per 500 records. See docs/sandbox.md.)
+CREATE TABLE IF NOT EXISTS record_rows (
     pid INTEGER NOT NULL,
     record TEXT NOT NULL,
-    event TEXT NOT NULL,
-    instrument TEXT NOT NULL,
-    instance INTEGER NOT NULL,
-    fields TEXT NOT NULL
+    rows TEXT NOT NULL,
+    PRIMARY KEY (pid, record)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS data_key ON data (pid, record, event, instrument, instance);
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     pid INTEGER NOT NULL,
@@ -86,8 +84,8 @@ CREATE TABLE IF NOT EXISTS settings (
 """
 
 
-def _compact_dumps(values: dict[str, Any]) -> str:
-    """A stored row as compact JSON text: ``json.dumps(v, ensure_ascii=False,
+def _compact_dumps(values: Any) -> str:
+    """Stored rows as compact JSON text: ``json.dumps(v, ensure_ascii=False,
     separators=(",", ":"))``, byte for byte.
 
     orjson writes the same text (compact, non-ASCII as UTF-8) about five times faster than
@@ -115,6 +113,30 @@ class Store:
             conn = self.conn
             conn.executescript(SCHEMA)
             conn.commit()
+            self._migrate_flat_row_table(conn)
+
+    def _migrate_flat_row_table(self, conn: sqlite3.Connection) -> None:
+        """Move the values of a sandbox file written before 2026-11-25 (table ``data``: one
+        SQLite row per flat row) into ``record_rows``, in one transaction."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='data'"
+                        ).fetchone() is None:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            by_record: dict[tuple[int, str], list[list[Any]]] = {}
+            for pid, rec, ev, ins, inst, fields in conn.execute(
+                    "SELECT pid, record, event, instrument, instance, fields FROM data "
+                    "ORDER BY pid, record, event, instrument, instance"):
+                by_record.setdefault((pid, rec), []).append([ev, ins, inst, json.loads(fields)])
+            conn.executemany(
+                "INSERT INTO record_rows (pid, record, rows) VALUES (?,?,?) "
+                "ON CONFLICT (pid, record) DO UPDATE SET rows=excluded.rows",
+                [(pid, rec, _compact_dumps(rows)) for (pid, rec), rows in by_record.items()])
+            conn.execute("DROP TABLE data")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -183,35 +205,56 @@ class Store:
         return (row[0], row[1]) if row else None
 
     # ------------------------------------------------------------------ record rows
+    def _stored_records(self, conn: sqlite3.Connection, pid: int,
+                        records: list[str] | None) -> list[tuple[str, str]]:
+        """(record, rows JSON) of the project's records (all, or those named), by name."""
+        sql = "SELECT record, rows FROM record_rows WHERE pid=?"
+        if records is None:
+            return conn.execute(sql + " ORDER BY record", (pid,)).fetchall()
+        found: list[tuple[str, str]] = []
+        for i in range(0, len(records), 500):
+            batch = records[i:i + 500]
+            found += conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
+                                  (pid, *batch)).fetchall()
+        found.sort()
+        return found
+
     def read_rows(self, pid: int, records: list[str] | None = None, *,
                   conn: sqlite3.Connection | None = None) -> dict[RowKey, dict[str, Any]]:
         """Stored rows by key, in key order; ``records=None`` reads the whole project."""
-        conn = conn or self.conn
-        sql = "SELECT record, event, instrument, instance, fields FROM data WHERE pid=?"
-        if records is None:
-            found = conn.execute(sql, (pid,)).fetchall()
-        else:
-            found = []
-            for i in range(0, len(records), 500):
-                batch = records[i:i + 500]
-                found += conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
-                                      (pid, *batch)).fetchall()
-        # one json.loads over all rows: far cheaper than a call per row
-        values = json.loads("[" + ",".join(r[4] for r in found) + "]")
-        return {(r[0], r[1], r[2], r[3]): v for r, v in zip(found, values, strict=True)}
+        found = self._stored_records(conn or self.conn, pid, records)
+        # one json.loads over all records: far cheaper than a call per record
+        parsed = json.loads("[" + ",".join(r[1] for r in found) + "]")
+        return {(rec, ev, ins, inst): values
+                for (rec, _), rows in zip(found, parsed, strict=True)
+                for ev, ins, inst, values in rows}
 
     def write_rows(self, conn: sqlite3.Connection, pid: int,
                    rows: dict[RowKey, dict[str, Any]]) -> None:
-        """Replace the given rows (an empty dict deletes the row)."""
+        """Replace the given rows (an empty dict deletes the row); other rows of the same
+        records stay as stored. A record left without rows has no stored rows at all."""
+        by_record: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
+        for (rec, ev, ins, inst), values in rows.items():
+            by_record.setdefault(rec, {})[(ev, ins, inst)] = values
+        stored = self._stored_records(conn, pid, list(by_record))
+        if stored:
+            parsed = json.loads("[" + ",".join(r[1] for r in stored) + "]")
+            for (rec, _), old_rows in zip(stored, parsed, strict=True):
+                merged = {(ev, ins, inst): values for ev, ins, inst, values in old_rows}
+                merged.update(by_record[rec])
+                by_record[rec] = merged
         dumps = _compact_dumps
+        keep, drop = [], []
+        for rec, record_rows in by_record.items():
+            kept = [[*key, record_rows[key]] for key in sorted(record_rows) if record_rows[key]]
+            if kept:
+                keep.append((pid, rec, dumps(kept)))
+            else:
+                drop.append((pid, rec))
         conn.executemany(
-            "INSERT INTO data (pid, record, event, instrument, instance, fields) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT (pid, record, event, instrument, instance) "
-            "DO UPDATE SET fields=excluded.fields",
-            [(pid, *key, dumps(values)) for key, values in rows.items() if values])
-        conn.executemany(
-            "DELETE FROM data WHERE pid=? AND record=? AND event=? AND instrument=? AND "
-            "instance=?", [(pid, *key) for key, values in rows.items() if not values])
+            "INSERT INTO record_rows (pid, record, rows) VALUES (?,?,?) "
+            "ON CONFLICT (pid, record) DO UPDATE SET rows=excluded.rows", keep)
+        conn.executemany("DELETE FROM record_rows WHERE pid=? AND record=?", drop)
 
     # ------------------------------------------------------------------ settings
     def setting(self, key: str, default: str = "") -> str:

@@ -363,11 +363,12 @@ def delete_arms(ctx: Context) -> Response:
 def _delete_event_data(ctx: Context, events: list[str]) -> None:
     if not events:
         return
+    gone = set(events)
     with ctx.store.write() as conn:
-        conn.execute(f"DELETE FROM data WHERE pid=? AND event IN ({','.join('?' * len(events))})",
-                     (ctx.pid, *events))
+        stored = ctx.store.read_rows(ctx.pid, conn=conn)
+        ctx.store.write_rows(conn, ctx.pid, {k: {} for k in stored if k[1] in gone})
         conn.execute("DELETE FROM records WHERE pid=? AND record NOT IN "
-                     "(SELECT DISTINCT record FROM data WHERE pid=?)", (ctx.pid, ctx.pid))
+                     "(SELECT record FROM record_rows WHERE pid=?)", (ctx.pid, ctx.pid))
 
 
 @endpoint("event")

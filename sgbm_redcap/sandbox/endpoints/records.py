@@ -1009,10 +1009,8 @@ def _validator(meta: ProjectMeta, name: str) -> Any:
 
 
 def _max_instance(ctx: Context, rec: str, ev: str, ri: str) -> int:
-    row = ctx.store.conn.execute(
-        "SELECT MAX(instance) FROM data WHERE pid=? AND record=? AND event=? AND instrument=?",
-        (ctx.pid, rec, ev, ri)).fetchone()
-    return int(row[0] or 0)
+    stored = ctx.store.read_rows(ctx.pid, [rec])
+    return max((k[3] for k in stored if k[1] == ev and k[2] == ri), default=0)
 
 
 def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwrite: bool,
