@@ -1028,22 +1028,41 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
         details: dict[str, list[str]] = defaultdict(list)
         columns = meta.columns
         boxes = _checkbox_columns(meta)
+        box_order = _checkbox_order(meta)
+        bulk = not overwrite and _BULK_WRITE
         for p in plan:
             rec = p.key[0]
-            row = changed.get(p.key)
-            if row is None:
-                row = changed[p.key] = dict(rows.get(p.key, ()))
-            row[pk] = rec
             notes = details[rec]
             values = p.values
-            if not overwrite and _BULK_WRITE:
+            if bulk and len(notes) < 50:
+                # the log keeps a record's first 50 notes
+                notes.extend(
+                    f"{col} = '{('checked' if v == '1' else 'unchecked') if col in boxes else v}'"
+                    for col, v in islice(values.items(), 50 - len(notes)))
+            row = changed.get(p.key)
+            if row is None:
+                stored = rows.get(p.key)
+                if stored is None and bulk:
+                    # a new row: the plan's own dict (no blanks in a normal import) becomes it;
+                    # an unchecked box has nothing to clear, a checked one joins the field's
+                    # list of codes in choice order
+                    hit = boxes.intersection(values)
+                    for col in sorted(hit, key=box_order.__getitem__) if hit else ():
+                        if values.pop(col) == "1":
+                            _, target, code = columns[col]
+                            codes = values.get(target)
+                            if codes is None:
+                                values[target] = [code]
+                            elif code not in codes:
+                                codes.append(code)
+                    values[pk] = rec
+                    changed[p.key] = values
+                    continue
+                row = changed[p.key] = dict(stored or ())
+            row[pk] = rec
+            if bulk:
                 # no blanks (only overwrite imports carry them): the values are stored as
-                # given at C speed, then checkbox columns become the field's list of codes;
-                # the log keeps its first 50 notes
-                if len(notes) < 50:
-                    notes.extend(
-                        f"{col} = '{('checked' if v == '1' else 'unchecked') if col in boxes else v}'"
-                        for col, v in islice(values.items(), 50 - len(notes)))
+                # given at C speed, then checkbox columns become the field's list of codes
                 row.update(values)
                 if boxes.isdisjoint(values):
                     continue
@@ -1098,6 +1117,15 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str], overwri
             [(pid, ts, ctx.username, "record_add" if r not in existing else "record_edit",
               f"{'Create' if r not in existing else 'Update'} record (API) {r}",
               ", ".join(details[r]), r, dag_of.get(r, "")) for r in names])
+
+
+def _checkbox_order(meta: ProjectMeta) -> dict[str, int]:
+    """Each checkbox column's position among the project's columns (choice order)."""
+    got = meta.cache.get("checkbox_order")
+    if got is None:
+        got = meta.cache["checkbox_order"] = {
+            c: i for i, (c, spec) in enumerate(meta.columns.items()) if spec[0] == "checkbox"}
+    return got
 
 
 def _checkbox_columns(meta: ProjectMeta) -> frozenset[str]:
