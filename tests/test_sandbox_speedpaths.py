@@ -265,6 +265,7 @@ def test_recalculate_visits_each_calcs_own_rows_and_updates_in_place_only_when_a
     assert copied[("1", "", "", 0)]["age_sg_start"] == "63"
     assert copied[("2", "", "", 0)]["age_sg_start"] == "52"
     assert copied[("1", "", "", 0)]["er_low"] == "1"
+    assert copied[("1", "", "", 0)]["her2_low"] == "1"  # a second calc of the same form
     assert copied[("2", "", "intracranial_assessment", 2)]["ia_sld"] == "25"
     assert copied[("1", "", "extracranial_assessment", 1)]["ea_sld"] == "1"
     assert not any(k[2] == "sg_administration" for k in copied)
@@ -335,3 +336,34 @@ def test_stored_row_text_falls_back_for_lone_surrogates():
 
     value = {"note": json.loads('"\\ud800 x"'), "c": "\x7f\u2028"}
     assert _compact_dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_row_local_calcs_give_what_the_whole_table_evaluation_gives(tmp_path, monkeypatch):
+    """On the synthetic cohort (every calc of the study, repeating and base rows), the
+    per-form evaluation of row-local calcs changes exactly what evaluating every calc on
+    one table of all rows changes."""
+    import copy
+
+    from sgbm_redcap.sandbox.cohort import generate_cohort
+
+    sandbox = Sandbox(tmp_path / "study")
+    token = sandbox.create_project(STUDY_DICTIONARY, repeating_forms=[
+        "intracranial_assessment", "extracranial_assessment", "sg_administration"])
+    meta = sandbox.store.meta(sandbox.store.token_owner(token)[0])
+    rows: dict = {}
+    for r in generate_cohort(n=12, seed=7, problem_rate=0.3).clean_records:
+        values = {k: str(v) for k, v in r.items() if v not in (None, "")
+                  and not k.startswith("redcap_") and k in meta.fields}
+        key = (str(r["record_id"]), "", r.get("redcap_repeat_instrument") or "",
+               int(r.get("redcap_repeat_instance") or 0))
+        rows.setdefault(key, {}).update(values)
+    for values in rows.values():  # stale calc values, so that every calc has work to do
+        values.update({"age_sg_start": "0", "er_low": "9", "her2_low": "9", "ia_sld": "-1",
+                       "ea_sld": "-1", "days_last_rt_to_sg": "0"})
+    records = sorted({k[0] for k in rows})
+    local = calc.recalculate(meta, copy.deepcopy(rows), records)
+    monkeypatch.setattr(calc, "_row_local", lambda meta, calcs: False)
+    whole = calc.recalculate(meta, copy.deepcopy(rows), records)
+    assert local == whole
+    assert {name for row in local.values() for name in row} >= {
+        "age_sg_start", "er_low", "her2_low", "ia_sld", "ea_sld"}
