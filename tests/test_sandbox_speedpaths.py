@@ -277,7 +277,7 @@ def test_recalculate_visits_each_calcs_own_rows_and_updates_in_place_only_when_a
 
 @pytest.mark.parametrize("enabled_before", [True, False])
 @pytest.mark.parametrize("rows", [IMPORTS[0], IMPORTS[3]])  # a good and a refused import
-def test_import_pauses_the_cyclic_collector_and_restores_its_state(
+def test_api_calls_pause_the_cyclic_collector_and_restore_its_state(
         sandbox, token, monkeypatch, rows, enabled_before):
     import gc
 
@@ -302,17 +302,19 @@ def test_import_pauses_the_cyclic_collector_and_restores_its_state(
     assert status == (200 if rows is IMPORTS[0] else 400)
 
 
-def test_collector_pause_nests_across_overlapping_imports():
+def test_collector_pause_nests_across_overlapping_calls():
     import gc
 
-    pause = records._CollectorPause()
+    from sgbm_redcap.sandbox.collector import CollectorPause
+
+    pause = CollectorPause()
     was = gc.isenabled()
     gc.enable()
     try:
         with pause.paused():
             with pause.paused():
                 assert not gc.isenabled()
-            assert not gc.isenabled()  # the outer import still runs
+            assert not gc.isenabled()  # the outer call still runs
         assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .collector import COLLECTOR
 from .meta import ProjectMeta
 from .protocol import DEFAULT_MESSAGES, MIME, ApiError, Request, error_body, parse_request
 
@@ -140,6 +141,11 @@ def dispatch(sb: Sandbox, body: bytes, content_type: str, *, query: str = "",
     if method.upper() != "POST":
         data, ctype = error_body(DEFAULT_MESSAGES[501], "xml")
         return Response(501, data, ctype)
+    with COLLECTOR.paused():
+        return _answer(sb, body, content_type, query)
+
+
+def _answer(sb: Sandbox, body: bytes, content_type: str, query: str) -> Response:
     try:
         req = parse_request(body, content_type, query)
     except Exception as exc:  # a malformed multipart body is a client error, not a crash

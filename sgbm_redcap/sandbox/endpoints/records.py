@@ -7,14 +7,10 @@ transaction with ``executemany``.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import re
-import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from operator import itemgetter
@@ -586,46 +582,10 @@ def _csv_line(*parts: str) -> str:
     return ",".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
-class _CollectorPause:
-    """Python's cyclic garbage collector held off while imports run.
-
-    An import builds hundreds of thousands of short-lived, cycle-free containers (decoded
-    rows, value dicts, distinct-value pairs); each full collection the allocations trigger
-    walks every one of them, about a tenth of a cohort-density request's time. Nothing an
-    import builds needs the cyclic collector (reference counting frees it), so the collector
-    is paused while any import runs (threaded server: a count under a lock) and restored to
-    its prior state when the last one ends; cycles made meanwhile are collected afterwards.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._was_enabled = False
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        with self._lock:
-            if self._running == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._running += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running -= 1
-                if self._running == 0 and self._was_enabled:
-                    gc.enable()
-
-
-_COLLECTOR = _CollectorPause()
-
-
 @endpoint("record", "import")
 def import_records(ctx: Context) -> Response:
     ctx.require("api_import")
-    with _COLLECTOR.paused():
-        return _import_records(ctx)
+    return _import_records(ctx)
 
 
 def _import_records(ctx: Context) -> Response:
