@@ -200,6 +200,26 @@ def test_dag_column_and_dag_scoped_user(project, sandbox):
     assert project.generate_next_record_name() == "2-1"
 
 
+def test_a_dag_user_cannot_import_into_another_dags_record(project, sandbox, token):
+    """Record 2 belongs to site_b; a user in site_a may neither change it (REDCap's
+    refusal, nothing written) nor see it, but may create records of their own."""
+    import redcap
+
+    seed_two(project)
+    project.import_user_dag_assignment([{"username": "sandbox_admin",
+                                         "redcap_data_access_group": "site_a"}])
+    with pytest.raises(redcap.RedcapError, match="belong to a Data Access Group you are not "
+                                                 "in: 2"):
+        project.import_records([{"record_id": "2", "age": "77"},
+                                {"record_id": "3", "age": "30"}])
+    assert project.import_records([{"record_id": "3", "age": "30"}]) == {"count": 1}
+    assert {r["record_id"]: r["age"] for r in project.export_records(fields=["age"])} == {
+        "3": "30"}
+    stored = sandbox.store.read_rows(sandbox.store.token_owner(token)[0])
+    assert stored[("2", "", "", 0)]["age"] == "41"  # the refused import wrote nothing
+    assert ("3", "", "", 0) in stored
+
+
 def test_dataframe_round_trip_reimports(project):
     seed_two(project)
     df = project.export_records(format_type="df", df_kwargs={"sep": ","}).convert_dtypes()
