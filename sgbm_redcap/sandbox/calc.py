@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-from itertools import chain
 from typing import Any
 
 from .meta import ProjectMeta, checkbox_column
@@ -83,80 +82,62 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
         from sgbm_redcap.logic import evaluate, parse
     except ImportError:
         return {}
-    import pandas as pd
 
     from .endpoints.records import applicable_forms
 
-    plain, boxes = _references(meta, calcs)
-    shown: dict[tuple[str, str, bool], frozenset[str]] = {}  # forms by row shape
-
-    def forms_of_row(key: RowKey) -> frozenset[str]:
-        shape = (key[1], key[2], bool(key[3]))
-        got = shown.get(shape)
-        if got is None:
-            got = shown[shape] = applicable_forms(meta, key)
-        return got
-
-    if _row_local(meta, calcs):
-        # each row's results depend on that row (and its base row) only: rows of forms
-        # without a calc need no evaluation, except base rows, which feed repeating rows
-        calc_forms = {f.form for f in calcs}
-        keys = [k for k in keys if (not k[2] and not k[3])
-                or not calc_forms.isdisjoint(forms_of_row(k))]
-    # a base row's non-blank, non-zero values: what its repeating rows inherit (computed once
-    # per base row, not once per repeating row)
-    base: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    table_rows = []
-    box_columns = [(checkbox_column(name, code), name, code) for name, code in boxes]
+    # the rows showing each calc's form, in the rows' order (forms looked up once per shape)
+    calc_forms = list(dict.fromkeys(f.form for f in calcs))
+    rows_of_form: dict[str, list[RowKey]] = {form: [] for form in calc_forms}
+    shown: dict[tuple[str, str, bool], tuple[str, ...]] = {}
     for key in keys:
-        stored = rows[key]
-        row = {n: stored.get(n, "") for n in plain}
-        for column, name, code in box_columns:
-            row[column] = "1" if code in stored.get(name, ()) else "0"
-        if not key[2] and not key[3]:
-            base[(key[0], key[1])] = [(k, v) for k, v in row.items() if v not in ("", "0")]
-        table_rows.append(row)
-    for key, row in zip(keys, table_rows, strict=True):
-        if key[2] or key[3]:  # repeating rows see the record's non-repeating values
-            for k, v in base.get((key[0], key[1]), ()):
-                if row.get(k, "") in ("", "0"):
-                    row[k] = v
-        row[meta.record_id] = key[0]
-        row["redcap_event_name"] = key[1]
-        row["redcap_repeat_instrument"] = key[2]
-        row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
-    table = pd.DataFrame(table_rows, dtype=object).fillna("")
+        shape = (key[1], key[2], bool(key[3]))
+        hit = shown.get(shape)
+        if hit is None:
+            forms = applicable_forms(meta, key)
+            hit = shown[shape] = tuple(form for form in calc_forms if form in forms)
+        for form in hit:
+            rows_of_form[form].append(key)
+
+    # (calc, the rows it is evaluated on, the fields its context table holds)
+    jobs: list[tuple[Any, list[RowKey], tuple[set[str], set[tuple[str, str]]]]]
+    local = _row_local(meta, calcs)
+    if local:
+        # each calc reads its own row (and its base row) only: it is evaluated on the rows
+        # of its own form, with a context table of the fields its form's calcs read
+        refs = {form: _references(meta, [f for f in calcs if f.form == form])
+                for form in calc_forms}
+        jobs = [(f, rows_of_form[f.form], refs[f.form]) for f in calcs]
+    else:
+        # a calc may read other rows: one table of every row of the records, every calc's
+        # fields; each calc then keeps the results of its own form's rows
+        everything = _references(meta, calcs)
+        jobs = [(f, keys, everything) for f in calcs]
     changed: dict[RowKey, dict[str, Any]] = {}
-    # row positions by the forms they show: a calc visits only the rows of its form
-    positions_of: dict[frozenset[str], list[int]] = {}
-    for i, key in enumerate(keys):
-        positions_of.setdefault(forms_of_row(key), []).append(i)
-    for f in calcs:
-        groups = [p for forms, p in positions_of.items() if f.form in forms]
-        if not groups:
+    tables: dict[int, Any] = {}  # by rows list: one table per form (local) or in all
+    for f, table_keys, (plain, boxes) in jobs:
+        if not table_keys:
             continue
-        positions = groups[0] if len(groups) == 1 else sorted(chain.from_iterable(groups))
+        table = tables.get(id(table_keys))
+        if table is None:
+            table = tables[id(table_keys)] = _context_table(meta, rows, table_keys, plain, boxes)
         try:
             result = list(evaluate(parse(f.calc), table))
         except Exception as exc:  # noqa: BLE001 - a broken calc leaves the field blank
             log.debug("calc %s failed: %s", f.name, exc)
             continue
-        texts: dict[Any, str] = {}  # result → stored text (results repeat a lot)
-        if len(result) != len(keys):
+        if len(result) != len(table_keys):
             raise ValueError("calc result and rows differ in length")
-        for i in positions:
-            key, value = keys[i], result[i]
+        own = None if local else set(rows_of_form[f.form])
+        texts: dict[Any, str] = {}  # result → stored text (results repeat a lot)
+        for key, value in zip(table_keys, result, strict=True):
+            if own is not None and key not in own:
+                continue
             try:
                 text = texts.get(value)
             except TypeError:  # an unhashable result
                 text = None
             if text is None:
-                try:
-                    text = format_number(float(value))
-                except (TypeError, ValueError):
-                    text = "" if value is None else str(value)
-                if text == "nan":
-                    text = ""
+                text = _stored_text(value)
                 try:
                     texts[value] = text
                 except TypeError:
@@ -172,3 +153,51 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
             else:
                 row.pop(f.name, None)
     return changed
+
+
+def _stored_text(value: Any) -> str:
+    """A calc result as REDCap stores it (numbers without a trailing .0, NaN blank)."""
+    try:
+        text = format_number(float(value))
+    except (TypeError, ValueError):
+        text = "" if value is None else str(value)
+    return "" if text == "nan" else text
+
+
+def _context_table(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]], keys: list[RowKey],
+                   plain: set[str], boxes: set[tuple[str, str]]) -> Any:
+    """The rows ``keys`` as a logic context table of the fields ``plain`` and the checkbox
+    columns ``boxes``; a repeating row sees its record's non-repeating values where its own
+    are blank or 0."""
+    import pandas as pd
+
+    box_columns = [(checkbox_column(name, code), name, code) for name, code in boxes]
+
+    def row_of(stored: dict[str, Any]) -> dict[str, str]:
+        row = {n: stored.get(n, "") for n in plain}
+        for column, name, code in box_columns:
+            row[column] = "1" if code in stored.get(name, ()) else "0"
+        return row
+
+    # a base row's non-blank, non-zero values: what its repeating rows inherit (computed once
+    # per base row, not once per repeating row)
+    inherited: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    table_rows = []
+    record_id = meta.record_id
+    for key in keys:
+        row = row_of(rows[key])
+        if key[2] or key[3]:  # repeating rows see the record's non-repeating values
+            base = inherited.get((key[0], key[1]))
+            if base is None:
+                base_row = row_of(rows.get((key[0], key[1], "", 0), {}))
+                base = inherited[(key[0], key[1])] = [
+                    (k, v) for k, v in base_row.items() if v not in ("", "0")]
+            for k, v in base:
+                if row.get(k, "") in ("", "0"):
+                    row[k] = v
+        row[record_id] = key[0]
+        row["redcap_event_name"] = key[1]
+        row["redcap_repeat_instrument"] = key[2]
+        row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
+        table_rows.append(row)
+    return pd.DataFrame(table_rows, dtype=object).fillna("")
