@@ -129,6 +129,26 @@ def test_an_empty_study_or_empty_sets_give_empty_results_not_errors():
     assert undosed.teae_overview["n"].sum() == 0
 
 
+def test_a_patient_enrolled_before_the_cutoff_who_starts_sg_after_it_is_not_yet_treated():
+    """At a 2024-12-31 cut-off nothing of SG given in 2025 is known: the start date is blanked
+    with the doses, so the patient is in the analysis but not (yet) in the safety set."""
+    from sgbm_redcap.analysis import apply_cutoff
+
+    w = _world()
+    w.patient("60", sg_start="2025-01-20", baseline_scan="2024-12-15")
+    w.rows["enrolment"][-1].update(screening_date="2024-12-01", enrol_date="2024-12-10")
+    study = apply_cutoff(w.tables(), "2024-12-31")
+    assert pd.isna(study["sg_treatment"].set_index("record_id").loc["60", "sg_start_date"])
+    assert not study["sg_administration"]["record_id"].eq("60").any()
+    r = analyse_study(w.tables(), cutoff="2024-12-31")
+    row = r.sets.set_index("record_id").loc["60"]
+    assert not row["safety"] and row["safety_reason"] == "no SG dose recorded"
+    assert pd.isna(row["sg_start_date"])
+    later = analyse_study(w.tables(), cutoff="2025-12-31").sets.set_index("record_id")
+    assert later.loc["60", "safety"] and later.loc["60", "sg_start_date"] == pd.Timestamp(
+        "2025-01-20")
+
+
 def test_patients_screened_after_the_cutoff_are_not_in_the_analysis():
     from sgbm_redcap.analysis import apply_cutoff
 

@@ -55,7 +55,10 @@ _DATED = {
 }
 _SINGLE_DATES = {"follow_up": ("ipd_date", "epd_date", "death_date", "last_contact_date",
                                "ltfu_date"),
-                 "end_of_treatment": ("eot_last_dose_date",)}
+                 "end_of_treatment": ("eot_last_dose_date",),
+                 # SG started after the cut-off is not known at it: the patient is not yet
+                 # treated (the doses go with the rows dated after the cut-off)
+                 "sg_treatment": ("sg_start_date",)}
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
 
     Patients screened after the cut-off (the enrolment date standing in for a missing
     screening date) are not in the copy at all; an enrolment dated after it is blanked (the
-    patient was screened, not yet enrolled, at the cut-off).
+    patient was screened, not yet enrolled, at the cut-off), and so is an SG start dated
+    after it (enrolled, not yet treated).
 
     The dropped values are remembered in ``follow_up['known_alive_after_cutoff']`` so OS can
     censor at the cut-off those patients who were seen alive after it.
