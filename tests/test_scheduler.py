@@ -158,3 +158,21 @@ def test_a_scheduled_monthly_run_writes_the_monthly_report(tmp_path, monkeypatch
     text = html.read_text(encoding="utf-8")
     assert "Monthly interim report" in text and "2026-10-31" in text
     assert 'id="data-quality"' in text and "were not computed" not in text   # checks ran
+
+
+@pytest.mark.parametrize(("flags", "pdf"), [([], True), (["--no-pdf"], False)])
+def test_schedule_cli_passes_no_pdf_to_the_monthly_report_job(tmp_path, monkeypatch, flags, pdf):
+    from click.testing import CliRunner
+
+    from sgbm_redcap.cli import schedule as schedule_cli
+
+    ran: list[tuple[str, bool | None]] = []
+    monkeypatch.setattr(schedule_cli, "_sweep", lambda settings: ran.append(("sweep", None)))
+    monkeypatch.setattr(schedule_cli, "_monthly_report",
+                        lambda settings, *, pdf=True: ran.append(("monthly_report", pdf)))
+    monkeypatch.setenv("SGBM_REDCAP_TOKEN", "A" * 32)
+    monkeypatch.setenv("SGBM_REDCAP_REDCAP_URL", "http://127.0.0.1:9/api/")
+    out = CliRunner().invoke(schedule_cli.command, ["--once", "--state", str(tmp_path / "s.json"),
+                                                    "--lock", str(tmp_path / "lock"), *flags])
+    assert out.exit_code == 0, out.output
+    assert ("monthly_report", pdf) in ran

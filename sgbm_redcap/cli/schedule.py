@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 @click.option("--lock", "lock_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("out/.sgbm-redcap.lock"), show_default=True)
 @click.option("--once", is_flag=True, help="Catch up missed runs, then exit.")
+@click.option("--no-pdf", is_flag=True, help="Write the monthly report as HTML only.")
 def command(config_file: Path | None, sweep_at: str, report_day: int, report_at: str,
-            state_path: Path, lock_path: Path, once: bool) -> None:
+            state_path: Path, lock_path: Path, once: bool, no_pdf: bool) -> None:
     """Run the daily sweep and the monthly report on a timetable."""
     from sgbm_redcap.config import load_settings
     from sgbm_redcap.scheduler import Job, JsonFormatter, SchedulerStopped, StudyScheduler
@@ -48,8 +49,8 @@ def command(config_file: Path | None, sweep_at: str, report_day: int, report_at:
         raise click.ClickException(str(exc)) from None
     scheduler = StudyScheduler(
         [Job("sweep", lambda: _sweep(settings), "daily", sweep_at),
-         Job("monthly_report", lambda: _monthly_report(settings), "monthly", report_at,
-             report_day)],
+         Job("monthly_report", lambda: _monthly_report(settings, pdf=not no_pdf), "monthly",
+             report_at, report_day)],
         lock_path=lock_path, state_path=state_path)
     try:
         if once:
