@@ -71,7 +71,7 @@ def test_sections_follow_the_interim_report_outline(report):
                   "completeness-by-site", "queries-by-site", "baseline-table",
                   "exposure-table", "best-response", "response-rates", "fig-waterfall",
                   "fig-swimmer", "fig-km-ipfs", "fig-km-os", "fig-cif", "fig-forest",
-                  "teae-summary", "teae-by-term", "teae-grade3", "aesi", "gcsf",
+                  "teae-summary", "teae-by-term", "teae-grade3", "aesi", "gcsf", "lab-shifts",
                   "listing-sae", "listing-deaths", "benchmarks-table"):
         assert files.context.find(block) is not None, block
         assert f'id="{block}"' in html
@@ -177,3 +177,18 @@ def test_an_early_report_counts_only_what_was_known_at_the_cutoff(cutoff, tmp_pa
     assert key["Enrolled / target"] == f"{enrolled} / 100"
     screened = files.context.find("screening-flow").rows[0]
     assert screened[0] == "Screened" and int(screened[1]) < len(base)
+
+
+def test_lab_shift_table_shows_the_analysis_counts(report, results):
+    files, _ = report
+    table = files.context.find("lab-shifts")
+    n_safety = results.set_counts["safety"]
+    groups = sorted(table.group_rows)
+    assert len(groups) == results.lab_shifts["parameter"].nunique()
+    for start, end in zip(groups, [*groups[1:], len(table.rows)], strict=True):
+        parameter = table.rows[start][0]
+        body = table.rows[start + 1:end]
+        assert sum(int(r[-1]) for r in body) == n_safety, parameter   # every patient, once
+        expected = results.lab_shifts[(results.lab_shifts["parameter"] == parameter)
+                                      & (results.lab_shifts["worst"] == "3")]["n"].sum()
+        assert sum(int(r[4]) for r in body) == expected               # the "Grade 3" column

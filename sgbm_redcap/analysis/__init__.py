@@ -33,6 +33,7 @@ from sgbm_redcap.analysis.endpoints import (
 )
 from sgbm_redcap.analysis.exposure import exposure, exposure_summary
 from sgbm_redcap.analysis.inputs import StudyData, prepare
+from sgbm_redcap.analysis.labs import LAB_PARAMETERS, baseline_lab_grade, lab_shifts
 from sgbm_redcap.analysis.proportions import Proportion, clopper_pearson
 from sgbm_redcap.analysis.rano import rano_timepoints
 from sgbm_redcap.analysis.recist import recist_timepoints
@@ -59,11 +60,11 @@ from sgbm_redcap.analysis.survival import (
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "DAYS_PER_MONTH", "AnalysisOptions", "BorRules", "EndpointRules", "KMResult", "Landmark",
-    "Proportion", "StudyResults", "adverse_events", "aesi_summary", "analyse_study",
-    "analysis_sets", "baseline_table", "best_overall_response", "clopper_pearson",
+    "DAYS_PER_MONTH", "LAB_PARAMETERS", "AnalysisOptions", "BorRules", "EndpointRules",
+    "KMResult", "Landmark", "Proportion", "StudyResults", "adverse_events", "aesi_summary", "analyse_study",
+    "analysis_sets", "baseline_lab_grade", "baseline_table", "best_overall_response", "clopper_pearson",
     "cumulative_incidence", "derive_endpoints", "exposure", "exposure_summary", "fit_km",
-    "fmt_time", "gcsf_use", "max_grade_per_term", "prepare", "rano_timepoints",
+    "fmt_time", "gcsf_use", "lab_shifts", "max_grade_per_term", "prepare", "rano_timepoints",
     "recist_timepoints", "reverse_km_followup", "subgroup_estimates", "subgroup_membership",
     "teae_by_term", "teae_overview",
 ]
@@ -111,6 +112,7 @@ class StudyResults:
     teae_by_term: pd.DataFrame
     aesi: pd.DataFrame
     gcsf: pd.DataFrame
+    lab_shifts: pd.DataFrame
     response_discordance: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
@@ -165,6 +167,7 @@ def analyse_study(tables: Any, cutoff: Any = None, *,
         exposure_summary=exposure_summary(exp), adverse_events=ae,
         teae_overview=teae_overview(ae, n_safety), teae_by_term=teae_by_term(ae, n_safety),
         aesi=aesi_summary(ae, n_safety), gcsf=gcsf_use(study, ids["safety"]),
+        lab_shifts=lab_shifts(study, ae, ids["safety"]),
         response_discordance=pd.crosstab(ia_tp["response_investigator"].fillna("missing"),
                                           ia_tp["response_derived"].fillna("missing")),
         notes=_notes(options),

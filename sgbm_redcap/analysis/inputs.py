@@ -44,13 +44,18 @@ REPEATING_FORMS = frozenset(
 
 _TL = {f"ia_tl{i}_ld": "num" for i in range(1, 6)}
 _ETL = {f"ea_tl{i}_ld": "num" for i in range(1, 6)}
+#: baseline labs of the shift tables: value, LLN and ULN (numbers) and the unit (a code)
+_LABS = {f"{lab}{suffix}": ("code" if suffix == "_unit" else "num")
+         for lab in ("anc", "hb", "plt", "alt", "ast", "tbil", "potassium", "magnesium")
+         for suffix in ("", "_unit", "_lln", "_uln")}
 
 #: The fields the analyses read, per form, with their kind (CONTRACTS §3).
 SCHEMA: dict[str, dict[str, str]] = {
     "enrolment": {"screening_date": "date", "enrol_date": "date", "eligible": "code",
                   "inelig_reason": "text", "consent_type": "code"},
     "demographics": {"sex": "code", "age_sg_start": "num", "height_cm": "num",
-                     "weight_kg": "num", "menopausal": "code", "ecog": "code", "kps": "num"},
+                     "weight_kg": "num", "menopausal": "code", "ecog": "code", "kps": "num",
+                     "lab_date": "date", **_LABS},
     "tumour": {"diag_date": "date", "de_novo_iv": "code", "er_pct": "num", "pr_pct": "num",
                "her2_ihc": "code", "her2_ish": "code", "her2_low": "code",
                "subtype_sg": "code", "trop2_hscore": "num", "ugt1a1_28": "code",

@@ -386,8 +386,40 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
                  footnote="Primary prophylaxis: from cycle 1, before any neutropenia; "
                  "secondary: after a neutropenic event. A patient may count in several rows.")
     return Section("safety", "Safety", [overview, by_term, grade3, aesi, gcsf,
+                                        lab_shift_table(results),
                                         *safety_listings(results, labels, dictionary,
                                                          death_causes)])
+
+
+def lab_shift_table(results: Any) -> Table:
+    """Baseline CTCAE grade (rows, per parameter) by worst post-baseline grade (columns);
+    baseline grades no patient has are left out."""
+    from sgbm_redcap.analysis.labs import WORST_LEVELS
+
+    shifts = results.lab_shifts
+    rows: list[list[str]] = []
+    groups: set[int] = set()
+    for parameter, part in shifts.groupby("parameter", sort=False):
+        wide = part.pivot(index="baseline", columns="worst", values="n")
+        wide = wide.loc[[b for b in part["baseline"].unique() if wide.loc[b].sum() > 0]]
+        if wide.empty:
+            continue
+        groups.add(len(rows))
+        rows.append([str(parameter)] + [""] * (len(WORST_LEVELS) + 1))
+        for baseline, counts in wide.iterrows():
+            label = "    Missing at baseline" if baseline == "Missing" else \
+                f"    Grade {baseline} at baseline"
+            rows.append([label, *(str(int(counts[g])) for g in WORST_LEVELS),
+                         str(int(counts.sum()))])
+    return Table("lab-shifts", "Table 22. Laboratory shifts: baseline grade to worst "
+                 "post-baseline grade (safety set)",
+                 ["Parameter (CTCAE v5.0)", *(f"Grade {g}" for g in WORST_LEVELS), "Total"],
+                 rows, group_rows=frozenset(groups), empty_message="No safety set yet.",
+                 footnote="Baseline: the CTCAE v5.0 grade of the baseline value against its "
+                 "LLN/ULN (missing: no value, unit or needed limit). Post-baseline: the highest "
+                 "grade of a treatment-emergent adverse event with the parameter's CTCAE term, "
+                 "0 when there was none (the CRF records laboratory values at baseline only). "
+                 "Hypokalemia below the LLN but ≥ 3.0 mmol/L is graded 2 (worst case).")
 
 
 def _term_rows(frame: pd.DataFrame, n: int) -> list[list[str]]:
