@@ -9,7 +9,7 @@ import pytest
 from lifelines.datasets import load_lung, load_waltons
 
 from sgbm_redcap.analysis import clopper_pearson, cumulative_incidence, fit_km
-from sgbm_redcap.analysis.survival import fmt_time, reverse_km_followup
+from sgbm_redcap.analysis.survival import cox_hazard_ratio, fmt_time, reverse_km_followup
 from sgbm_redcap.errors import AnalysisInputError
 
 AML_TIME = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45]
@@ -147,3 +147,20 @@ def test_aalen_johansen_matches_the_hand_formula_with_ties():
     assert got.loc[4, "at_risk"] == 6  # 4, 5, 5, 6, 6, 7
     assert (got["lower"] <= got["cumulative_incidence"]).all()
     assert (got["upper"] >= got["cumulative_incidence"]).all()
+
+
+def test_cox_hazard_ratio_by_sex_on_lung_matches_r_coxph():
+    """DOMAIN §5.4: coxph(Surv(time, status) ~ sex, lung): HR 0.588 (0.424–0.816), p=0.0015."""
+    lung = load_lung()
+    hr = cox_hazard_ratio(lung["time"], lung["status"], lung["sex"] == 2)
+    assert (round(hr.hr, 3), round(hr.lower, 3), round(hr.upper, 3)) == (0.588, 0.424, 0.816)
+    assert round(hr.p, 4) == 0.0015 and (hr.n, hr.events) == (228, 165)
+    flipped = cox_hazard_ratio(lung["time"], lung["status"], lung["sex"] == 1)
+    assert math.isclose(flipped.hr, 1 / hr.hr, rel_tol=1e-6)
+
+
+def test_cox_hazard_ratio_needs_both_groups_and_an_event():
+    assert cox_hazard_ratio([1, 2, 3], [1, 0, 1], [1, 1, 1]) is None
+    assert cox_hazard_ratio([1, 2, 3], [0, 0, 0], [0, 1, 1]) is None
+    with pytest.raises(AnalysisInputError):
+        cox_hazard_ratio([1, 2, 3], [1, 0, 1], [0, 1])

@@ -93,6 +93,32 @@ def test_subgroup_estimates_flag_few_events():
     assert "5 events" in row.flag
 
 
+def test_two_level_subgroups_get_an_ipfs_hazard_ratio_against_the_first_level():
+    ids = [str(i) for i in range(24)]
+    m = pd.DataFrame({"record_id": ids, "ECOG": ["0–1"] * 12 + ["≥2"] * 12,
+                      "Subtype": ["A"] * 8 + ["B"] * 8 + ["C"] * 8})
+    # the ≥2 group progresses later: an HR below 1 against 0–1
+    months = [*range(1, 13), *range(3, 27, 2)]
+    ipfs = pd.DataFrame({"record_id": ids, "months": months, "event": [1] * 24})
+    bor = pd.DataFrame({"record_id": ids, "response": ["SD"] * 24})
+    est = subgroup_estimates(m, bor, ids, ipfs, ids).set_index(["subgroup", "level"])
+    from sgbm_redcap.analysis.survival import cox_hazard_ratio
+
+    expected = cox_hazard_ratio(months, [1] * 24, [0] * 12 + [1] * 12)
+    assert est.loc[("ECOG", "0–1"), "hr_reference"]
+    assert math.isnan(est.loc[("ECOG", "0–1"), "ipfs_hr"])
+    assert math.isclose(est.loc[("ECOG", "≥2"), "ipfs_hr"], expected.hr)
+    assert est.loc[("ECOG", "≥2"), "ipfs_hr"] < 1
+    assert math.isclose(est.loc[("ECOG", "≥2"), "ipfs_hr_upper"], expected.upper)
+    assert est.xs("Subtype")["ipfs_hr"].isna().all()      # three levels: no single contrast
+    assert not est.xs("Subtype")["hr_reference"].any()
+    # a level too small for its own median hides the contrast too (and only then)
+    small = subgroup_estimates(m, bor, ids, ipfs, ids[:16]).set_index(["subgroup", "level"])
+    assert math.isnan(small.loc[("ECOG", "≥2"), "ipfs_hr"])
+    kept = subgroup_estimates(m, bor, ids, ipfs, ids[:16], suppress=False)
+    assert kept.set_index(["subgroup", "level"])["ipfs_hr"].notna().sum() == 1
+
+
 def test_baseline_table_counts_missing():
     w = _world(n_resp=1, n_other=3)
     w.rows["demographics"][0]["ecog"] = ""

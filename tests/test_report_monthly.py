@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from sgbm_redcap.analysis import analyse_study
 from sgbm_redcap.dictionary.ctcae import OTHER_TERM_CODE
 from sgbm_redcap.dictionary.project import load_project
+from sgbm_redcap.reports.formatting import DASH
 from sgbm_redcap.reports.monthly import write_monthly_report
 from sgbm_redcap.reports.redaction import identifier_fields
 from sgbm_redcap.sandbox.cohort import generate_cohort
@@ -192,3 +193,16 @@ def test_lab_shift_table_shows_the_analysis_counts(report, results):
         expected = results.lab_shifts[(results.lab_shifts["parameter"] == parameter)
                                       & (results.lab_shifts["worst"] == "3")]["n"].sum()
         assert sum(int(r[4]) for r in body) == expected               # the "Grade 3" column
+
+
+def test_subgroup_table_shows_the_hazard_ratios_of_the_analysis(report, results):
+    files, _ = report
+    table = files.context.find("subgroup-ipfs")
+    assert table.columns[-1] == "HR (95% CI)"
+    shown = [r[-1] for r in table.rows if r[-1] not in ("", DASH, "1 (reference)")]
+    estimated = results.subgroups.dropna(subset=["ipfs_hr"])
+    assert len(estimated) >= 1 and len(shown) == len(estimated)
+    r = estimated.iloc[0]
+    assert f"{r.ipfs_hr:.2f} ({r.ipfs_hr_lower:.2f}–{r.ipfs_hr_upper:.2f})" in shown
+    assert sum(r[-1] == "1 (reference)" for r in table.rows) == int(
+        results.subgroups["hr_reference"].sum())

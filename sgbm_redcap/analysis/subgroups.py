@@ -15,7 +15,7 @@ import pandas as pd
 
 from sgbm_redcap.analysis.inputs import StudyData, prepare
 from sgbm_redcap.analysis.proportions import clopper_pearson
-from sgbm_redcap.analysis.survival import fit_km
+from sgbm_redcap.analysis.survival import cox_hazard_ratio, fit_km
 
 RADIATION = ("2", "3", "4", "5")  # cns_type: SRS, FSRT, WBRT, HA-WBRT
 ADC_AGENTS = ("sys_agents___20", "sys_agents___21")  # T-DXd, other ADC
@@ -102,16 +102,44 @@ def subgroup_estimates(membership: pd.DataFrame, bor: pd.DataFrame, ires: list[s
     ipfs = ipfs.set_index("record_id")
     rows = []
     for subgroup in [c for c in membership.columns if c != "record_id"]:
+        levels = []
         for level, ids in membership.groupby(subgroup)["record_id"]:
-            rows.append(_level(subgroup, level, set(ids), responders, set(ires), ipfs,
-                               set(fas), min_patients, min_events, suppress))
+            levels.append(_level(subgroup, level, set(ids), responders, set(ires), ipfs,
+                                 set(fas), min_patients, min_events, suppress))
+            levels[-1]["ids"] = set(ids)
+        _hazard_ratio(levels, ipfs, set(fas), suppress)
+        rows += levels
     return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+
+
+def _hazard_ratio(levels: list[dict], ipfs: pd.DataFrame, fas: set, suppress: bool) -> None:
+    """For a two-level subgroup, the iPFS Cox HR of the second level against the first (the
+    reference row says so); left blank when either level's iPFS estimate is flagged as small
+    and small subgroups are suppressed, and for subgroups of other sizes."""
+    for row in levels:
+        row.update(ipfs_hr=np.nan, ipfs_hr_lower=np.nan, ipfs_hr_upper=np.nan,
+                   hr_reference=False)
+    if len(levels) != 2:
+        return
+    reference, other = levels
+    levels[0]["hr_reference"] = True
+    if suppress and ("iPFS" in reference["flag"] or "iPFS" in other["flag"]):
+        return
+    in_fas = [i for i in sorted((reference["ids"] | other["ids"]) & fas) if i in ipfs.index]
+    if not in_fas:
+        return
+    times = ipfs.loc[in_fas]
+    hr = cox_hazard_ratio(times["months"], times["event"],
+                          [1 if i in other["ids"] else 0 for i in in_fas])
+    if hr is not None:
+        other.update(ipfs_hr=hr.hr, ipfs_hr_lower=hr.lower, ipfs_hr_upper=hr.upper)
 
 
 #: columns of :func:`subgroup_estimates` (also when there is no patient yet)
 ESTIMATE_COLUMNS = ["subgroup", "level", "n_ires", "responders", "iorr", "iorr_lower",
                     "iorr_upper", "n_fas", "ipfs_events", "ipfs_median", "ipfs_lower",
-                    "ipfs_upper", "flag"]
+                    "ipfs_upper", "ipfs_hr", "ipfs_hr_lower", "ipfs_hr_upper", "hr_reference",
+                    "flag"]
 
 
 def _level(subgroup, level, ids, responders, ires, ipfs, fas, min_patients, min_events,

@@ -230,3 +230,40 @@ def cumulative_incidence(
     out = pd.DataFrame(rows, columns=["time", "cumulative_incidence", "lower", "upper",
                                       "at_risk"])
     return out
+
+
+@dataclass(frozen=True)
+class HazardRatio:
+    """A two-group Cox hazard ratio (the group coded 1 against the group coded 0)."""
+
+    hr: float
+    lower: float
+    upper: float
+    p: float
+    n: int
+    events: int
+
+
+def cox_hazard_ratio(durations, events, group, *, confidence: float = 0.95,
+                     ) -> HazardRatio | None:
+    """Hazard ratio of ``group`` == 1 against ``group`` == 0 from a Cox model (lifelines
+    ``CoxPHFitter``: Efron ties, Wald CI and p), as DOMAIN §5.5 asks for a subgroup contrast.
+    None when the model cannot be estimated: a group without patients or no event at all."""
+    from lifelines import CoxPHFitter
+
+    t, e = _validate(durations, events)
+    g = np.asarray(group, dtype=float)
+    if len(g) != len(t):
+        raise AnalysisInputError("group and durations differ in length", column="group")
+    if not e.any() or not (g == 1).any() or not (g == 0).any():
+        return None
+    frame = pd.DataFrame({"t": t, "e": e, "g": g})
+    fitter = CoxPHFitter(alpha=1 - confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter on tiny groups
+        fitter.fit(frame, duration_col="t", event_col="e")
+    s = fitter.summary.loc["g"]
+    lower_col = next(c for c in s.index if c.startswith("exp(coef) lower"))
+    upper_col = next(c for c in s.index if c.startswith("exp(coef) upper"))
+    return HazardRatio(float(s["exp(coef)"]), float(s[lower_col]), float(s[upper_col]),
+                       float(s["p"]), int(len(t)), int(e.sum()))

@@ -320,7 +320,7 @@ def subgroup_ipfs_table(results: Any) -> Table:
     groups: set[int] = set()
     for subgroup, part in results.subgroups.groupby("subgroup", sort=False):
         groups.add(len(rows))
-        rows.append([str(subgroup), "", "", ""])
+        rows.append([str(subgroup), "", "", "", ""])
         for r in part.itertuples(index=False):
             if pd.isna(r.ipfs_median) and r.flag:
                 med = "not estimated †"
@@ -328,12 +328,22 @@ def subgroup_ipfs_table(results: Any) -> Table:
                 med = DASH
             else:
                 med = f"{num(r.ipfs_median)} ({num(r.ipfs_lower)}–{num(r.ipfs_upper)})"
-            rows.append([str(r.level), str(r.n_fas), str(r.ipfs_events), med])
+            if r.hr_reference:
+                hr = "1 (reference)"
+            elif pd.isna(r.ipfs_hr):
+                hr = DASH
+            else:
+                hr = f"{r.ipfs_hr:.2f} ({r.ipfs_hr_lower:.2f}–{r.ipfs_hr_upper:.2f})"
+            rows.append([str(r.level), str(r.n_fas), str(r.ipfs_events), med, hr])
     return Table("subgroup-ipfs", "Table 17. Median iPFS by subgroup (full analysis set)",
-                 ["Subgroup", "N", "Events", "Median iPFS, months (95% CI)"], rows,
+                 ["Subgroup", "N", "Events", "Median iPFS, months (95% CI)",
+                  "HR (95% CI)"], rows,
                  group_rows=frozenset(groups),
                  footnote=f"† Suppressed: fewer than {results.options.min_patients} patients "
-                 f"or {results.options.min_events} events. NR = not reached.")
+                 f"or {results.options.min_events} events. NR = not reached. HR: Cox model "
+                 "(Efron ties, Wald CI) of iPFS, the second level against the first, for "
+                 "subgroups of two levels, shown only when neither level is suppressed; "
+                 "descriptive only.")
 
 
 def efficacy_section(results: Any, subtype: pd.Series | None = None) -> Section:
