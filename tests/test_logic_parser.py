@@ -186,6 +186,15 @@ def test_hash_inside_a_string_is_not_a_comment() -> None:
     assert parse("[a] = '#1'") == Binary("=", f("a"), String("#1"))
 
 
+@pytest.mark.parametrize("inside", ["a\n# b", "a\r# b", "a\r\n  // b", "\r#"])
+def test_a_line_break_inside_a_string_does_not_start_a_comment_line(inside) -> None:
+    """Found by the round-trip property test: ``"\\r#"`` lost its closing quote to a
+    'comment' that began inside the string."""
+    assert parse(f"[a] = '{inside}'\n# a real comment\nor [b] = 1") == parse(
+        f"[a] = '{inside}' or [b] = 1")
+    assert parse(f'"{inside}"') == String(inside)
+
+
 # -- errors a site manager can act on ----------------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -58,18 +58,37 @@ class Token:
 
 
 def strip_comments(text: str) -> str:
-    """Blank out ``//`` and ``#`` comment lines, keeping every other character's offset."""
+    """Blank out ``//`` and ``#`` comment lines, keeping every other character's offset.
+
+    A comment line is one whose first non-blank characters are ``//`` or ``#``; a line break
+    (``\\n`` or ``\\r``) inside a quoted string does not start a line, so a string holding
+    ``"a\\n# b"`` stays whole.
+    """
     if "//" not in text and "#" not in text:
         return text
-    lines = text.splitlines(keepends=True)
-    out = []
-    for line in lines:
-        stripped = line.lstrip()
-        if stripped.startswith("//") or stripped.startswith("#"):
-            body = line.rstrip("\r\n")
-            out.append(" " * len(body) + line[len(body):])
-        else:
-            out.append(line)
+    out = list(text)
+    quote = ""
+    at_line_start = True
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+            i += 1
+            continue
+        if at_line_start and ch in " \t\f\v":
+            i += 1
+            continue
+        if at_line_start and (ch == "#" or text.startswith("//", i)):
+            while i < n and text[i] not in "\r\n":
+                out[i] = " "
+                i += 1
+            continue
+        at_line_start = ch in "\r\n"
+        if ch in "'\"":
+            quote = ch
+        i += 1
     return "".join(out)
 
 
