@@ -526,9 +526,11 @@ def build() -> list[Row]:
 
     # ---------------------------------------------------------------- adverse_events (R)
     b.start("adverse_events")
+    # 85 terms: REDCap's auto-complete dropdown lets a site type part of the term
     b.dropdown("ae_term", "Adverse event (CTCAE v5.0 term)", ctcae_choices(), required=True,
-               annotation="", note="One instance per event and grade episode; choose Other "
-                                   "only if the term is not listed")
+               validation="autocomplete",
+               annotation="", note="One instance per event and grade episode; type part of "
+                                   "the term; choose Other only if the term is not listed")
     b.text("ae_term_other", "Other adverse event, verbatim term",
            branching="[ae_term] = '999'", required=True)
     b.text("ae_ctcae_version", "CTCAE version", annotation="@DEFAULT='5.0' @READONLY",

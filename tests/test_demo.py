@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sgbm_redcap.cli import main
+from sgbm_redcap.dictionary.project import load_project
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +25,13 @@ def test_demo_runs_every_step_and_says_where_the_files_are(demo):
     assert result.exit_code == 0, result.output
     steps = re.findall(r"^· (.*)$", result.output, flags=re.M)
     assert steps[0].startswith("sandbox REDCap listening on http://127.0.0.1:")
-    assert steps[1].startswith("study project 1.0.0 built from redcap_project/; 30 ")
+    version = load_project("redcap_project").version
+    assert steps[1].startswith(f"study project {version} built from redcap_project/; 30 ")
     assert steps[2].startswith("first sweep:") and steps[3].startswith("sites corrected")
     assert steps[4].startswith("second sweep:")
     assert steps[-1] == "sandbox stopped"
     for name in ("monthly_report_2026-11-25.html", "data_quality_2026-11-25.html",
-                 "codebook_1.0.0.html"):
+                 f"codebook_{version}.html"):
         assert (out / name).is_file() and str(out / name) in result.output
     assert list((out / "site_queries").glob("queries_site_*.html"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -127,6 +128,14 @@ def _reword_choice(rows):
         "1, No action | 2, Interrupted or delayed | 3, Dose reduced | 4, Discontinued"
 
 
+def _autocomplete_off(rows):
+    row(rows, "ae_term")["text_validation_type_or_show_slider_number"] = ""
+
+
+def _validation_type(rows):
+    row(rows, "height_cm")["text_validation_type_or_show_slider_number"] = "integer"
+
+
 def _move_field(rows):
     f = row(rows, "trop2_pct")
     rows.remove(f)
@@ -140,6 +149,8 @@ CASES = [
     (_relabel, "note-changed", SAFE, "ae_grade"),
     (_loosen, "range-loosened", SAFE, "weight_kg"),
     (_add_choice, "choice-added", SAFE, "ia_modality"),
+    (_autocomplete_off, "autocomplete-changed", SAFE, "ae_term"),
+    (_validation_type, "validation-changed", REVIEW, "height_cm"),
     (_tighten, "range-tightened", REVIEW, "weight_kg"),
     (_branching, "branching-changed", REVIEW, "death_date"),
     (_require, "required-added", REVIEW, "height_cm"),
@@ -267,14 +278,14 @@ def test_project_repeating_and_dags(tmp_path) -> None:
 
 def test_project_version_bump(tmp_path) -> None:
     def bump(toml: str) -> str:
-        return toml.replace('version = "1.0.0"', 'version = "1.1.0"')
+        return re.sub(r'^version = "[^"]+"', 'version = "99.0.0"', toml, flags=re.M)
 
     assert _kinds(tmp_path, toml_edit=bump) == {("version-changed", SAFE)}
 
 
 def test_project_change_with_a_version_bump_lists_only_the_change(tmp_path) -> None:
     def bump(toml: str) -> str:
-        return toml.replace('version = "1.0.0"', 'version = "1.1.0"')
+        return re.sub(r'^version = "[^"]+"', 'version = "99.0.0"', toml, flags=re.M)
 
     assert _kinds(tmp_path, toml_edit=bump, csv_edit=_relabel) == {
         ("label-changed", SAFE), ("note-changed", SAFE)}

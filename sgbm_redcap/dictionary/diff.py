@@ -288,6 +288,13 @@ class _Differ:
     def _validation(self, o: Field, n: Field) -> None:
         ov, nv = o.validation_type, n.validation_type
         if ov != nv:
+            if (n.field_type in ("dropdown", "sql") and o.field_type == n.field_type
+                    and {ov.lower(), nv.lower()} <= {"", "autocomplete"}):
+                # REDCap's auto-complete dropdown changes how the list is shown, not what a
+                # value may be: stored codes are checked against the choices as before
+                self.add("autocomplete-changed", SAFE, n,
+                         f"auto-complete {'turned on' if nv else 'turned off'}", ov, nv)
+                return
             if not nv:
                 self.add("validation-removed", SAFE, n, f"validation {ov} removed", ov, nv)
             else:
