@@ -9,6 +9,8 @@ import textwrap
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sgbm_redcap.dictionary import load_dictionary
 from sgbm_redcap.errors import SourceDataError
@@ -239,3 +241,27 @@ def test_designated_events_decide_a_forms_rows_and_values_stay_with_their_rows()
     ae = t["adverse_events"]
     assert ae[["record_id", "redcap_repeat_instance"]].values.tolist() == [["1", 1]]
     assert ae["ae_sites___2"].tolist() == [True] and ae["ae_grade"].astype(str).tolist() == ["G3"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from("abcdef"), max_size=4, unique=True),
+                          st.lists(st.sampled_from("abcdef"), max_size=3, unique=True)),
+                max_size=5))
+def test_applying_sweeps_at_once_gives_what_applying_them_one_by_one_gives(sweeps):
+    """Each sweep: the records it fetched (rows) and the records it replaced (fetched plus
+    deleted ones); the cache's one-pass merge must equal filter-then-append per sweep."""
+    from sgbm_redcap.source.cache import apply_deltas
+
+    def rows(records, tag):
+        return pd.DataFrame({"record_id": [r for r in records for _ in (1, 2)],
+                             "v": [f"{tag}{r}{i}" for r in records for i in (1, 2)]})
+
+    base = rows(list("abcdef"), "base")
+    deltas = [(rows(fetched, f"d{k}"), sorted(set(fetched) | set(deleted)))
+              for k, (fetched, deleted) in enumerate(sweeps)]
+    expected = base
+    for delta_rows, replaced in deltas:
+        expected = pd.concat([expected[~expected["record_id"].isin(replaced)], delta_rows],
+                             ignore_index=True)
+    got = apply_deltas(base, deltas, "record_id")
+    pd.testing.assert_frame_equal(got, expected)
