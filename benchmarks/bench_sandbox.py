@@ -7,10 +7,13 @@ Two data densities, both on the study dictionary (``redcap_project/``):
 
 * ``cohort`` (the headline): the synthetic cohort's own density (~28.6 flat rows, ~580
   values per patient: SG administrations, assessments, AEs...), made by repeating a
-  100-patient cohort under new record names; rows are sent export-shaped (every column,
-  mostly blank), as a flat-export round trip would send them; ``--sparse`` sends only each
-  row's non-blank values instead, as a client posting its own dicts does (same records,
-  same stored data, ~7x fewer cells on the wire);
+  100-patient cohort under new record names. ``--rows`` says how the rows are sent:
+  ``forms`` (default, the headline): each row with the columns of the forms it shows, some
+  blank (a base row all 173 non-repeating columns, a repeating row its own form's; ~26
+  cells per row), as the cohort generator and a client posting per-form dicts build them;
+  ``sparse``: only the non-blank values; ``export``: every one of the project's columns on
+  every row, blank where the row has nothing, as a flat export sent straight back does
+  (~10x the cells of ``forms``);
 * ``one-instance``: every record has the non-repeating forms filled and one instance of each
   repeating instrument (10 rows per record).
 
@@ -92,23 +95,27 @@ def one_instance_rows(sb: Sandbox, pid: int, n: int) -> list[list[dict[str, str]
     return out
 
 
-def cohort_rows(n: int, *, sparse: bool = False) -> list[list[dict[str, str]]]:
-    """``n`` records at the cohort's density, export-shaped (every column) or, ``sparse``,
-    with only the non-blank values (and the row keys), as a client sending its own dicts."""
+def cohort_rows(n: int, *, rows: str = "forms",
+                columns: list[str] | None = None) -> list[list[dict[str, str]]]:
+    """``n`` records at the cohort's density, shaped as ``rows`` says (see the module
+    docstring); ``export`` needs the project's flat-export ``columns``."""
     from sgbm_redcap.sandbox.cohort import generate_cohort
 
     cohort = generate_cohort(n=100, seed=20240801, problem_rate=0.0)
     by_record: dict[str, list[dict[str, str]]] = {}
     keys = ("record_id", "redcap_repeat_instrument", "redcap_repeat_instance")
+    blank_row = dict.fromkeys(columns or (), "")
     for row in cohort.clean_records:
-        by_record.setdefault(str(row["record_id"]), []).append(
-            {k: ("" if v is None else str(v)) for k, v in row.items()
-             if not sparse or k in keys or v not in (None, "")})
+        values = {k: ("" if v is None else str(v)) for k, v in row.items()
+                  if rows != "sparse" or k in keys or v not in (None, "")}
+        if rows == "export":
+            values = {**blank_row, **values}
+        by_record.setdefault(str(row["record_id"]), []).append(values)
     template = list(by_record.values())
     out = []
     for i in range(n):
-        rows = template[i % len(template)]
-        out.append([dict(r, record_id=str(i + 1)) for r in rows])
+        rows_of = template[i % len(template)]
+        out.append([dict(r, record_id=str(i + 1)) for r in rows_of])
     return out
 
 
@@ -117,7 +124,7 @@ def request(sb: Sandbox, **params: str) -> tuple[int, bytes]:
     return status, body
 
 
-def run(density: str, n: int, repeat: int, sparse: bool = False) -> dict[str, float]:
+def run(density: str, n: int, repeat: int, rows: str = "forms") -> dict[str, float]:
     project = load_project(ROOT / "redcap_project")
     imports, exports, import_cpu, export_cpu = [], [], [], []
     n_rows = n_values = 0
@@ -128,7 +135,15 @@ def run(density: str, n: int, repeat: int, sparse: bool = False) -> dict[str, fl
                                       repeating_forms=project.repeating_forms,
                                       dags=list(project.dags))
             pid = sb.store.token_owner(token)[0]
-            records = (cohort_rows(n, sparse=sparse) if density == "cohort"
+            columns = None
+            if rows == "export":
+                status, header = request(sb, token=token, content="exportFieldNames",
+                                         format="json")
+                meta = sb.store.meta(pid)
+                columns = ([meta.record_id, "redcap_repeat_instrument", "redcap_repeat_instance"]
+                           + [f["export_field_name"] for f in json.loads(header)
+                              if f["export_field_name"] != meta.record_id])
+            records = (cohort_rows(n, rows=rows, columns=columns) if density == "cohort"
                        else one_instance_rows(sb, pid, n))
             n_rows = sum(len(r) for r in records)
             n_values = sum(1 for rs in records for r in rs for k, v in r.items()
@@ -164,9 +179,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--density", choices=["one-instance", "cohort", "both"], default="both")
-    parser.add_argument("--sparse", action="store_true",
-                        help="cohort rows carry only their non-blank values (default: every "
-                             "column, as a flat export sends them back)")
+    parser.add_argument("--rows", choices=["forms", "sparse", "export"], default="forms",
+                        help="how cohort rows are sent: the columns of their forms (default), "
+                             "only non-blank values, or every column (a flat export sent back)")
     args = parser.parse_args()
     densities = ["cohort", "one-instance"] if args.density == "both" else [args.density]
     import os
@@ -174,12 +189,15 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(wall-clock figures suffer when the machine is shared; CPU time does not)")
     for density in densities:
-        r = run(density, args.records, args.repeat, sparse=args.sparse)
+        r = run(density, args.records, args.repeat, rows=args.rows)
         rate, cpu_rate = r["records"] / r["import_s"], r["records"] / r["import_cpu"]
         headline = ""
         if density == "cohort":
-            headline = (" (sparse rows: only non-blank values)" if args.sparse else
-                        " (HEADLINE: the study cohort's real density, export-shaped rows)")
+            headline = {"forms": " (HEADLINE: the study cohort's density, rows with their "
+                                 "forms' columns)",
+                        "sparse": " (rows with only their non-blank values)",
+                        "export": " (every column on every row: a flat export sent back)",
+                        }[args.rows]
         print(f"[{density}]{headline} {r['records']} records, {r['rows']} rows, "
               f"{r['values']} values, median of {args.repeat}")
         print(f"  import: {r['import_s']:.2f} s wall ({r['import_cpu']:.2f} s CPU) over "
