@@ -585,7 +585,11 @@ def _csv_line(*parts: str) -> str:
 @endpoint("record", "import")
 def import_records(ctx: Context) -> Response:
     ctx.require("api_import")
-    return _import_records(ctx)
+    # planning reads the stored state (the next "new" instance of a record, which records
+    # exist and in which DAG): the whole import holds the store's write lock, so two
+    # concurrent imports cannot plan on the same state and overwrite each other's instances
+    with ctx.store.write_lock:
+        return _import_records(ctx)
 
 
 def _import_records(ctx: Context) -> Response:
