@@ -119,12 +119,29 @@ def cohort_rows(n: int, *, rows: str = "forms",
     return out
 
 
+def encode_rows(rows: list[dict[str, str]], data_format: str) -> str:
+    """An import's ``data``: a JSON array, or CSV whose header is every column any row has
+    (CSV is rectangular: a row without a column sends it blank), as PyCap sends a DataFrame."""
+    if data_format == "json":
+        return json.dumps(rows)
+    import csv
+    import io
+
+    header = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
 def request(sb: Sandbox, **params: str) -> tuple[int, bytes]:
     status, _, body = sb.handle(urlencode(params).encode())
     return status, body
 
 
-def run(density: str, n: int, repeat: int, rows: str = "forms") -> dict[str, float]:
+def run(density: str, n: int, repeat: int, rows: str = "forms",
+        data_format: str = "json") -> dict[str, float]:
     project = load_project(ROOT / "redcap_project")
     imports, exports, import_cpu, export_cpu = [], [], [], []
     n_rows = n_values = 0
@@ -150,9 +167,10 @@ def run(density: str, n: int, repeat: int, rows: str = "forms") -> dict[str, flo
                            if v != "" and not k.startswith("redcap_"))
             # bodies are encoded before the clock starts: the client's work is not the server's
             bodies = [urlencode({
-                "token": token, "content": "record", "format": "json", "type": "flat",
+                "token": token, "content": "record", "format": data_format, "type": "flat",
                 "returnFormat": "json",
-                "data": json.dumps([row for rows in records[start:start + BATCH] for row in rows]),
+                "data": encode_rows([row for rows in records[start:start + BATCH]
+                                     for row in rows], data_format),
             }).encode() for start in range(0, n, BATCH)]
             t0, c0 = time.perf_counter(), time.process_time()
             for body in bodies:
@@ -179,6 +197,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--density", choices=["one-instance", "cohort", "both"], default="both")
+    parser.add_argument("--format", dest="data_format", choices=["json", "csv"], default="json",
+                        help="import data format (csv: every column on every row, as PyCap "
+                             "sends a DataFrame)")
     parser.add_argument("--rows", choices=["forms", "sparse", "export"], default="forms",
                         help="how cohort rows are sent: the columns of their forms (default), "
                              "only non-blank values, or every column (a flat export sent back)")
@@ -189,7 +210,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
           "(wall-clock figures suffer when the machine is shared; CPU time does not)")
     for density in densities:
-        r = run(density, args.records, args.repeat, rows=args.rows)
+        r = run(density, args.records, args.repeat, rows=args.rows,
+                data_format=args.data_format)
         rate, cpu_rate = r["records"] / r["import_s"], r["records"] / r["import_cpu"]
         headline = ""
         if density == "cohort":
@@ -198,7 +220,7 @@ def main() -> None:
                         "sparse": " (rows with only their non-blank values)",
                         "export": " (every column on every row: a flat export sent back)",
                         }[args.rows]
-        print(f"[{density}]{headline} {r['records']} records, {r['rows']} rows, "
+        print(f"[{density}, {args.data_format}]{headline} {r['records']} records, {r['rows']} rows, "
               f"{r['values']} values, median of {args.repeat}")
         print(f"  import: {r['import_s']:.2f} s wall ({r['import_cpu']:.2f} s CPU) over "
               f"{r['import_requests']} requests -> {rate:,.0f} records/s wall, "

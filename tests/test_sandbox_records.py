@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -308,3 +309,15 @@ def test_json_numbers_and_booleans_are_values_not_blanks(project):
     rows = {r["record_id"]: r for r in project.export_records(fields=["eligible", "age", "kps"])}
     assert (rows["30"]["eligible"], rows["30"]["age"], rows["30"]["kps"]) == ("0", "40", "90")
     assert rows["31"]["eligible"] == "0"
+
+
+def test_malformed_csv_data_is_a_400_that_says_why(sandbox, token):
+    """A CSV the csv module cannot read (a bare carriage return inside an unquoted field) is
+    REDCap's 400 "not formatted correctly", not a server error."""
+    from urllib.parse import urlencode
+
+    status, _, body = sandbox.handle(urlencode({
+        "token": token, "content": "record", "format": "csv", "returnFormat": "json",
+        "data": "record_id,age\n\r1,2\n"}).encode())
+    assert status == 400
+    assert "not formatted correctly" in json.loads(body)["error"]

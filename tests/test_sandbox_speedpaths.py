@@ -369,3 +369,33 @@ def test_row_local_calcs_give_what_the_whole_table_evaluation_gives(tmp_path, mo
     assert local == whole
     assert {name for row in local.values() for name in row} >= {
         "age_sg_start", "er_low", "her2_low", "ia_sld", "ea_sld"}
+
+
+def _dict_reader_rows(text: str) -> list[dict[str, str]]:
+    """The CSV reading before: csv.DictReader, keys stripped, None (missing cell) as blank,
+    cells beyond the header dropped."""
+    import csv as csv_module
+
+    return [{str(k).strip(): ("" if v is None else v) for k, v in r.items() if k is not None}
+            for r in csv_module.DictReader(io.StringIO(text))]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet=st.sampled_from(list('ab ,"\n\r')), max_size=4),
+                         max_size=4), max_size=5))
+def test_csv_import_rows_are_what_dict_reader_gives(lines):
+    """Any CSV text (ragged rows, blank lines, quoted line breaks, padded or repeated header
+    names) is read into the same rows as csv.DictReader read it."""
+    from sgbm_redcap.sandbox.protocol import _csv_rows
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(lines)
+    text = buf.getvalue() + ("\n\n" if lines else "")
+
+    def outcome(read):
+        try:
+            return read(text)
+        except csv.Error as exc:  # e.g. a lone carriage return in an unquoted field
+            return ("csv.Error", str(exc))
+
+    assert outcome(_csv_rows) == outcome(_dict_reader_rows)

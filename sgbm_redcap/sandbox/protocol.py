@@ -310,14 +310,38 @@ def parse_data(data: str, fmt: str, *, raw: bool = False) -> list[dict[str, Any]
         return [{str(k): (v if type(v) is str else to_text(v)) for k, v in r.items()}
                 for r in obj]
     if fmt == "csv":
-        text = data.lstrip("\ufeff")
-        reader = csv.DictReader(io.StringIO(text))
-        rows = []
-        for r in reader:
-            rows.append({str(k).strip(): ("" if v is None else v) for k, v in r.items()
-                         if k is not None})
-        return rows
+        try:
+            return _csv_rows(data.lstrip("\ufeff"))
+        except csv.Error as exc:
+            raise ApiError(f"The data being imported is not formatted correctly. CSV error: "
+                           f"{exc}") from exc
     return _parse_xml_items(data)
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    """CSV rows keyed by the stripped header names: a short row is padded with blanks, cells
+    beyond the header are dropped, blank lines are skipped: what ``csv.DictReader`` gives
+    (with blank for its ``None``s), without its per-cell Python work (a flat export sent back
+    is ~4 M cells per 500 records; reading them took 1.0 s of a 1.3 s request)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return []
+    names = [h.strip() for h in header]
+    if len(set(names)) < len(set(header)):
+        # names that differ only in surrounding spaces: DictReader keeps them apart until the
+        # keys are stripped, which decides which value wins; read exactly as it does
+        return [{str(k).strip(): ("" if v is None else v) for k, v in r.items() if k is not None}
+                for r in csv.DictReader(io.StringIO(text))]
+    width = len(names)
+    rows = []
+    for cells in reader:
+        if not cells:
+            continue
+        if len(cells) < width:
+            cells += [""] * (width - len(cells))
+        rows.append(dict(zip(names, cells, strict=False)))
+    return rows
 
 
 def _float_text(literal: str) -> str:
