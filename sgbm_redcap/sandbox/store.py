@@ -100,6 +100,18 @@ def _compact_dumps(values: Any) -> str:
         return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
+def select_for_records(conn: sqlite3.Connection, sql: str, pid: int,
+                       records: list[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (a query ending in ``WHERE pid=?``) for the named records only,
+    asked 500 names at a time (under SQLite's limit on bound parameters)."""
+    found: list[tuple[Any, ...]] = []
+    for i in range(0, len(records), 500):
+        batch = records[i:i + 500]
+        found += conn.execute(f"{sql} AND record IN ({','.join('?' * len(batch))})",
+                              (pid, *batch)).fetchall()
+    return found
+
+
 class Store:
     """Thread-safe access to one sandbox database."""
 
@@ -211,13 +223,7 @@ class Store:
         sql = "SELECT record, rows FROM record_rows WHERE pid=?"
         if records is None:
             return conn.execute(sql + " ORDER BY record", (pid,)).fetchall()
-        found: list[tuple[str, str]] = []
-        for i in range(0, len(records), 500):
-            batch = records[i:i + 500]
-            found += conn.execute(sql + f" AND record IN ({','.join('?' * len(batch))})",
-                                  (pid, *batch)).fetchall()
-        found.sort()
-        return found
+        return sorted(select_for_records(conn, sql, pid, records))
 
     def read_rows(self, pid: int, records: list[str] | None = None, *,
                   conn: sqlite3.Connection | None = None) -> dict[RowKey, dict[str, Any]]:

@@ -28,6 +28,7 @@ from ..protocol import (
     parse_data,
     to_text,
 )
+from ..store import select_for_records
 from ..validation import canonical_date, convert_date, make_validator
 
 log = logging.getLogger(__name__)
@@ -978,13 +979,8 @@ def _max_instance(ctx: Context, rec: str, ev: str, ri: str) -> int:
 def _stored_dags(conn: Any, pid: int, names: list[str]) -> dict[str, str]:
     """record → DAG of those of ``names`` that exist (the rest of the project is not read, so
     an import's cost does not grow with the project)."""
-    found: dict[str, str] = {}
-    for i in range(0, len(names), 500):
-        batch = names[i:i + 500]
-        found.update(conn.execute(
-            f"SELECT record, dag FROM records WHERE pid=? AND record IN "
-            f"({','.join('?' * len(batch))})", (pid, *batch)).fetchall())
-    return found
+    return dict(select_for_records(conn, "SELECT record, dag FROM records WHERE pid=?", pid,
+                                   names))
 
 
 def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str],
