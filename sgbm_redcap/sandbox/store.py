@@ -236,13 +236,15 @@ class Store:
                 for ev, ins, inst, values in rows}
 
     def write_rows(self, conn: sqlite3.Connection, pid: int,
-                   rows: dict[RowKey, dict[str, Any]]) -> None:
+                   rows: dict[RowKey, dict[str, Any]], *, whole_records: bool = False) -> None:
         """Replace the given rows (an empty dict deletes the row); other rows of the same
-        records stay as stored. A record left without rows has no stored rows at all."""
+        records stay as stored. A record left without rows has no stored rows at all.
+        ``whole_records``: ``rows`` holds every row of each record it names (as an import
+        that read them has), so nothing stored is read back to merge with."""
         by_record: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
         for (rec, ev, ins, inst), values in rows.items():
             by_record.setdefault(rec, {})[(ev, ins, inst)] = values
-        stored = self._stored_records(conn, pid, list(by_record))
+        stored = [] if whole_records else self._stored_records(conn, pid, list(by_record))
         if stored:
             parsed = json.loads("[" + ",".join(r[1] for r in stored) + "]")
             for (rec, _), old_rows in zip(stored, parsed, strict=True):

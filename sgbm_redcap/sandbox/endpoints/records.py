@@ -1073,8 +1073,9 @@ def _write(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str],
                     notes.append(f"{col} = '{v}'")
         rows.update(changed)
         # the rows are this request's own copies: calcs may update them in place
-        changed.update(_recalculate(ctx, rows, names))
-        ctx.store.write_rows(conn, pid, changed)
+        _recalculate(ctx, rows, names)
+        # ``rows`` now holds every row of the touched records, as they are to be stored
+        ctx.store.write_rows(conn, pid, rows, whole_records=True)
         conn.executemany(
             "INSERT INTO records (pid, record, dag, created, modified) VALUES (?,?,?,?,?) "
             "ON CONFLICT (pid, record) DO UPDATE SET modified=excluded.modified",
