@@ -100,14 +100,16 @@ def subgroup_estimates(membership: pd.DataFrame, bor: pd.DataFrame, ires: list[s
     """
     responders = set(bor.loc[bor["response"].isin(("CR", "PR")), "record_id"])
     ipfs = ipfs.set_index("record_id")
+    in_ires, in_fas = set(ires), set(fas)
     rows = []
     for subgroup in [c for c in membership.columns if c != "record_id"]:
         levels = []
         for level, ids in membership.groupby(subgroup)["record_id"]:
-            levels.append(_level(subgroup, level, set(ids), responders, set(ires), ipfs,
-                                 set(fas), min_patients, min_events, suppress))
-            levels[-1]["ids"] = set(ids)
-        _hazard_ratio(levels, ipfs, set(fas), suppress)
+            members = set(ids)
+            levels.append(_level(subgroup, level, members, responders, in_ires, ipfs, in_fas,
+                                 min_patients, min_events, suppress))
+            levels[-1]["ids"] = members  # for the hazard ratio; not a column
+        _hazard_ratio(levels, ipfs, in_fas, suppress)
         rows += levels
     return pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
 
