@@ -31,11 +31,12 @@ BASELINE_LEVELS = ("0", "1", "2", "3", "4", "Missing")
 WORST_LEVELS = ("0", "1", "2", "3", "4", "5")
 
 
-def _below(value: float, lln: float | None, cuts: tuple[float, float, float] | None,
+def _below(value: float, lln: float | None, cuts: tuple[float, float, float],
            g2_at_lln: bool = False) -> int | None:
     """Grade of a "decreased" parameter: ``cuts`` are the G2, G3 and G4 upper bounds (value
-    below the bound → that grade); below the LLN otherwise → G1 (G2 when ``g2_at_lln``)."""
-    g2, g3, g4 = cuts or (np.nan, np.nan, np.nan)
+    below the bound → that grade; NaN: no such grade); below the LLN otherwise → G1 (G2 when
+    ``g2_at_lln``)."""
+    g2, g3, g4 = cuts
     if value < g4:
         return 4
     if value < g3:
@@ -135,11 +136,11 @@ def lab_shifts(tables: Any, adverse_events: pd.DataFrame, population: list[str])
     teae = adverse_events[adverse_events["teae"] & adverse_events["record_id"].isin(population)]
     out = []
     for p in LAB_PARAMETERS:
+        # prepare() gives demographics every lab column of the schema, blank if not sent
         columns = [f"{p.field}{suffix}" for suffix in ("", "_unit", "_lln", "_uln")]
-        values = demo[columns] if set(columns) <= set(demo.columns) else pd.DataFrame(
-            index=demo.index, columns=columns)
         baseline = pd.Series(
-            [_level(baseline_lab_grade(p, *row)) for row in values.itertuples(index=False)],
+            [_level(baseline_lab_grade(p, *row))
+             for row in demo[columns].itertuples(index=False)],
             index=demo.index, dtype=object)
         hits = teae[teae["ae_term"].isin(p.ae_terms)]
         worst = hits.groupby("record_id")["grade"].max().reindex(demo.index).fillna(0)
