@@ -219,3 +219,19 @@ def test_cli_create_project_writes_the_token_only_to_the_token_file(tmp_path):
     written = token_file.read_text().strip()
     assert len(written) == 32 and written not in result.output
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_deleting_an_event_deletes_its_data_and_only_its_data(long_project):
+    """Rows of the deleted event go; the records' other events stay as they were; a record
+    whose only data was in that event is gone."""
+    p = long_project
+    assert p.import_records([{"study_id": "99", "redcap_event_name": "dose_1_arm_1",
+                              "pmq3": "1"}]) == {"count": 1}
+    before = p.export_records()
+    assert any(r["redcap_event_name"] == "dose_1_arm_1" for r in before)
+    assert p.delete_events(["dose_1_arm_1"]) == 1
+    after = p.export_records()
+    assert after == [r for r in before if r["redcap_event_name"] != "dose_1_arm_1"
+                     and r["study_id"] != "99"]
+    assert "99" not in {r["study_id"] for r in after}
+    assert p.generate_next_record_name() == str(max(int(r["study_id"]) for r in after) + 1)

@@ -366,7 +366,10 @@ def _delete_event_data(ctx: Context, events: list[str]) -> None:
     gone = set(events)
     with ctx.store.write() as conn:
         stored = ctx.store.read_rows(ctx.pid, conn=conn)
-        ctx.store.write_rows(conn, ctx.pid, {k: {} for k in stored if k[1] in gone})
+        hit = {k[0] for k in stored if k[1] in gone}
+        ctx.store.write_rows(conn, ctx.pid, {k: {} if k[1] in gone else v
+                                             for k, v in stored.items() if k[0] in hit},
+                             whole_records=True)
         conn.execute("DELETE FROM records WHERE pid=? AND record NOT IN "
                      "(SELECT record FROM record_rows WHERE pid=?)", (ctx.pid, ctx.pid))
 
