@@ -12,7 +12,7 @@ import statistics
 import time
 
 from sgbm_redcap.analysis import analyse_study
-from sgbm_redcap.sandbox.cohort import generate_cohort
+from sgbm_redcap.synthetic.cohort import generate_cohort
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sgbm_redcap.sandbox.cohort import generate_cohort  # noqa: E402
 from sgbm_redcap.source.cache import apply_deltas  # noqa: E402
+from sgbm_redcap.synthetic.cohort import generate_cohort  # noqa: E402
 
 
 def one_by_one(base: pd.DataFrame, deltas: list[tuple[pd.DataFrame, list[str]]]) -> pd.DataFrame:

@@ -9,8 +9,8 @@ import tempfile
 import time
 
 from sgbm_redcap.sandbox import Sandbox
-from sgbm_redcap.sandbox.cohort import generate_cohort
-from sgbm_redcap.sandbox.seed import seed_study
+from sgbm_redcap.synthetic.cohort import generate_cohort
+from sgbm_redcap.synthetic.seed import seed_study
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:

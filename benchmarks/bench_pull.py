@@ -41,9 +41,9 @@ from pathlib import Path
 import redcap
 
 from sgbm_redcap.config import Settings
-from sgbm_redcap.sandbox.cohort import generate_cohort
-from sgbm_redcap.sandbox.seed import seed_study
 from sgbm_redcap.source import RedcapSource
+from sgbm_redcap.synthetic.cohort import generate_cohort
+from sgbm_redcap.synthetic.seed import seed_study
 
 
 def _free_port() -> int:

@@ -31,8 +31,8 @@ def main() -> None:
     from sgbm_redcap.reports.env import render
     from sgbm_redcap.reports.monthly import build_monthly_context
     from sgbm_redcap.reports.pdf import html_to_pdf
-    from sgbm_redcap.sandbox.cohort import generate_cohort
     from sgbm_redcap.source import build_tables
+    from sgbm_redcap.synthetic.cohort import generate_cohort
 
     project = load_project(Path(__file__).resolve().parents[1] / "redcap_project")
     cohort = generate_cohort(n=args.patients, seed=20240801, problem_rate=0.1)

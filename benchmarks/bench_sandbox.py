@@ -99,7 +99,7 @@ def cohort_rows(n: int, *, rows: str = "forms",
                 columns: list[str] | None = None) -> list[list[dict[str, str]]]:
     """``n`` records at the cohort's density, shaped as ``rows`` says (see the module
     docstring); ``export`` needs the project's flat-export ``columns``."""
-    from sgbm_redcap.sandbox.cohort import generate_cohort
+    from sgbm_redcap.synthetic.cohort import generate_cohort
 
     cohort = generate_cohort(n=100, seed=20240801, problem_rate=0.0)
     by_record: dict[str, list[dict[str, str]]] = {}

@@ -30,9 +30,9 @@ def sweep_small(n: int) -> dict[str, float]:
     from sgbm_redcap.config import Settings
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
-    from sgbm_redcap.sandbox.seed import seed_study
     from sgbm_redcap.source import RedcapSource
     from sgbm_redcap.sweep import make_backend, run_sweep, study_dictionary
+    from sgbm_redcap.synthetic.seed import seed_study
 
     with tempfile.TemporaryDirectory() as tmp:
         sb = Sandbox(tmp)
@@ -86,8 +86,8 @@ def _large_child(csv_path: str, url: str, token: str, queue: mp.Queue) -> None:
 def export_large(n: int, folder: Path) -> Path:
     """The n-patient cohort (10% with a planted problem) as a flat CSV export."""
     from sgbm_redcap.dictionary.project import load_project
-    from sgbm_redcap.sandbox.cohort import generate_cohort
     from sgbm_redcap.sweep import study_dictionary
+    from sgbm_redcap.synthetic.cohort import generate_cohort
 
     project = load_project(ROOT / "redcap_project")
     cohort = generate_cohort(n, problem_rate=0.1, sites=project.dags[:5])

@@ -100,10 +100,10 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
     from sgbm_redcap.dictionary.project import load_project
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
-    from sgbm_redcap.sandbox.cohort import DEFAULT_SEED
-    from sgbm_redcap.sandbox.seed import DEFAULT_PROJECT_DIR, seed_study
     from sgbm_redcap.source import RedcapSource
     from sgbm_redcap.sweep import make_backend, run_sweep
+    from sgbm_redcap.synthetic.cohort import DEFAULT_SEED
+    from sgbm_redcap.synthetic.seed import DEFAULT_PROJECT_DIR, seed_study
 
     say = step or (lambda message: log.info("%s", message))
     out = Path(out_dir)

@@ -195,7 +195,7 @@ def embedded_sandbox(data_dir: str | Path, *, n: int = 100, seed: int | None = N
     """A sandbox on 127.0.0.1 holding the study project and a synthetic cohort: the default
     REDCap when none is configured. Yields ``(url, token)``."""
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
-    from sgbm_redcap.sandbox.seed import seed_study
+    from sgbm_redcap.synthetic.seed import seed_study
 
     Path(data_dir).mkdir(parents=True, exist_ok=True)
     sb = Sandbox(data_dir)
@@ -238,7 +238,7 @@ def connect(settings: Any, *, records_file: str | Path | None = None,
 
     with tempfile.TemporaryDirectory(prefix="sgbm-sandbox-") as tmp:
         with embedded_sandbox(sandbox_dir or tmp, n=n) as (url, token):
-            from sgbm_redcap.sandbox.cohort import DEFAULT_EXTRACT_DATE
+            from sgbm_redcap.synthetic.cohort import DEFAULT_EXTRACT_DATE
 
             yield Connection(url, token, RedcapSource(url, token, cache_dir=False,
                                                       progress=False), embedded=True,

@@ -7,7 +7,7 @@ import pytest
 
 from sgbm_redcap.analysis import AnalysisOptions, EndpointRules, analyse_study
 
-cohort_mod = pytest.importorskip("sgbm_redcap.sandbox.cohort")
+cohort_mod = pytest.importorskip("sgbm_redcap.synthetic.cohort")
 source_mod = pytest.importorskip("sgbm_redcap.source")
 project_mod = pytest.importorskip("sgbm_redcap.dictionary.project")
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from sgbm_redcap.checks import REGISTRY, run_checks
-from sgbm_redcap.sandbox.cohort import generate_cohort
 from sgbm_redcap.sweep import study_dictionary
+from sgbm_redcap.synthetic.cohort import generate_cohort
 
 DQ = [r for r in REGISTRY if r.category == "dictionary"]
 

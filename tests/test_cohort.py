@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sgbm_redcap.dictionary import load_dictionary
-from sgbm_redcap.sandbox import cohort_rano as rano
-from sgbm_redcap.sandbox.cohort import (
+from sgbm_redcap.synthetic import rano
+from sgbm_redcap.synthetic.cohort import (
     DEFAULT_EXTRACT_DATE,
     PROBLEM_KINDS,
     REPEATING_FORMS,
@@ -310,7 +310,7 @@ def test_cohort_looks_like_the_study(cohort):
     ae_terms = Counter()
     for rec in recs.values():
         ae_terms.update({ae["ae_term"] for ae in rec["rep"]["adverse_events"]})
-    from sgbm_redcap.sandbox.cohort import default_ae_codes
+    from sgbm_redcap.synthetic.cohort import default_ae_codes
 
     codes = default_ae_codes()
     assert 0.4 < ae_terms[codes["neutropenia"]] / len(treated) < 0.8

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from sgbm_redcap.cli import main
 from sgbm_redcap.dictionary.project import load_project
-from sgbm_redcap.sandbox.cohort import generate_cohort
+from sgbm_redcap.synthetic.cohort import generate_cohort
 
 
 def test_every_report_command_has_help():

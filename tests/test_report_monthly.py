@@ -18,8 +18,8 @@ from sgbm_redcap.dictionary.project import load_project
 from sgbm_redcap.reports.formatting import DASH
 from sgbm_redcap.reports.monthly import write_monthly_report
 from sgbm_redcap.reports.redaction import identifier_fields
-from sgbm_redcap.sandbox.cohort import generate_cohort
 from sgbm_redcap.source import build_tables
+from sgbm_redcap.synthetic.cohort import generate_cohort
 
 CUTOFF = date(2026, 10, 31)
 INJECTED = "<script>alert('sgbm')</script>"

@@ -346,7 +346,7 @@ def test_row_local_calcs_give_what_the_whole_table_evaluation_gives(tmp_path, mo
     one table of all rows changes."""
     import copy
 
-    from sgbm_redcap.sandbox.cohort import generate_cohort
+    from sgbm_redcap.synthetic.cohort import generate_cohort
 
     sandbox = Sandbox(tmp_path / "study")
     token = sandbox.create_project(STUDY_DICTIONARY, repeating_forms=[

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from sgbm_redcap.cli import main
 from sgbm_redcap.dictionary import load_dictionary
 from sgbm_redcap.sandbox import Sandbox, route_responses, serve_in_thread
-from sgbm_redcap.sandbox.cohort import generate_cohort
-from sgbm_redcap.sandbox.seed import api_metadata, seed_study, widen_choices
+from sgbm_redcap.synthetic.cohort import generate_cohort
+from sgbm_redcap.synthetic.seed import api_metadata, seed_study, widen_choices
 
 DICTIONARY = Path(__file__).resolve().parents[1] / "redcap_project" / "data_dictionary.csv"
 

@@ -10,8 +10,8 @@ import redcap
 
 from sgbm_redcap.config import Settings
 from sgbm_redcap.sandbox import FaultPlan, Sandbox, serve_in_thread
-from sgbm_redcap.sandbox.seed import seed_study
 from sgbm_redcap.source import RedcapSource
+from sgbm_redcap.synthetic.seed import seed_study
 
 
 @pytest.fixture(scope="module")

@@ -109,8 +109,8 @@ def seed(data_dir: Path, n: int, seed: int | None, problem_rate: float, extract_
 
     from sgbm_redcap.errors import SgbmRedcapError
     from sgbm_redcap.sandbox import Sandbox
-    from sgbm_redcap.sandbox.cohort import DEFAULT_EXTRACT_DATE, DEFAULT_SEED
-    from sgbm_redcap.sandbox.seed import seed_study
+    from sgbm_redcap.synthetic.cohort import DEFAULT_EXTRACT_DATE, DEFAULT_SEED
+    from sgbm_redcap.synthetic.seed import seed_study
 
     try:
         study = seed_study(

@@ -33,7 +33,7 @@ import requests
 
 from sgbm_redcap.dictionary.model import COLUMNS
 from sgbm_redcap.errors import ConfigError, RedcapApiError
-from sgbm_redcap.sandbox.cohort import (
+from sgbm_redcap.synthetic.cohort import (
     DEFAULT_EXTRACT_DATE,
     DEFAULT_SEED,
     Cohort,

@@ -9,8 +9,8 @@ per record, so every problem is unambiguous, and each is listed in ``Cohort.mani
 dates in order, values in range and RANO-BM calls that agree with the diameters.
 
 The same seed always gives the same cohort.  The patient simulation is in
-:mod:`sgbm_redcap.sandbox.cohort_sim`, the response arithmetic in
-:mod:`sgbm_redcap.sandbox.cohort_rano`.
+:mod:`sgbm_redcap.synthetic.simulate`, the response arithmetic in
+:mod:`sgbm_redcap.synthetic.rano`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sgbm_redcap.sandbox import cohort_rano as rano
-from sgbm_redcap.sandbox.cohort_sim import (
+from sgbm_redcap.synthetic import rano
+from sgbm_redcap.synthetic.simulate import (
     AE_PROFILE,
     DOSE_MG_PER_KG,
     GRADE5_TERMS,

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sgbm_redcap.sandbox import cohort_rano as rano
+from sgbm_redcap.synthetic import rano
 
 DOSE_MG_PER_KG = {"1": 10.0, "2": 7.5, "3": 5.0}
 
