@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sgbm_redcap.dictionary import load_dictionary
+from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.logic import Evaluator, LogicSyntaxError, evaluate, evaluate_rowwise, parse
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dictionaries"
@@ -57,7 +58,7 @@ def synthetic_records(dictionary, n: int, seed: int = 20240801) -> pd.DataFrame:
             continue
         if f.field_type == "checkbox":
             for code in f.choices:
-                col = f"{f.name}___{code.lower().replace('-', '_').replace('.', '_')}"
+                col = checkbox_column(f.name, code)
                 columns[col] = [rng.choice("01") for _ in range(n)]
             continue
         if f.choices:

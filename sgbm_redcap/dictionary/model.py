@@ -75,7 +75,14 @@ _CHECKBOX_CODE_UNSAFE = re.compile(r"[^a-z0-9_]")
 
 
 def parse_choice_items(text: str) -> list[tuple[str, str, bool]]:
-    """(code, label, had_comma) for every non-empty item of a choices string."""
+    """(code, label, had_comma) for every non-empty item of a choices string.
+
+    The one reading of REDCap's choices cell (docs/dictionary.md, "Choices and checkbox
+    columns"): items are separated by ``|`` when the cell has one (line breaks then also
+    separate, as in a cell REDCap stored one choice a line), else by line breaks. Each item
+    splits at its **first** comma: ``2, Yes, with help`` is code ``2``, label
+    ``Yes, with help``. An item without a comma keeps its whole text as code and label.
+    """
     if not text or not text.strip():
         return []
     if "|" in text:
@@ -102,10 +109,21 @@ def parse_choices(text: str) -> list[tuple[str, str]]:
     return [(code, label) for code, label, _ in parse_choice_items(text)]
 
 
+def choice_map(text: str) -> dict[str, str]:
+    """code -> label of a choices string; a code written twice keeps its first label (the
+    linter reports the duplicate; REDCap's upload refuses it)."""
+    out: dict[str, str] = {}
+    for code, label in parse_choices(text):
+        out.setdefault(code, label)
+    return out
+
+
 def checkbox_column(name: str, code: str) -> str:
-    """Flat-export column of one checkbox option (``name___code``; REDCap lower-cases the
-    code and turns characters other than ``[a-z0-9_]`` into ``_``, e.g. ``-1`` → ``_1``)."""
-    return f"{name}___{_CHECKBOX_CODE_UNSAFE.sub('_', code.lower())}"
+    """Flat-export column of one checkbox option: ``name___code`` with the code lower-cased
+    and every character other than ``[a-z0-9_]`` replaced by ``_`` (``-99`` → ``name____99``,
+    ``4.4`` → ``name___4_4``, ``a b`` → ``name___a_b``). The evidence for this rule is in
+    docs/dictionary.md ("Choices and checkbox columns"); this is its only implementation."""
+    return f"{name}___{_CHECKBOX_CODE_UNSAFE.sub('_', str(code).lower())}"
 
 
 @dataclass
@@ -144,10 +162,7 @@ class Field:
         if self.field_type in FIXED_CHOICES:
             return dict(FIXED_CHOICES[self.field_type])
         if self.field_type in CHOICE_TYPES:
-            out: dict[str, str] = {}
-            for code, label in parse_choices(self.choices_raw):
-                out.setdefault(code, label)
-            return out
+            return choice_map(self.choices_raw)
         return {}
 
     @property

@@ -11,9 +11,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sgbm_redcap.dictionary.model import checkbox_column
+
 from .functions import FUNCTIONS, MODIFIERS, is_known_smart_variable
 from .nodes import Call, Expression, FieldRef, SmartVariable
-from .values import checkbox_column
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.errors import LogicError
 
 from .nodes import FieldRef
-from .values import checkbox_column
 
 EVENT = "redcap_event_name"
 INSTRUMENT = "redcap_repeat_instrument"

@@ -204,11 +204,3 @@ def instance_number(text: str) -> int | None:
         n = int(text)
         return n if n >= 1 else None
     return None
-
-
-def checkbox_column(field: str, code: str) -> str:
-    """Flat-export column of one checkbox option: lower-case, ``-``/``.`` → ``_``, other
-    characters dropped (REDCAP_API.md §4.3)."""
-    norm = code.lower().replace("-", "_").replace(".", "_")
-    norm = re.sub(r"[^a-z0-9_]", "", norm)
-    return f"{field}___{norm}"

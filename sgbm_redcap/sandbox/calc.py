@@ -12,7 +12,9 @@ import math
 import re
 from typing import Any
 
-from .meta import ProjectMeta, checkbox_column
+from sgbm_redcap.dictionary.model import checkbox_column
+
+from .meta import ProjectMeta
 
 log = logging.getLogger(__name__)
 _REF = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(([^)]*)\))?\]")

@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sgbm_redcap.dictionary.model import COLUMNS, UI_HEADER
+from sgbm_redcap.dictionary.model import (
+    COLUMNS,
+    FIELD_TYPE_ALIASES,
+    FIXED_CHOICES,
+    UI_HEADER,
+    VALIDATION_ALIASES,
+    checkbox_column,
+    choice_map,
+)
 
 #: The API metadata keys and the UI download header (REDCAP_API.md §5.1), in the 18-column
 #: order: one definition, in the dictionary package.
@@ -19,40 +27,16 @@ UI_HEADERS = UI_HEADER
 UI_TO_KEY = dict(zip(UI_HEADERS, METADATA_KEYS, strict=True))
 CHOICE_TYPES = ("radio", "dropdown", "checkbox")
 COMPLETE_LABELS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
-_LEGACY_TYPES = {"textarea": "notes", "select": "dropdown"}
-_LEGACY_VALIDATION = {"int": "integer", "float": "number", "date": "date_ymd",
-                      "datetime": "datetime_ymd", "datetime_seconds": "datetime_seconds_ymd"}
 
 
 def modern_type(field_type: str) -> str:
     t = (field_type or "").strip().lower()
-    return _LEGACY_TYPES.get(t, t)
+    return FIELD_TYPE_ALIASES.get(t, t)
 
 
 def modern_validation(v: str) -> str:
     v = (v or "").strip().lower()
-    return _LEGACY_VALIDATION.get(v, v)
-
-
-def parse_choices(text: str) -> dict[str, str]:
-    """``"1, A | 2, B"`` (or newline separated) → ``{"1": "A", "2": "B"}``."""
-    out: dict[str, str] = {}
-    if not text:
-        return out
-    for part in re.split(r"\s*\|\s*|\n", text):
-        part = part.strip()
-        if not part:
-            continue
-        code, _, label = part.partition(",")
-        out[code.strip()] = label.strip()
-    return out
-
-
-def checkbox_column(name: str, code: str) -> str:
-    """REDCap's checkbox column: code lower-cased, ``-``/``.`` → ``_``, other chars dropped."""
-    c = code.lower().replace("-", "_").replace(".", "_")
-    c = re.sub(r"[^a-z0-9_]", "", c)
-    return f"{name}___{c}"
+    return VALIDATION_ALIASES.get(v, v)
 
 
 def form_label(form: str) -> str:
@@ -120,11 +104,9 @@ class ProjectMeta:
             )
             raw_choices = row.get("select_choices_or_calculations", "")
             if f.ftype in CHOICE_TYPES:
-                f.choices = parse_choices(raw_choices)
-            elif f.ftype == "yesno":
-                f.choices = {"1": "Yes", "0": "No"}
-            elif f.ftype == "truefalse":
-                f.choices = {"1": "True", "0": "False"}
+                f.choices = choice_map(raw_choices)
+            elif f.ftype in FIXED_CHOICES:
+                f.choices = dict(FIXED_CHOICES[f.ftype])
             elif f.ftype == "calc":
                 f.calc = raw_choices
             m.fields[f.name] = f

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.dictionary.model import VALIDATION_ALIASES
+
 #: REDCap's form-status codes (``<form>_complete``).
 FORM_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?$")
 _INTEGER = re.compile(r"^[+-]?\d{1,18}$")
-_LEGACY_VALIDATION = {"int": "integer", "float": "number", "date": "date_ymd",
-                      "datetime": "datetime_ymd", "datetime_seconds": "datetime_seconds_ymd"}
 
 PROBLEM_COLUMNS = [
     "record_id", "redcap_event_name", "form", "redcap_repeat_instance",
@@ -45,7 +45,7 @@ class ColumnKind:
 def _validation(field: Any) -> str:
     v = str(getattr(field, "validation_type", None) or getattr(field, "validation", "") or "")
     v = v.strip().lower()
-    return _LEGACY_VALIDATION.get(v, v)
+    return VALIDATION_ALIASES.get(v, v)
 
 
 def column_kind(field: Any) -> ColumnKind:
@@ -75,13 +75,6 @@ def column_kind(field: Any) -> ColumnKind:
             return ColumnKind("number", why, comma_decimal="comma_decimal" in validation)
     return ColumnKind("text", f"field type {ftype!r}" + (f", validation {validation!r}"
                                                         if validation else ""))
-
-
-def checkbox_column(field_name: str, code: str) -> str:
-    """Export column of one checkbox option: codes are lower-cased, '-' and '.' become '_',
-    anything else outside [a-z0-9_] is dropped (REDCAP_API §4.3)."""
-    norm = re.sub(r"[^a-z0-9_]", "", str(code).lower().replace("-", "_").replace(".", "_"))
-    return f"{field_name}___{norm}"
 
 
 def _unique_labels(choices: Iterable[tuple[str, str]]) -> dict[str, str]:

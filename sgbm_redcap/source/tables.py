@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source.casting import (
     FORM_STATUS,
@@ -24,7 +25,6 @@ from sgbm_redcap.source.casting import (
     ColumnKind,
     cast_checkbox_option,
     cast_column,
-    checkbox_column,
     column_kind,
     raw_text,
 )

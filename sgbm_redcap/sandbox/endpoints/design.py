@@ -7,8 +7,10 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from sgbm_redcap.dictionary.model import checkbox_column
+
 from ..handler import Context, Response, endpoint
-from ..meta import CHOICE_TYPES, METADATA_KEYS, checkbox_column, unique_name
+from ..meta import CHOICE_TYPES, METADATA_KEYS, unique_name
 from ..protocol import MIME, ApiError, Request, encode_rows, encode_scalar, parse_data
 
 if TYPE_CHECKING:

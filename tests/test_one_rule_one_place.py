@@ -1,0 +1,44 @@
+"""Each REDCap rule has one implementation (issue 12 item 3): grep the package for the
+definitions, so a second copy cannot come back unnoticed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sgbm_redcap"
+
+#: rule -> (where it lives, a pattern matching a definition of it)
+RULES = {
+    "checkbox column naming": ("dictionary/model.py", r"^\s*def \w*checkbox_column\("),
+    "choice parsing": ("dictionary/model.py", r"^\s*def \w*parse_choice\w*\("),
+}
+
+
+def _definitions(pattern: str) -> list[str]:
+    rx = re.compile(pattern, re.MULTILINE)
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        out += [f"{path.relative_to(PACKAGE)}:{text.count(chr(10), 0, m.start()) + 1}"
+                for m in rx.finditer(text)]
+    return out
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_one_definition(rule: str) -> None:
+    home, pattern = RULES[rule]
+    found = _definitions(pattern)
+    assert found and all(f.startswith(home + ":") for f in found), (rule, found)
+    if rule != "choice parsing":
+        assert len(found) == 1, (rule, found)
+
+
+def test_choice_parsing_is_one_reading_of_the_cell() -> None:
+    # parse_choice_items reads the cell; parse_choices is its (code, label) view
+    found = _definitions(RULES["choice parsing"][1])
+    assert len(found) == 2, found
+    text = (PACKAGE / "dictionary/model.py").read_text(encoding="utf-8")
+    assert "in parse_choice_items(text)]" in text
