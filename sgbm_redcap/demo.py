@@ -147,7 +147,7 @@ def render_outputs(tables: Any, project: Any, out: Path, *, cutoff: date,
                    data_source: str = "") -> dict[str, list[Path]]:
     """Monthly report, data-quality report, per-site listings and codebook into ``out``."""
     from sgbm_redcap.reports.codebook import render_codebook
-    from sgbm_redcap.reports.contexts import Cover
+    from sgbm_redcap.reports.contexts import study_cover
     from sgbm_redcap.reports.env import render
     from sgbm_redcap.reports.monthly import package_versions, write_monthly_report
     from sgbm_redcap.reports.pdf import html_to_pdf
@@ -164,10 +164,12 @@ def render_outputs(tables: Any, project: Any, out: Path, *, cutoff: date,
 
     monthly = write_monthly_report(tables, cutoff=cutoff, out_dir=out, findings=findings,
                                    dags=project.dags, dictionary_version=project.version,
-                                   data_source=data_source, pdf=pdf)
-    cover = Cover("Data-quality report", monthly.context.cover.study_title, "NCT07251868",
-                  cutoff, monthly.context.cover.extract_date, project.version, data_source,
-                  datetime.now(timezone.utc), package_versions())
+                                   data_source=data_source, pdf=pdf, project=project)
+    cover = study_cover("Data-quality report", cutoff, project=project,
+                        extract_date=monthly.context.cover.extract_date,
+                        dictionary_version=project.version, data_source=data_source,
+                        generated_at=datetime.now(timezone.utc),
+                        package_versions=package_versions())
     quality = build_quality_context(tables.raw, tables.dictionary,
                                     findings if findings is not None else pd.DataFrame(
                                         columns=["rule_id", "severity", "record_id", "dag"]),
@@ -187,6 +189,7 @@ def render_outputs(tables: Any, project: Any, out: Path, *, cutoff: date,
                          out / "site_queries" / f"queries_{dag}_{cutoff.isoformat()}")
     files["site query listings"] = listings
     files["codebook"] = both(render_codebook(project.dictionary, version=project.version,
-                                             repeating_forms=project.repeating_forms),
+                                             repeating_forms=project.repeating_forms,
+                                             study_name=project.short_name),
                              out / f"codebook_{project.version}")
     return files

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from sgbm_redcap.checks.findings import FINDING_COLUMNS
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.queries import AuditLog, apply_plan, sync_queries
 from sgbm_redcap.queries.listings import write_listings
 from sgbm_redcap.queries.reconcile import EXISTING_COLUMNS
@@ -80,7 +81,7 @@ def test_listings_one_csv_and_html_per_site_with_escaping(tmp_path):
     html = (tmp_path / "queries_site_01.html").read_text()
     assert "&lt;b&gt;stale&lt;/b&gt; 1" in html and "<b>stale</b>" not in html
     # the reports' site-listing template, with the same rows as the CSV
-    assert "Data queries: site_01" in html and "SG-BM-RWS data queries" in html
+    assert "Data queries: site_01" in html and f"{study_project().short_name} data queries" in html
     assert "FU-1" in html and "last_contact_date" in html
 
 

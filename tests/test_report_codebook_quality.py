@@ -10,7 +10,7 @@ import pytest
 from sgbm_redcap.dictionary import load_dictionary
 from sgbm_redcap.dictionary.project import load_project
 from sgbm_redcap.reports.codebook import build_codebook, render_codebook
-from sgbm_redcap.reports.contexts import Cover
+from sgbm_redcap.reports.contexts import Cover, study_cover
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.quality import (
     build_quality_context,
@@ -39,8 +39,10 @@ CUTOFF = date(2026, 10, 31)
 
 
 def _cover() -> Cover:
-    return Cover("Data-quality report", "SG-BM-RWS", "NCT07251868", CUTOFF, None, "1.0.0",
-                 "test", datetime(2026, 11, 1, tzinfo=timezone.utc), [])
+    return study_cover("Data-quality report", CUTOFF, extract_date=None,
+                       dictionary_version="1.0.0", data_source="test",
+                       generated_at=datetime(2026, 11, 1, tzinfo=timezone.utc),
+                       package_versions=[])
 
 
 def _raw() -> pd.DataFrame:

@@ -22,6 +22,7 @@ from sgbm_redcap.reports.contexts import (
     ReportContext,
     Section,
     Table,
+    study_cover,
 )
 from sgbm_redcap.reports.env import css_string, render, templates_dir
 from sgbm_redcap.reports.formatting import median_iqr, n_pct, num, proportion_ci
@@ -32,9 +33,11 @@ SCRIPT = "<script>alert('x')</script>"
 
 
 def _cover() -> Cover:
-    return Cover("Monthly interim report", "SG-BM-RWS", "NCT07251868", date(2026, 10, 31),
-                 datetime(2026, 11, 1, tzinfo=timezone.utc), "1.0.0", "test",
-                 datetime(2026, 11, 2, tzinfo=timezone.utc), [("sgbm-redcap", "0.1.0")])
+    return study_cover("Monthly interim report", date(2026, 10, 31),
+                       extract_date=datetime(2026, 11, 1, tzinfo=timezone.utc),
+                       dictionary_version="1.0.0", data_source="test",
+                       generated_at=datetime(2026, 11, 2, tzinfo=timezone.utc),
+                       package_versions=[("sgbm-redcap", "0.1.0")])
 
 
 def _context(blocks: list) -> ReportContext:

@@ -8,6 +8,7 @@ import json
 from sweep_helpers import TODAY, fix_one, seeded_study, unmatched
 
 from sgbm_redcap.checks import query_ids
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.queries.reconcile import ANSWERED, CLOSED, OPEN, REOPENED
 from sgbm_redcap.sweep import make_backend
 
@@ -75,7 +76,7 @@ def _dry_run_posts_nothing_writes_no_audit_and_lists_per_site(study, tmp_path):
     csvs = sorted(p.name for p in r.listings if p.suffix == ".csv")
     assert csvs and all(n.startswith("queries_site_") for n in csvs)
     html = next(p for p in r.listings if p.suffix == ".html").read_text()
-    assert "SG-BM-RWS data queries" in html
+    assert f"{study_project().short_name} data queries" in html
 
 
 def test_data_quality_api_backend_lifecycle(tmp_path):

@@ -48,7 +48,6 @@ from sgbm_redcap.analysis.safety import (
 from sgbm_redcap.analysis.sets import analysis_sets
 from sgbm_redcap.analysis.subgroups import subgroup_estimates, subgroup_membership
 from sgbm_redcap.analysis.survival import (
-    DAYS_PER_MONTH,
     KMResult,
     Landmark,
     cumulative_incidence,
@@ -56,6 +55,7 @@ from sgbm_redcap.analysis.survival import (
     fmt_time,
     reverse_km_followup,
 )
+from sgbm_redcap.study_codes import DAYS_PER_MONTH
 
 logger = logging.getLogger(__name__)
 

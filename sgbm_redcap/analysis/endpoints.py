@@ -39,7 +39,7 @@ from sgbm_redcap.analysis.inputs import StudyData, prepare
 from sgbm_redcap.analysis.rano import RESPONSE_CODES, rano_timepoints
 from sgbm_redcap.analysis.recist import recist_timepoints
 from sgbm_redcap.analysis.sets import first_doses
-from sgbm_redcap.analysis.survival import DAYS_PER_MONTH
+from sgbm_redcap.study_codes import DAYS_PER_MONTH
 
 logger = logging.getLogger(__name__)
 

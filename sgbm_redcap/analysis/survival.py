@@ -30,7 +30,6 @@ from sgbm_redcap.errors import AnalysisInputError
 
 logger = logging.getLogger(__name__)
 
-DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 _TOL = math.sqrt(np.finfo(float).eps)
 
 

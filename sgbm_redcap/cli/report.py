@@ -130,7 +130,7 @@ def quality(cutoff: datetime | None, out_dir: Path, no_pdf: bool, config_file: P
     """Render the data-quality report: check findings, queries, completeness, type problems."""
     from sgbm_redcap.checks import run_checks
     from sgbm_redcap.dictionary.project import load_project
-    from sgbm_redcap.reports.contexts import Cover
+    from sgbm_redcap.reports.contexts import study_cover
     from sgbm_redcap.reports.env import render
     from sgbm_redcap.reports.monthly import package_versions
     from sgbm_redcap.reports.quality import build_quality_context
@@ -140,9 +140,10 @@ def quality(cutoff: datetime | None, out_dir: Path, no_pdf: bool, config_file: P
         project = load_project(project_dir)
         with study_tables(config_file, url, records, project) as (tables, where):
             findings = run_checks(tables, cutoff=cut, dictionary=project.dictionary)
-            cover = Cover("Data-quality report", "SG-BM-RWS", "NCT07251868", cut, None,
-                          project.version, where, datetime.now(timezone.utc),
-                          package_versions())
+            cover = study_cover("Data-quality report", cut, project=project,
+                                extract_date=None, dictionary_version=project.version,
+                                data_source=where, generated_at=datetime.now(timezone.utc),
+                                package_versions=package_versions())
             ctx = build_quality_context(tables.raw, tables.dictionary, findings, cover=cover,
                                         dags=project.dags, type_problems=tables.type_problems,
                                         repeating_forms=project.repeating_forms)
@@ -167,7 +168,8 @@ def codebook(project_dir: Path, out_dir: Path, no_pdf: bool) -> None:
     try:
         project = load_project(project_dir)
         html = render_codebook(project.dictionary, version=project.version,
-                               repeating_forms=project.repeating_forms)
+                               repeating_forms=project.repeating_forms,
+                               study_name=project.short_name)
         out_dir.mkdir(parents=True, exist_ok=True)
         _write(html, out_dir, f"codebook_{project.version}", pdf=not no_pdf)
     except SgbmRedcapError as exc:

@@ -133,7 +133,7 @@ def build_project_xml(project: StudyProject, *, now: dt.datetime | None = None) 
     """The REDCap Project XML that creates the whole study project in one upload."""
     d = project.dictionary
     stamp = (now or dt.datetime.now()).replace(microsecond=0)
-    name = project.short_name or "SG-BM-RWS"
+    name = project.short_name or project.title or "Project"
     oid_name = re.sub(r"[^A-Za-z0-9]", "", name.title()) or "Project"
     title = project.title or name
     repeating = set(project.repeating_forms)

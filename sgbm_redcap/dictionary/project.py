@@ -1,10 +1,15 @@
 """The study's REDCap project definition: ``redcap_project/`` = data dictionary CSV +
-``project.toml`` (version, repeating instruments, Data Access Groups)."""
+``project.toml`` (title, short name, NCT id, version, repeating instruments, Data Access Groups).
+
+This is the one home of the study's facts: code never spells the study's name, registry id
+or repeating forms itself, it reads them from a :class:`StudyProject` (:func:`study_project`
+for the study of this repository)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 
@@ -23,7 +28,10 @@ _DAG_NAME = re.compile(r"^[a-z0-9_]{1,18}$")
 
 @dataclass
 class StudyProject:
-    """Everything needed to build the study's REDCap project."""
+    """Everything needed to build the study's REDCap project, and the study's facts.
+
+    ``title``, ``short_name`` and ``nct`` (the ClinicalTrials.gov id) come from
+    ``[project]`` of ``project.toml``; reports, covers and the Project XML read them here."""
 
     dictionary: Dictionary
     version: str
@@ -31,6 +39,7 @@ class StudyProject:
     dags: list[tuple[str, str]]  # (unique_group_name, label)
     title: str = ""
     short_name: str = ""
+    nct: str = ""
     path: Path | None = None
     repeating_labels: dict[str, str] = field(default_factory=dict)
     record_autonumbering: bool = True
@@ -85,6 +94,7 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         dags=dags,
         title=str(proj.get("title", "")),
         short_name=str(proj.get("short_name", "")),
+        nct=str(proj.get("nct", "")),
         path=root,
         repeating_labels=labels,
         record_autonumbering=bool(proj.get("record_autonumbering", True)),
@@ -94,6 +104,15 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
 def default_project_dir() -> Path:
     """``redcap_project/`` of this repository (the package is installed editable)."""
     return Path(__file__).resolve().parents[2] / "redcap_project"
+
+
+@lru_cache(maxsize=1)
+def study_project() -> StudyProject:
+    """The study of this repository (``redcap_project/``), read once per process.
+
+    The shared object is the default of every function that needs a study fact and was not
+    handed a project; treat it as read-only."""
+    return load_project(default_project_dir())
 
 
 def unique_group_name(label: str) -> str:

@@ -81,8 +81,14 @@ def codebook_field(field: Any) -> CodebookField:
 
 
 def build_codebook(dictionary: Any, *, version: str = "", repeating_forms: Iterable[str] = (),
-                   generated_at: datetime | None = None) -> CodebookContext:
-    """The codebook context for a :class:`sgbm_redcap.dictionary.Dictionary`."""
+                   generated_at: datetime | None = None,
+                   study_name: str | None = None) -> CodebookContext:
+    """The codebook context for a :class:`sgbm_redcap.dictionary.Dictionary`; ``study_name``
+    (default: the short name of the study of this repository) heads it."""
+    if study_name is None:
+        from sgbm_redcap.dictionary.project import study_project
+
+        study_name = study_project().short_name
     repeating = set(repeating_forms)
     forms = [
         CodebookForm(
@@ -94,12 +100,13 @@ def build_codebook(dictionary: Any, *, version: str = "", repeating_forms: Itera
         for form in dictionary.forms
     ]
     return CodebookContext(
-        title="SG-BM-RWS codebook",
+        title=f"{study_name} codebook".lstrip(),
         dictionary_version=version or "unversioned",
         generated_at=generated_at or datetime.now(timezone.utc),
         forms=forms,
         n_fields=sum(len(f.fields) for f in forms),
-        running_header=f"SG-BM-RWS codebook · dictionary {version or 'unversioned'}",
+        running_header=(f"{study_name} codebook · dictionary "
+                        f"{version or 'unversioned'}").lstrip(),
     )
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from sgbm_redcap.dictionary.project import StudyProject
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,10 @@ class Section:
 
 @dataclass(frozen=True)
 class Cover:
-    """The first page: what was analysed, when, with which versions."""
+    """The first page: what was analysed, when, with which versions.
+
+    Build it with :func:`study_cover`, which takes the study's title, registry id and name
+    from the project (``redcap_project/project.toml``)."""
 
     report_title: str
     study_title: str
@@ -101,9 +107,29 @@ class Cover:
     package_versions: list[tuple[str, str]]
     report_version: str = "1"
     confidentiality: str = (
-        "Confidential: for the SG-BM-RWS steering committee. Aggregated data; no direct "
+        "Confidential: for the study's steering committee. Aggregated data; no direct "
         "identifiers are shown."
     )
+    #: the study's short name (``project.toml`` short_name), for running headers
+    study_name: str = ""
+
+
+def study_cover(report_title: str, cutoff_date: date, *, extract_date: datetime | None,
+                dictionary_version: str, data_source: str, generated_at: datetime,
+                package_versions: list[tuple[str, str]],
+                project: StudyProject | None = None) -> Cover:
+    """A :class:`Cover` whose study title, registry id (NCT) and confidentiality note name
+    the study of ``project`` (default: the study of this repository)."""
+    if project is None:
+        from sgbm_redcap.dictionary.project import study_project
+
+        project = study_project()
+    return Cover(report_title, project.title, project.nct, cutoff_date, extract_date,
+                 dictionary_version, data_source, generated_at, package_versions,
+                 confidentiality=(f"Confidential: for the {project.short_name} steering "
+                                  "committee. Aggregated data; no direct identifiers are "
+                                  "shown."),
+                 study_name=project.short_name)
 
 
 @dataclass

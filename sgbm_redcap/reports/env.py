@@ -49,7 +49,14 @@ def _environment(path: str) -> Environment:
     )
     env.filters["css_string"] = css_string
     env.globals["block_kind"] = lambda block: type(block).__name__
+    env.globals["study"] = _study  # the study's name and NCT id for the page footer
     return env
+
+
+def _study() -> Any:
+    from sgbm_redcap.dictionary.project import study_project
+
+    return study_project()
 
 
 def css_string(text: object) -> Markup:

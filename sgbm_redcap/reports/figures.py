@@ -29,7 +29,6 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 #: Best-response colours, in the order a clinician reads them.
 RESPONSE_COLOURS = {"CR": "#009E73", "PR": "#56B4E9", "SD": "#E69F00",
                     "non-CR/non-PD": "#F0E442", "PD": "#D55E00", "NE": "#999999"}
-DAYS_PER_MONTH = 30.4375
 
 _RC = {
     "svg.fonttype": "none",

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.project import StudyProject, study_project
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.contexts import (
-    Cover,
     Figure,
     KeyFigure,
     KeyFigures,
@@ -30,6 +30,7 @@ from sgbm_redcap.reports.contexts import (
     ReportContext,
     Section,
     Table,
+    study_cover,
 )
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import DASH, n_pct, num, pct
@@ -281,11 +282,16 @@ def notes_section(extra: list[str]) -> Section:
 def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame | None = None,
                           dags: Any = None, data_source: str = "",
                           dictionary_version: str = "", extract_date: datetime | None = None,
-                          generated_at: datetime | None = None) -> ReportContext:
-    """Every section of the monthly report, from study tables (``StudyTables``)."""
+                          generated_at: datetime | None = None,
+                          project: StudyProject | None = None) -> ReportContext:
+    """Every section of the monthly report, from study tables (``StudyTables``).
+
+    ``project`` names the study on the cover and running header (default: the study of this
+    repository, :func:`sgbm_redcap.dictionary.project.study_project`)."""
     from sgbm_redcap.analysis import analyse_study
     from sgbm_redcap.analysis.endpoints import apply_cutoff
 
+    project = project or study_project()
     results = analyse_study(tables, cutoff=cutoff)
     study = apply_cutoff(tables, cutoff)
     sets = results.sets
@@ -293,10 +299,8 @@ def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame |
     dictionary = tables.dictionary
     pull = getattr(tables, "pull", None)
     extract = extract_date or _pulled_at(pull)
-    cover = Cover(
-        report_title="Monthly interim report",
-        study_title="SG-BM-RWS: sacituzumab govitecan in breast cancer brain metastases",
-        registry_id="NCT07251868", cutoff_date=cutoff, extract_date=extract,
+    cover = study_cover(
+        "Monthly interim report", cutoff, project=project, extract_date=extract,
         dictionary_version=dictionary_version or DASH,
         data_source=data_source or getattr(pull, "url", "") or "export file",
         generated_at=generated_at or datetime.now(timezone.utc),
@@ -318,7 +322,7 @@ def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame |
         notes_section([*results.notes, *notes]),
     ]
     number_blocks(sections)
-    return ReportContext(cover, sections, f"SG-BM-RWS monthly interim report · cut-off "
+    return ReportContext(cover, sections, f"{project.short_name} monthly interim report · cut-off "
                          f"{cutoff.isoformat()}")
 
 
@@ -382,7 +386,8 @@ def previous_month_end(today: date) -> date:
     return today.replace(day=1) - timedelta(days=1)
 
 
-def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str, project: Any,
+def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
+                       project: StudyProject,
                        pdf: bool = True, checks: bool = True,
                        data_source: str = "") -> ReportFiles:
     """The monthly report as ``sgbm-redcap report monthly`` makes it: the check findings at
@@ -394,4 +399,5 @@ def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str, projec
                 if checks else None)
     return write_monthly_report(tables, cutoff=cutoff, out_dir=out_dir, pdf=pdf,
                                 findings=findings, dags=project.dags,
-                                dictionary_version=project.version, data_source=data_source)
+                                dictionary_version=project.version, data_source=data_source,
+                                project=project)

@@ -21,10 +21,9 @@ from sgbm_redcap.reports.contexts import (
 )
 from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, natural_order, num
 from sgbm_redcap.reports.redaction import listing_table
+from sgbm_redcap.study_codes import DAYS_PER_MONTH
 
 log = logging.getLogger(__name__)
-
-DAYS_PER_MONTH = 30.4375
 
 
 def _n(results: Any, name: str) -> int:

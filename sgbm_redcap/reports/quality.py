@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.project import StudyProject
 from sgbm_redcap.queries.listings import SiteQueries, site_listing_rows
 from sgbm_redcap.reports.contexts import (
     Cover,
@@ -25,6 +26,7 @@ from sgbm_redcap.reports.contexts import (
     ReportContext,
     Section,
     Table,
+    study_cover,
 )
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import DASH, cell, num, pct
@@ -303,8 +305,8 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
         sections.append(Section("quality-types", "Values that do not fit their field type",
                                 [type_problems_table(type_problems, dictionary)],
                                 page_break=False))
-    return ReportContext(cover, sections, f"SG-BM-RWS data quality · cut-off "
-                         f"{cover.cutoff_date.isoformat()}")
+    return ReportContext(cover, sections, f"{cover.study_name} data quality · cut-off "
+                         f"{cover.cutoff_date.isoformat()}".lstrip())
 
 
 #: ``StudyTables.type_problems`` columns (CONTRACTS §4) shown, with their headings
@@ -385,14 +387,18 @@ def site_listing_context(site: SiteQueries, *, cover: Cover, site_label: str = "
         answered_queries=Table("answered", "Answered, to be reviewed by the next sweep", cols,
                                rows(answered), text_columns=10, wide=True,
                                empty_message="None."),
-        running_header=f"SG-BM-RWS data queries · {label} · {cover.cutoff_date.isoformat()}",
+        running_header=(f"{cover.study_name} data queries · {label} · "
+                        f"{cover.cutoff_date.isoformat()}").lstrip(),
     )
 
 
-def render_site_listing(site: SiteQueries, as_of: str) -> str:
+def render_site_listing(site: SiteQueries, as_of: str,
+                        project: StudyProject | None = None) -> str:
     """A site's listing as HTML (``site_queries.html.j2``): the renderer the sweep hands to
-    :func:`sgbm_redcap.queries.listings.write_listings`."""
+    :func:`sgbm_redcap.queries.listings.write_listings`. ``project`` names the study (default:
+    the study of this repository)."""
     day = date.fromisoformat(str(as_of)[:10])
-    cover = Cover("Data queries", "SG-BM-RWS", "NCT07251868", day, None, "", "query sweep",
-                  datetime.now(timezone.utc), [])
+    cover = study_cover("Data queries", day, extract_date=None, dictionary_version="",
+                        data_source="query sweep", generated_at=datetime.now(timezone.utc),
+                        package_versions=[], project=project)
     return render("site_queries.html.j2", site_listing_context(site, cover=cover, today=day))
