@@ -9,12 +9,19 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 from corpus import CORPUS_API
+from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
 
 from sgbm_redcap.dictionary import load_dictionary
-from sgbm_redcap.dictionary.model import checkbox_column, choice_map, parse_choices
+from sgbm_redcap.dictionary.model import (
+    checkbox_column,
+    choice_map,
+    parse_choices,
+    record_sort_key,
+)
 from sgbm_redcap.logic import evaluate, parse
+from sgbm_redcap.queries.listings import site_queries
 from sgbm_redcap.sandbox.meta import ProjectMeta
-from sgbm_redcap.source.tables import build_tables
+from sgbm_redcap.source.tables import build_tables, canonical_order
 
 ODM = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 REDCAP_NS = "{https://projectredcap.org}"
@@ -111,3 +118,22 @@ def test_every_package_reads_choices_and_checkbox_columns_the_same_way() -> None
     tables = build_tables(raw, d)
     assert [c for c in tables["f"].columns if c.startswith("cb")] == columns
     assert bool(evaluate(parse("[cb(A-1)] = '1'"), raw).iloc[0])
+
+
+def test_record_order_numbers_first_then_the_rest_naturally() -> None:
+    ids = ["27", "3", "10", "3-10", "3-2", "5", "a10", "a9", "1-1", "2-10", "2"]
+    assert sorted(ids, key=record_sort_key) == [
+        "2", "3", "5", "10", "27", "1-1", "2-10", "3-2", "3-10", "a9", "a10"]
+
+
+@pytest.mark.usefixtures("api")
+def test_tables_sandbox_and_listings_share_the_record_order(project) -> None:
+    ids = ["10", "2", "1-1", "2-10", "2-3"]
+    want = sorted(ids, key=record_sort_key)
+    raw = pd.DataFrame({"record_id": ids, "f_complete": "0"})
+    assert canonical_order(raw, "record_id")["record_id"].tolist() == want
+    queries = pd.DataFrame({"record_id": ids, "dag": "site_01", "dq_id": "r", "dq_status": "1"})
+    assert site_queries(queries)["record_id"].tolist() == want
+    project.import_records([{"record_id": r, "age": "50"} for r in ids])
+    exported = [r["record_id"] for r in project.export_records(fields=["record_id"])]
+    assert exported == sorted(ids, key=record_sort_key)

@@ -14,6 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sgbm_redcap"
 RULES = {
     "checkbox column naming": ("dictionary/model.py", r"^\s*def \w*checkbox_column\("),
     "choice parsing": ("dictionary/model.py", r"^\s*def \w*parse_choice\w*\("),
+    "natural record order": ("dictionary/model.py",
+                             r"^\s*def \w*(natural|record_sort|record_order|sort_key)\w*\("),
 }
 
 

@@ -136,8 +136,3 @@ def test_pdf_has_pages_and_the_report_text(tmp_path):
     assert "Data cut-off date" in text and "Enrolled" in text and "Page 1 of" in text
 
 
-def test_record_ids_sort_as_people_read_them():
-    from sgbm_redcap.reports.formatting import natural_order
-
-    ids = pd.Series(["27", "3", "10", "3-10", "3-2", "5"])
-    assert ids.sort_values(key=natural_order).tolist() == ["3", "3-2", "3-10", "5", "10", "27"]

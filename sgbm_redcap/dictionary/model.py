@@ -126,6 +126,23 @@ def checkbox_column(name: str, code: str) -> str:
     return f"{name}___{_CHECKBOX_CODE_UNSAFE.sub('_', str(code).lower())}"
 
 
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
+def record_sort_key(record: object) -> tuple[int, tuple[str | int, ...], str]:
+    """REDCap's record order, as a sort key: record ids made of digits only come first, in
+    numeric order (``2`` before ``10``), then every other id in natural order, digit runs
+    compared as numbers (``1-1``, ``2-3``, ``2-10``, ``a9``, ``a10``); ties (``7`` and
+    ``007``) by their text. The one definition of the order (docs/source.md, "Record
+    order"): the sandbox's exports, the tidy tables, the pull cache and the report listings
+    use it."""
+    text = str(record)
+    if text.isdigit():
+        return (0, (int(text),), text)
+    parts = _DIGIT_RUNS.split(text)  # text, digits, text, ...: same types at same positions
+    return (1, tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), text)
+
+
 @dataclass
 class Field:
     """One row of the dictionary. ``row`` is the 1-based CSV record number (header = 1)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.queries.reconcile import ANSWERED, OPEN, REOPENED, STATUS_WORDS
 
 LISTING_COLUMNS = ["dq_id", "record_id", "dq_form", "dq_instance", "dq_field", "dq_message",
@@ -65,7 +66,8 @@ def site_queries(raw_or_existing: pd.DataFrame,
     q["status"] = q["dq_status"].map(STATUS_WORDS).fillna("")
     if statuses is not None:
         q = q.loc[q["dq_status"].isin(list(statuses))]
-    return q.sort_values(["dag", "record_id", "dq_id"]).reset_index(drop=True)
+    by_record = {"key": lambda c: c.map(record_sort_key) if c.name == "record_id" else c}
+    return q.sort_values(["dag", "record_id", "dq_id"], **by_record).reset_index(drop=True)
 
 
 def listing_stem(dag: str) -> str:

@@ -8,7 +8,6 @@ missing next to a summary of a variable.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -89,8 +88,3 @@ def cell(value: object, digits: int = 1) -> str:
         return fmt_date(value)
     text = str(value)
     return text if text else DASH
-
-
-def natural_order(values: pd.Series) -> pd.Series:
-    """A sort key that orders record ids as people do: 2 before 10, "3-2" before "3-10"."""
-    return values.astype(str).map(lambda v: re.sub(r"\d+", lambda m: m.group(0).zfill(12), v))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.contexts import (
     Figure,
@@ -19,7 +20,7 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, natural_order, num
+from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH
 
@@ -450,7 +451,7 @@ def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
     cols = [("record_id", "Record"), ("site", "Site"), ("term", "Term"),
             ("grade_text", "Grade"), ("ae_onset_date", "Onset"), ("ae_end_date", "End"),
             ("relation", "Relation to SG"), ("outcome", "Outcome")]
-    by_record = {"key": lambda c: natural_order(c) if c.name == "record_id" else c}
+    by_record = {"key": lambda c: c.map(record_sort_key) if c.name == "record_id" else c}
     sae = listing_table(view[view["serious"].astype(bool)].sort_values(
         ["record_id", "ae_onset_date"], **by_record), columns=cols, id="listing-sae",
         dictionary=dictionary, caption="Listing 1. Serious treatment-emergent adverse events")

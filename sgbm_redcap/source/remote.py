@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sgbm_redcap.config import Settings
+from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.errors import RedcapAuthError, SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic, check_url
@@ -194,7 +195,7 @@ class RedcapSource:
         if cached is None:
             pull = Pull("full", self.url, state.pulled_at, "", reason=reason)
             raw = self._full(rid, state, pull)
-            state.records = sorted(set(raw[rid]), key=_natural) if len(raw) else []
+            state.records = sorted(set(raw[rid]), key=record_sort_key) if len(raw) else []
             if self.cache is not None:
                 self.cache.save_full(state, raw, metadata_csv)
             self._raw = raw
@@ -249,13 +250,13 @@ class RedcapSource:
             log.info("The project log names %d records the dateRangeBegin export did not "
                      "return (deleted, or changed outside the date filter); re-exporting them",
                      len(missed))
-        changed = sorted((changed_by_date - already_seen) | changed_by_log, key=_natural)
+        changed = sorted((changed_by_date - already_seen) | changed_by_log, key=record_sort_key)
         fresh = self._export_in_batches(rid, changed, pull)
         returned = set(fresh[rid]) if len(fresh) else set()
         known = set(old.records)
         pull.changed_records = [r for r in changed if r in returned]
         pull.deleted_records = [r for r in changed if r not in returned and r in known]
-        state.records = sorted((known - set(changed)) | returned, key=_natural)
+        state.records = sorted((known - set(changed)) | returned, key=record_sort_key)
         replaced = [r for r in changed if r in returned or r in known]
         return fresh, replaced
 
@@ -355,10 +356,6 @@ def _unseen(entries: list[dict[str, Any]], seen: list[list[str]]) -> list[dict[s
         else:
             out.append(entry)
     return out
-
-
-def _natural(value: str) -> tuple[int, int, str]:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
 def _event_forms(mapping: list[dict[str, Any]]) -> dict[str, set[str]] | None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sgbm_redcap.dictionary.model import checkbox_column
+from sgbm_redcap.dictionary.model import checkbox_column, record_sort_key
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source.casting import (
     FORM_STATUS,
@@ -82,16 +82,12 @@ class StudyTables(Mapping[str, pd.DataFrame]):
         return str(self.dictionary.record_id)
 
 
-def _natural_key(value: str) -> tuple[int, int, str]:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
-
-
 def canonical_order(raw: pd.DataFrame, record_id: str) -> pd.DataFrame:
     """Records in REDCap's natural order (numbers numerically, then the rest); each record's
     rows keep the order the export gave them."""
     if raw.empty:
         return raw.reset_index(drop=True)
-    ranks = {rid: i for i, rid in enumerate(sorted(raw[record_id].unique(), key=_natural_key))}
+    ranks = {rid: i for i, rid in enumerate(sorted(raw[record_id].unique(), key=record_sort_key))}
     order = raw[record_id].map(ranks).to_numpy()
     if (order[1:] >= order[:-1]).all():  # already in order, as REDCap exports are
         ordered = raw.copy(deep=False)

@@ -16,6 +16,8 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any
 
+from sgbm_redcap.dictionary.model import record_sort_key
+
 from ..flatcsv import FlatCsvLines, escape_cell, form_segment
 from ..handler import Context, Response, endpoint, now
 from ..meta import COMPLETE_LABELS, ProjectMeta
@@ -44,12 +46,6 @@ _SPECIAL = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_inst
             "redcap_data_access_group", "redcap_survey_identifier")
 
 
-def natural_key(record: str) -> tuple[int, float, str]:
-    """REDCap's record order: numeric ids numerically, then the rest as text."""
-    try:
-        return (0, float(record), record)
-    except ValueError:
-        return (1, 0.0, record)
 
 
 # ---------------------------------------------------------------- reading stored data
@@ -320,7 +316,7 @@ def export_records(ctx: Context) -> Response:
     if begin or end:
         records = [r for r in records if (not begin or dags[r][2] >= begin)
                    and (not end or dags[r][2] <= end)]
-    records.sort(key=natural_key)
+    records.sort(key=record_sort_key)
     values = load_values(ctx, records if (wanted or begin or end) else None)
     keys = ordered_keys(meta, values, records)
     if meta.longitudinal and events:
