@@ -172,7 +172,7 @@ def test_rights_are_enforced(project, sandbox, token, api):
     seed_two(project)
     project.import_users([{"username": "reader", "api_export": "1", "api_import": "0"}])
     owner = sandbox.store.token_owner(token)
-    from sgbm_redcap.sandbox.core import new_token
+    from sgbm_redcap.sandbox.project import new_token
 
     reader_token = new_token()
     with sandbox.store.write() as conn:

@@ -18,11 +18,14 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from sgbm_redcap.dictionary.model import COLUMNS, Dictionary, Field, checkbox_column
-from sgbm_redcap.dictionary.project import StudyProject
 from sgbm_redcap.errors import DictionaryError
+
+if TYPE_CHECKING:  # the project module reads Project XML with this one: no runtime import back
+    from sgbm_redcap.dictionary.project import StudyProject
 
 NS = {
     "odm": "http://www.cdisc.org/ns/odm/v1.3",

@@ -20,6 +20,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 from sgbm_redcap.dictionary.load import load_dictionary
 from sgbm_redcap.dictionary.model import Dictionary
+from sgbm_redcap.dictionary.odm import read_project_xml
 from sgbm_redcap.errors import DictionaryError
 
 #: REDCap's unique DAG names: lower case, digits and underscore, at most 18 characters.
@@ -128,8 +129,6 @@ def load_any(path: str | PathLike[str]) -> StudyProject | Dictionary:
     if p.is_dir():
         return load_project(p)
     if p.suffix.lower() == ".xml":
-        from sgbm_redcap.dictionary.odm import read_project_xml
-
         try:
             data = p.read_bytes()
         except OSError as exc:

@@ -13,7 +13,6 @@ See ``docs/sandbox.md`` for the implemented endpoints and the known deviations.
 
 from __future__ import annotations
 
-from . import endpoints as _endpoints  # noqa: F401  (registers the endpoint functions)
 from .core import Sandbox
 from .faults import DroppedConnection, FaultPlan
 from .mock import route_responses

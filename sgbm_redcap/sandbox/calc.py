@@ -1,8 +1,7 @@
 """Calculated fields: REDCap re-runs every calc of a record after each save.
 
 Uses ``sgbm_redcap.logic`` (CONTRACTS §2) on a context table of the touched records holding
-only the fields the calcs read; when the logic package is not importable the stored calc
-values are left alone.
+only the fields the calcs read.
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ import re
 from typing import Any
 
 from sgbm_redcap.dictionary.model import checkbox_column
+from sgbm_redcap.logic import evaluate, parse
 
 from .meta import ProjectMeta
+from .rows import RowKey, applicable_forms
 
 log = logging.getLogger(__name__)
 _REF = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(([^)]*)\))?\]")
-
-RowKey = tuple[str, str, str, int]
 
 
 def format_number(value: float) -> str:
@@ -80,13 +79,6 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
     keys = [k for k in rows if k[0] in wanted]
     if not calcs or not keys:
         return {}
-    try:
-        from sgbm_redcap.logic import evaluate, parse
-    except ImportError:
-        return {}
-
-    from .endpoints.records import applicable_forms
-
     # the rows showing each calc's form, in the rows' order (forms looked up once per shape)
     calc_forms = list(dict.fromkeys(f.form for f in calcs))
     rows_of_form: dict[str, list[RowKey]] = {form: [] for form in calc_forms}

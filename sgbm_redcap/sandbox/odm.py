@@ -11,7 +11,10 @@ import base64
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
-from .protocol import ApiError
+from .endpoints.files import store_field_file
+from .endpoints.records import load_trusted_rows
+from .handler import Context
+from .protocol import ApiError, Request
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -264,14 +267,8 @@ def _load_clinical(sb: Sandbox, token: str, pid: int, clinical: ET.Element,
              or (k in meta.columns and not (meta.columns[k][0] == "field"
                  and meta.fields[k].ftype in ("calc", "file")))} for r in rows]
     if rows:
-        from .endpoints.records import load_trusted_rows
-        from .handler import Context
-        from .protocol import Request
-
         owner = sb.store.token_owner(token)
         load_trusted_rows(Context(sb, Request(), pid, owner[1] if owner else "", "import"), rows)
-    from .endpoints.files import store_field_file
-
     for rec, event, instrument, instance, field, name_mime, content in files:
         name, _, mime = name_mime.partition("\x00")
         store_field_file(sb, pid, rec, event, instrument, instance, field, name, mime, content)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -35,6 +36,12 @@ DEFAULT_MESSAGES = {
     500: "The server encountered an error processing your request.",
     501: "The requested method is not implemented.",
 }
+
+
+def now() -> str:
+    """The server's local time as REDCap writes it in logs and timestamps."""
+    return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
 
 MIME = {"json": "application/json", "csv": "text/csv", "xml": "text/xml", "odm": "text/xml"}
 

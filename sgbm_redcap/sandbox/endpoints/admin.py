@@ -7,10 +7,10 @@ import secrets
 import string
 from typing import Any
 
-from ..handler import Context, Response, endpoint
+from ..handler import Context, Response, endpoint, update_config
 from ..meta import unique_name
+from ..project import add_dag, user_record
 from ..protocol import MIME, ApiError, encode_rows, encode_scalar, parse_data
-from .design import update_config
 
 _FLAG_SKIP = {"username", "email", "firstname", "lastname", "expiration", "data_access_group",
               "data_access_group_id", "data_access_group_label", "forms", "forms_export",
@@ -82,7 +82,6 @@ def export_users(ctx: Context) -> Response:
 def import_users(ctx: Context) -> Response:
     ctx.require("user_rights")
     rows = parse_data(ctx.req.get("data"), ctx.req.format)
-    from ..core import user_record
 
     def change(config: dict[str, Any]) -> None:
         forms = [f for f in dict.fromkeys(r["form_name"] for r in config["metadata"])]
@@ -223,8 +222,6 @@ def import_dags(ctx: Context) -> Response:
     ctx.require("data_access_groups")
     _no_dag_user(ctx)
     rows = parse_data(ctx.req.get("data"), ctx.req.format)
-    from ..core import Sandbox
-
     def change(config: dict[str, Any]) -> None:
         for r in rows:
             label = r.get("data_access_group_name", "").strip()
@@ -237,7 +234,7 @@ def import_dags(ctx: Context) -> Response:
                     raise ApiError(f"The unique_group_name '{unique}' is not valid.")
                 dag["data_access_group_name"] = label
             else:
-                Sandbox.add_dag(config, label)
+                add_dag(config, label)
 
     update_config(ctx, change, "Add/update DAGs (API)")
     return _count(ctx, len(rows))

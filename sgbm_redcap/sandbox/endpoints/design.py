@@ -7,11 +7,15 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from sgbm_redcap.dictionary import load_dictionary
 from sgbm_redcap.dictionary.model import checkbox_column
+from sgbm_redcap.errors import DictionaryError
 
-from ..handler import Context, Response, endpoint
-from ..meta import CHOICE_TYPES, METADATA_KEYS, unique_name
-from ..protocol import MIME, ApiError, Request, encode_rows, encode_scalar, parse_data
+from ..handler import Context, Response, endpoint, update_config
+from ..meta import CHOICE_TYPES, METADATA_KEYS, UI_HEADERS, unique_name
+from ..odm import create_from_odm
+from ..project import add_event, normalise_metadata_row
+from ..protocol import MIME, ApiError, Request, csv_text, encode_rows, encode_scalar, parse_data
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -59,16 +63,6 @@ def _count(ctx: Context, n: int) -> Response:
 def _dev_only(ctx: Context) -> None:
     if int(ctx.config.get("in_production", 0)):
         raise ApiError("This method cannot be used while the project is in Production status.")
-
-
-def update_config(ctx: Context, change: Any, log_details: str = "") -> None:
-    """Read-modify-write the project configuration in one transaction, logged as design."""
-    with ctx.store.write() as conn:
-        _, config = ctx.store.project_config(ctx.pid)
-        change(config)
-        ctx.store.save_config(conn, ctx.pid, config)
-        if log_details:
-            ctx.log(conn, "manage", "Manage/Design ", log_details)
 
 
 # ---------------------------------------------------------------- metadata
@@ -142,16 +136,7 @@ def validate_metadata(rows: list[dict[str, str]]) -> list[str]:
 
 
 def _dictionary_problems(rows: list[dict[str, str]]) -> list[str]:
-    """Run the toolkit's dictionary loader (CONTRACTS §1) over the rows when it is available."""
-    try:
-        from sgbm_redcap.dictionary import load_dictionary
-    except ImportError:
-        return []
-    from sgbm_redcap.errors import DictionaryError
-
-    from ..meta import UI_HEADERS
-    from ..protocol import csv_text
-
+    """Run the toolkit's dictionary loader (CONTRACTS §1) over the rows."""
     text = csv_text(rows, list(METADATA_KEYS), header=list(UI_HEADERS))
     try:
         load_dictionary(text)
@@ -167,8 +152,6 @@ def import_metadata(ctx: Context) -> Response:
     ctx.require("api_import")
     ctx.require("design")
     _dev_only(ctx)
-    from ..core import normalise_metadata_row
-
     fmt = ctx.req.format if ctx.req.format != "odm" else "xml"
     rows = [normalise_metadata_row(r) for r in parse_data(ctx.req.get("data"), fmt)]
     if rows:
@@ -287,8 +270,6 @@ def create_project(sb: Sandbox, req: Request, token: str) -> Response:
                          "is_longitudinal", "surveys_enabled", "record_autonumbering_enabled")}
     odm = req.get("odm")
     if odm.strip():
-        from ..odm import create_from_odm
-
         new = create_from_odm(sb, odm, settings, username=owner[1])
     else:
         new = sb.create_project(metadata=[{
@@ -402,8 +383,6 @@ def import_events(ctx: Context) -> Response:
     _dev_only(ctx)
     rows = parse_data(ctx.req.get("data"), ctx.req.format)
     override = ctx.req.get("override") in ("1", "true", "True")
-    from ..core import Sandbox
-
     def change(config: dict[str, Any]) -> None:
         if override:
             config["events"], config["fem"] = [], []
@@ -418,7 +397,7 @@ def import_events(ctx: Context) -> Response:
             if ev is not None:
                 ev.update({k: v for k, v in r.items() if k in ("event_name", "custom_event_label")})
             else:
-                Sandbox.add_event(config, {k: v for k, v in r.items()
+                add_event(config, {k: v for k, v in r.items()
                                            if k != "unique_event_name"})
         config["is_longitudinal"] = 1
 
@@ -521,4 +500,4 @@ def import_repeating(ctx: Context) -> Response:
     return _count(ctx, len(clean))
 
 
-__all__ = ["create_project", "unique_name", "update_config"]
+__all__ = ["create_project", "unique_name"]

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..handler import Context, Response, now
-from ..protocol import MIME, ApiError, Request, parse_data
-from .design import update_config
+from ..handler import Context, Response, update_config
+from ..protocol import MIME, ApiError, Request, now, parse_data
 
 if TYPE_CHECKING:
     from ..core import Sandbox

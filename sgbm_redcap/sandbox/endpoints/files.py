@@ -6,8 +6,8 @@ import json
 import mimetypes
 from typing import TYPE_CHECKING, Any
 
-from ..handler import Context, Response, endpoint, now
-from ..protocol import MIME, ApiError, encode_rows
+from ..handler import Context, Response, endpoint, update_config
+from ..protocol import MIME, ApiError, encode_rows, now
 
 if TYPE_CHECKING:
     from ..core import Sandbox
@@ -134,8 +134,6 @@ def create_folder(ctx: Context) -> Response:
     if not name:
         raise ApiError("The parameter 'name' is missing")
     parent = ctx.req.get("folder_id")
-    from .design import update_config
-
     made: dict[str, int] = {}
 
     def change(config: dict[str, Any]) -> None:

@@ -16,8 +16,10 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any
 
-from sgbm_redcap.dictionary.model import record_sort_key
+from sgbm_redcap.dictionary.model import checkbox_column, record_sort_key
+from sgbm_redcap.logic import evaluate, parse
 
+from ..calc import recalculate
 from ..flatcsv import FlatCsvLines, escape_cell, form_segment
 from ..handler import Context, Response, endpoint, now
 from ..meta import COMPLETE_LABELS, ProjectMeta
@@ -30,12 +32,12 @@ from ..protocol import (
     parse_data,
     to_text,
 )
+from ..rows import RowKey, applicable_forms
 from ..store import select_for_records
 from ..validation import canonical_date, convert_date, make_validator
 
 log = logging.getLogger(__name__)
 
-RowKey = tuple[str, str, str, int]  # record, event, repeat instrument, instance
 _UNSET: Any = object()
 _second = itemgetter(1)
 _DELIMS = {",": ",", "tab": "\t", ";": ";", "|": "|", "^": "^"}
@@ -140,26 +142,6 @@ def select_columns(meta: ProjectMeta, fields: list[str], forms: list[str]) -> li
         form = target if kind == "complete" else meta.fields[target].form
         cols.append(Column(name, kind, target, code, form))
     return cols
-
-
-def applicable_forms(meta: ProjectMeta, key: RowKey) -> frozenset[str]:
-    """The forms whose columns a row shows: a repeating row only its own form (or, for a
-    repeating event, the event's forms); a base row the non-repeating forms of its event."""
-    k = (key[1], key[2], bool(key[3]))
-    cache = meta.cache.setdefault("applicable_forms", {})
-    got = cache.get(k)
-    if got is None:
-        _, ev, instr, _inst = key
-        if instr:
-            got = frozenset((instr,))
-        else:
-            on_event = meta.forms_on_event(ev)
-            if meta.repeating_event(ev):
-                got = frozenset(on_event)
-            else:
-                got = frozenset(f for f in on_event if not meta.repeating_form(f, ev))
-        cache[k] = got
-    return got
 
 
 class RowBuilder:
@@ -489,10 +471,6 @@ def _filter_keys(ctx: Context, logic: str, keys: list[RowKey],
     """
     import pandas as pd
 
-    try:
-        from sgbm_redcap.logic import evaluate, parse
-    except ImportError as exc:  # the logic package is built in parallel
-        raise ApiError("filterLogic is not available in this sandbox build") from exc
     meta = ctx.meta
     cols = select_columns(meta, [], [])
     builder = RowBuilder(ctx, cols)
@@ -550,8 +528,6 @@ def _eav_to_flat(meta: ProjectMeta, rows: list[dict[str, str]]) -> list[dict[str
         name, value = r.get("field_name", ""), r.get("value", "")
         f = meta.fields.get(name)
         if f is not None and f.ftype == "checkbox" and value in f.choices:
-            from ..meta import checkbox_column
-
             row[checkbox_column(name, value)] = "1"
         elif name:
             row[name] = value
@@ -1106,8 +1082,6 @@ def _checkbox_columns(meta: ProjectMeta) -> frozenset[str]:
 def _recalculate(ctx: Context, rows: dict[RowKey, dict[str, Any]],
                  records: list[str]) -> dict[RowKey, dict[str, Any]]:
     """Re-run calc fields for the touched records (REDCap does this after every save)."""
-    from ..calc import recalculate
-
     return recalculate(ctx.meta, rows, records, in_place=True)
 
 

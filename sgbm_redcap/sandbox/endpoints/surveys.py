@@ -7,6 +7,7 @@ from typing import Any
 
 from ..handler import Context, Response, endpoint
 from ..protocol import MIME, ApiError, encode_rows
+from .records import export_records
 
 
 def _code(*parts: Any, length: int, alphabet: str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789") -> str:
@@ -107,8 +108,6 @@ def participant_list(ctx: Context) -> Response:
 @endpoint("report")
 def export_report(ctx: Context) -> Response:
     """A stored report (``Sandbox.add_report``): its fields and filter over a record export."""
-    from .records import export_records
-
     report_id = ctx.req.get("report_id")
     report = ctx.config.get("reports", {}).get(report_id)
     if report is None:
