@@ -212,3 +212,23 @@ def test_token_is_never_printed_logged_or_shown(caplog, capsys, monkeypatch, tmp
     assert TOKEN not in said
     assert not any(TOKEN in p.read_text(errors="replace")
                    for p in (tmp_path / "c").iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize(("status", "page", "title"), [
+    (200, "<!DOCTYPE html><html><head><title>REDCap | Log In</title></head>"
+          "<body><form>user</form></body></html>", "REDCap | Log In"),
+    (502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+     "502 Bad Gateway"),
+])
+def test_an_html_page_is_named_as_such_with_the_host(status, page, title):
+    def app(request):
+        return status, {}, page
+
+    with local_redcap(app) as (_srv, url):
+        with pytest.raises(RedcapApiError) as info:
+            RedcapClient(url, TOKEN, retries=0).export_metadata()
+    message = str(info.value)
+    host = url.split("/")[2]
+    assert f"REDCap at {host} answered export_metadata with an HTML page" in message
+    assert f"HTTP {status}: {title}" in message and "Expecting value" not in message
+    assert info.value.status_code == status

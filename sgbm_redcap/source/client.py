@@ -71,6 +71,12 @@ TLS_HELP = (
     "be verified. If the server uses an in-house certificate authority, point "
     "REQUESTS_CA_BUNDLE at its bundle; do not turn verification off."
 )
+HTML_ANSWER_HELP = (
+    "REDCap at {host} answered {call} with an HTML page (HTTP {status}: {title}), not an "
+    "API answer: a login page, a single sign-on or proxy in front of the server, or a "
+    "proxy error. Check that redcap_url is the API URL (ending in /api/) and that the API "
+    "is reachable without a browser login."
+)
 CONNECTION_HELP = (
     "Could not get an answer from REDCap at {url} during {call} after {tries} tries: "
     "{reason}. Check the URL, your network/VPN, and whether the server is up; raise "
@@ -103,6 +109,33 @@ class _HttpStatusError(requests.RequestException):
         self.status = status
         self.message = message
         super().__init__(f"HTTP {status}: {message}")
+
+
+class _HtmlAnswer(requests.RequestException):
+    """The server answered with a web page (a login page, a proxy's error page)."""
+
+    def __init__(self, status: int, title: str):
+        super().__init__(f"HTML answer (HTTP {status})")
+        self.status = status
+        self.title = title
+
+
+_HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
+_HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def html_title(response: requests.Response, body: bytes) -> str | None:
+    """The page title when ``body`` is an HTML page ("(untitled page)" without one), else
+    None. REDCap's API never answers these exports with HTML: its errors are JSON, CSV or
+    XML."""
+    kind = response.headers.get("Content-Type", "").lower()
+    if "text/html" not in kind and not _HTML_START.match(body[:512]):
+        return None
+    if "text/html" in kind and body.lstrip()[:1] in (b"{", b"["):
+        return None  # JSON sent with a wrong content type
+    match = _HTML_TITLE.search(body[:20000])
+    title = " ".join(match.group(1).decode("utf-8", "replace").split()) if match else ""
+    return title[:80] or "(untitled page)"
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -259,6 +292,9 @@ class RedcapClient:
         self.traffic.bytes_received += len(body)
         by_call = self.traffic.received_by_call
         by_call[self._current_call] = by_call.get(self._current_call, 0) + len(body)
+        title = html_title(response, body)
+        if title is not None:
+            raise _HtmlAnswer(response.status_code, title)
         if response.status_code >= 400:
             raise _HttpStatusError(response.status_code, redcap_error_message(body))
 
@@ -291,6 +327,13 @@ class RedcapClient:
                  state.attempt_number)
 
     def _map_error(self, call: str, exc: Exception) -> Exception:
+        if isinstance(exc, _HtmlAnswer):
+            return RedcapApiError(
+                HTML_ANSWER_HELP.format(host=urlsplit(self.url).netloc, call=call,
+                                        status=exc.status, title=exc.title),
+                call=call,
+                status_code=exc.status,
+            )
         if isinstance(exc, _HttpStatusError):
             if exc.status in (401, 403):
                 return RedcapAuthError(
