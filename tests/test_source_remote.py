@@ -323,9 +323,9 @@ def test_many_sweeps_are_folded_into_a_new_base(fake, tmp_path):
         fake.save(str(1 + i % 7), visits=1 + i % 3, age=str(50 + i))
         source.pull()
     cache = tmp_path / "cache"
-    assert len(list(cache.glob("delta-*.parquet"))) == COMPACT_AFTER + 1
+    assert len(list(cache.glob("delta-*.arrow"))) == COMPACT_AFTER + 1
     swept = source.tables()
-    assert not list(cache.glob("delta-*.parquet"))  # compacted while reading
+    assert not list(cache.glob("delta-*.arrow"))  # compacted while reading
     fresh = make_source(tmp_path / "fresh", cache_dir=False).tables()
     for form in fresh:
         pd.testing.assert_frame_equal(swept[form], fresh[form])

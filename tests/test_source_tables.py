@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,14 @@ from hypothesis import strategies as st
 from sgbm_redcap.dictionary import load_dictionary
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source import FileSource, build_tables, column_kind
+from sgbm_redcap.source.casting import (
+    ColumnKind,
+    cast_checkbox_option,
+    cast_column,
+    cast_many,
+    raw_text,
+    text_values,
+)
 
 HEADER = ("field_name,form_name,section_header,field_type,field_label,"
           "select_choices_or_calculations,field_note,text_validation_type_or_show_slider_number,"
@@ -265,3 +274,34 @@ def test_applying_sweeps_at_once_gives_what_applying_them_one_by_one_gives(sweep
                              ignore_index=True)
     got = apply_deltas(base, deltas, "record_id")
     pd.testing.assert_frame_equal(got, expected)
+
+
+_AWKWARD_VALUES = ["", "1", "0", "2", "3", "-3", "+4", "12", "0.0", "1.0", "1e3", "1,5", "nan",
+                   "inf", " 1", "abc", "99999999999999999", "2024-01-01", "2024-02-30",
+                   "2024-01-01 10:00", "2024-01-01T10:00:05", "2024-01-01\n", "\u0662"]
+_KINDS = [ColumnKind("date", "v"), ColumnKind("datetime", "v"), ColumnKind("integer", "v"),
+          ColumnKind("number", "v"), ColumnKind("number", "v", comma_decimal=True),
+          ColumnKind("boolean", "v"), ColumnKind("checkbox", "v", (("1", "a"),)),
+          ColumnKind("category", "v", (("1", "A"), ("2", "B"), ("3", "A"))),
+          ColumnKind("text", "v")]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.sampled_from(_AWKWARD_VALUES), st.text(max_size=6)),
+                         max_size=12), min_size=1, max_size=3))
+def test_fast_casting_types_every_value_as_the_column_rule_does(columns):
+    """cast_many/cast_values (distinct values typed once, plain arrays) == cast_column /
+    cast_checkbox_option / raw_text on each whole column: values, dtypes and misfits."""
+    arrays = [np.array(c, dtype=object) for c in columns]
+    for kind in _KINDS:
+        for values, (typed, bad) in zip(arrays, cast_many(arrays, kind), strict=True):
+            series = pd.Series(values, dtype=object)
+            ref, ref_bad = (cast_checkbox_option(series) if kind.kind == "checkbox"
+                            else cast_column(series, kind))
+            pd.testing.assert_series_equal(pd.Series(typed), ref, check_exact=True,
+                                           check_names=False, obj=kind.kind)
+            assert bad.tolist() == ref_bad.tolist()
+    for values in arrays:
+        pd.testing.assert_series_equal(pd.Series(text_values(values)),
+                                       raw_text(pd.Series(values, dtype=object)),
+                                       check_names=False)

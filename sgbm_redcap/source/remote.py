@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from sgbm_redcap.config import Settings
@@ -34,6 +35,7 @@ from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.errors import RedcapAuthError, SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic, check_url
+from sgbm_redcap.source.csvread import read_export_csv, read_export_pandas, to_raw_frame
 from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
 from sgbm_redcap.source.tables import StudyTables, build_tables, normalise_raw
 
@@ -162,6 +164,7 @@ class RedcapSource:
             event_forms=_event_forms(state.event_mapping),
             pull=pull,
             source=self.url,
+            normalised=True,  # normalise_raw made it (the pull's rows or the cache's)
         )
 
     def pull(self, *, full: bool = False) -> Pull:
@@ -194,10 +197,10 @@ class RedcapSource:
         )
         if cached is None:
             pull = Pull("full", self.url, state.pulled_at, "", reason=reason)
-            raw = self._full(rid, state, pull)
+            raw, table = self._full(rid, state, pull)
             state.records = sorted(set(raw[rid]), key=record_sort_key) if len(raw) else []
             if self.cache is not None:
-                self.cache.save_full(state, raw, metadata_csv)
+                self.cache.save_full(state, raw, metadata_csv, table=table)
             self._raw = raw
         else:
             pull = Pull("incremental", self.url, state.pulled_at, "")
@@ -218,15 +221,16 @@ class RedcapSource:
 
     # -- full and incremental ------------------------------------------------------------
 
-    def _full(self, rid: str, state: CacheState, pull: Pull) -> pd.DataFrame:
+    def _full(self, rid: str, state: CacheState,
+              pull: Pull) -> tuple[pd.DataFrame, pa.Table | None]:
         # Order matters: list the records (REDCap logs that export), read the watermark from
         # the log, then export the rows, so every change the watermark covers is in the rows.
         ids_frame = _read_csv(self.client.export_records_csv(fields=[rid]))
         ids = list(dict.fromkeys(ids_frame[rid])) if len(ids_frame) else []
         self._server_watermark(state, set(ids))
-        raw = self._export_in_batches(rid, ids, pull)
+        raw, table = self._export_in_batches(rid, ids, pull)
         pull.changed_records = ids
-        return raw
+        return raw, table
 
     def _incremental(self, rid: str, old: CacheState, state: CacheState,
                      pull: Pull) -> tuple[pd.DataFrame, list[str]]:
@@ -251,7 +255,7 @@ class RedcapSource:
                      "return (deleted, or changed outside the date filter); re-exporting them",
                      len(missed))
         changed = sorted((changed_by_date - already_seen) | changed_by_log, key=record_sort_key)
-        fresh = self._export_in_batches(rid, changed, pull)
+        fresh, _table = self._export_in_batches(rid, changed, pull)
         returned = set(fresh[rid]) if len(fresh) else set()
         known = set(old.records)
         pull.changed_records = [r for r in changed if r in returned]
@@ -260,27 +264,30 @@ class RedcapSource:
         replaced = [r for r in changed if r in returned or r in known]
         return fresh, replaced
 
-    def _export_in_batches(self, rid: str, ids: list[str], pull: Pull) -> pd.DataFrame:
-        frames: list[pd.DataFrame] = []
+    def _export_in_batches(self, rid: str, ids: list[str],
+                           pull: Pull) -> tuple[pd.DataFrame, pa.Table | None]:
+        """(the rows as a normalised raw frame, the same rows as an Arrow table of strings in
+        export order when every batch could be read that way, else None)."""
+        parts: list[pa.Table | pd.DataFrame] = []
         bar = tqdm(total=len(ids), unit="rec", desc="export_records", disable=not self.progress,
                    file=sys.stderr, leave=False)
         try:
             for batch in _batches(ids, self.batch_size):
-                frame = _read_csv(self.client.export_records_csv(records=batch))
-                if len(frame) and rid not in frame.columns:
+                text = self.client.export_records_csv(records=batch)
+                part = read_export_csv(text)
+                if part is None:
+                    part = read_export_pandas(text)
+                columns = part.column_names if isinstance(part, pa.Table) else part.columns
+                if len(part) and rid not in columns:
                     raise SourceDataError(
                         f"REDCap's export_records answer has no {rid!r} column",
                         file=self.url, column=rid)
-                frames.append(frame)
+                parts.append(part)
                 pull.batches += 1
                 bar.update(len(batch))
         finally:
             bar.close()
-        frames = [f for f in frames if len(f.columns)]
-        if not frames:
-            return pd.DataFrame(columns=[rid])
-        return normalise_raw(pd.concat(frames, ignore_index=True).fillna(""), rid,
-                             source=self.url)
+        return _join_batches(parts, rid, self.url)
 
     def _server_watermark(self, state: CacheState, listed: set[str]) -> None:
         """The newest project-log time (REDCap's clock) before the rows are read.
@@ -327,6 +334,27 @@ class RedcapSource:
             and t.strftime(WATERMARK_FORMAT) == state.watermark
             and (exported is None or not _log_record(e) or _log_record(e) in exported)
         ]
+
+
+def _join_batches(parts: list[pa.Table | pd.DataFrame], rid: str,
+                  source: str) -> tuple[pd.DataFrame, pa.Table | None]:
+    """One raw frame from the batches: Arrow tables of one schema are joined and converted
+    once (no whole-frame fillna: every value is a str already); anything else goes the way
+    it always went (pandas concat, blanks filled, values checked)."""
+    parts = [p for p in parts if p.num_columns] if all(
+        isinstance(p, pa.Table) for p in parts) else parts
+    if parts and all(isinstance(p, pa.Table) for p in parts) and all(
+            p.schema.equals(parts[0].schema) for p in parts):
+        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        return normalise_raw(to_raw_frame(table), rid, source=source, strings=True), table
+    frames = [p.to_pandas() if isinstance(p, pa.Table) else p for p in parts]
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame(columns=[rid]), None
+    joined = pd.concat(frames, ignore_index=True)
+    if joined.isna().any().any():  # batches with different columns
+        joined = joined.fillna("")
+    return normalise_raw(joined, rid, source=source), None
 
 
 def _clock_floor() -> str:

@@ -23,10 +23,9 @@ from sgbm_redcap.source.casting import (
     FORM_STATUS,
     PROBLEM_COLUMNS,
     ColumnKind,
-    cast_checkbox_option,
-    cast_column,
+    cast_many,
     column_kind,
-    raw_text,
+    text_values,
 )
 
 log = logging.getLogger(__name__)
@@ -97,8 +96,12 @@ def canonical_order(raw: pd.DataFrame, record_id: str) -> pd.DataFrame:
     return ordered
 
 
-def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") -> pd.DataFrame:
-    """Strings everywhere ('' for blank), instance numbers without '.0', canonical order."""
+def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export",
+                  strings: bool = False) -> pd.DataFrame:
+    """Strings everywhere ('' for blank), instance numbers without '.0', canonical order.
+
+    ``strings=True``: the caller guarantees every value is already a ``str`` (a frame read
+    with an all-string schema and no nulls), so the per-column check is skipped."""
     if record_id not in raw.columns:
         raise SourceDataError(
             f"The records from {source} have no column {record_id!r}, the record id field "
@@ -113,7 +116,7 @@ def normalise_raw(raw: pd.DataFrame, record_id: str, *, source: str = "export") 
             f"The records from {source} have repeated columns: {', '.join(map(str, duplicated))}",
             file=source, column=str(duplicated[0]))
     out = raw.copy(deep=False)  # columns are replaced below, never changed in place
-    for col in out.columns:  # NaN becomes '', numbers (e.g. from JSON) become text
+    for col in () if strings else out.columns:  # NaN becomes '', numbers become text
         if out[col].dtype != object or pd.api.types.infer_dtype(
                 out[col], skipna=False) not in ("string", "empty"):
             values = out[col].astype(object)
@@ -179,11 +182,13 @@ def build_tables(
     event_forms: dict[str, set[str]] | None = None,
     pull: Any = None,
     source: str = "export",
+    normalised: bool = False,
 ) -> StudyTables:
     """Type a flat export into one table per instrument.
 
     Args:
-        raw: flat export (as read with ``dtype=str``); normalised here.
+        raw: flat export (as read with ``dtype=str``); normalised here, unless
+            ``normalised`` says it came from ``normalise_raw`` unchanged.
         dictionary: the project's Dictionary (``sgbm_redcap.dictionary``).
         repeating_forms: repeating instruments from the project setup; instruments with
             rows in ``redcap_repeat_instrument`` are treated as repeating too.
@@ -191,7 +196,8 @@ def build_tables(
             without it a form's rows are those events where it holds any data.
     """
     rid = dictionary.record_id
-    raw = normalise_raw(raw, rid, source=source)
+    if not normalised:
+        raw = normalise_raw(raw, rid, source=source)
     present = set(raw.columns)
     longitudinal = EVENT in present
     in_data = set(raw[INSTRUMENT].unique()) - {""} if INSTRUMENT in present else set()
@@ -215,7 +221,7 @@ def build_tables(
                 one_per_record = _one_row_per_record(columns[rid], base, all_records, rid)
             positions, record_ids = one_per_record
             rows = _take_rows(columns, needed, positions)
-            rows[rid] = pd.Series(record_ids, index=rows[rid].index, name=rid, dtype=object)
+            rows[rid] = record_ids
         else:
             positions = _form_positions(columns, len(raw), form, is_rep,
                                         [c for c, _k, _f in cols], longitudinal, event_forms)
@@ -282,59 +288,61 @@ def _one_row_per_record(record_ids: np.ndarray, positions: np.ndarray, all_recor
 
 
 def _take_rows(columns: Mapping[str, np.ndarray], needed: list[str],
-               positions: np.ndarray) -> dict[str, pd.Series]:
-    """The ``needed`` columns at ``positions`` (-1 = a blank row), as string Series."""
+               positions: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``needed`` columns at ``positions`` (-1 = a blank row), as object arrays."""
     blank = positions < 0
-    index = pd.RangeIndex(len(positions))
-    rows: dict[str, pd.Series] = {}
+    rows: dict[str, np.ndarray] = {}
     for col in needed:
         values = columns[col].take(positions)
         if blank.any():
             values[blank] = ""
-        rows[col] = pd.Series(values, index=index, name=col, dtype=object, copy=False)
+        rows[col] = values
     return rows
 
 
-def _type_form(rows: dict[str, pd.Series], form: str, cols: list[tuple[str, ColumnKind, str]],
+
+def _type_form(rows: dict[str, np.ndarray], form: str, cols: list[tuple[str, ColumnKind, str]],
                rid: str, dag: pd.Series, repeating: bool, longitudinal: bool,
                ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    out = pd.DataFrame({rid: rows[rid].astype("string")})
+    index = pd.RangeIndex(len(rows[rid]))
+    typed_cols: dict[str, Any] = {rid: pd.array(rows[rid], dtype="string")}
     if longitudinal:
-        out[EVENT] = rows[EVENT].astype("string")
-    out[DAG] = rows[rid].map(dag).astype("string")
+        typed_cols[EVENT] = pd.array(rows[EVENT], dtype="string")
+    typed_cols[DAG] = pd.Series(rows[rid], index=index).map(dag).astype("string")
     has_instances = INSTANCE in rows and (repeating or (rows[INSTANCE] != "").any())
     if has_instances:
-        out[INSTANCE] = pd.to_numeric(rows[INSTANCE].where(rows[INSTANCE] != ""),
-                                      errors="coerce").astype("Int64")
+        instances = pd.Series(rows[INSTANCE], index=index)
+        typed_cols[INSTANCE] = pd.to_numeric(instances.where(instances != ""),
+                                             errors="coerce").astype("Int64")
     problems: list[pd.DataFrame] = []
-    typed_cols: dict[str, pd.Series] = {}
+    by_kind: dict[ColumnKind, list[str]] = {}
     for col, kind, _field in cols:
-        if kind.kind == "checkbox":
-            typed, bad = cast_checkbox_option(rows[col])
-        else:
-            typed, bad = cast_column(rows[col], kind)
+        by_kind.setdefault(kind, []).append(col)
+    cast: dict[str, tuple[Any, np.ndarray]] = {}
+    for kind, names in by_kind.items():
+        cast.update(zip(names, cast_many([rows[c] for c in names], kind), strict=True))
+    for col, kind, _field in cols:
+        typed, bad = cast[col]
         if bad.any():
-            typed = raw_text(rows[col])
+            typed = text_values(rows[col])
             problems.append(_problem_rows(rows, bad, form, col, kind, rid, longitudinal))
         typed_cols[col] = typed
-    if typed_cols:
-        out = pd.concat([out, pd.DataFrame(typed_cols, index=out.index)], axis=1)
-    return out, problems
+    return pd.DataFrame(typed_cols, index=index), problems
 
 
-def _problem_rows(rows: dict[str, pd.Series], bad: pd.Series, form: str, col: str,
+def _problem_rows(rows: dict[str, np.ndarray], bad: np.ndarray, form: str, col: str,
                   kind: ColumnKind, rid: str, longitudinal: bool) -> pd.DataFrame:
-    mask = bad.to_numpy()
+    mask = np.asarray(bad, dtype=bool)
     hit = {c: rows[c][mask] for c in (rid, EVENT, INSTANCE, col) if c in rows}
     expected = "checkbox 0/1" if kind.kind == "checkbox" else f"{kind.kind} ({kind.reason})"
     if kind.kind == "category":
         expected += ": one of " + ", ".join(code for code, _ in kind.choices)
     return pd.DataFrame({
-        "record_id": hit[rid].to_numpy(),
-        "redcap_event_name": hit[EVENT].to_numpy() if longitudinal else "",
+        "record_id": hit[rid],
+        "redcap_event_name": hit[EVENT] if longitudinal else "",
         "form": form,
-        "redcap_repeat_instance": hit[INSTANCE].to_numpy() if INSTANCE in hit else "",
+        "redcap_repeat_instance": hit[INSTANCE] if INSTANCE in hit else "",
         "field": col,
-        "value": hit[col].to_numpy(),
+        "value": hit[col],
         "expected": expected,
     }, columns=PROBLEM_COLUMNS)
