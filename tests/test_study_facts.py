@@ -56,3 +56,18 @@ def test_days_per_month_is_defined_once():
     from sgbm_redcap.study_codes import DAYS_PER_MONTH
 
     assert DAYS_PER_MONTH == 365.25 / 12
+
+
+def test_every_module_takes_the_repeating_forms_from_the_project():
+    import pandas as pd
+
+    from sgbm_redcap.analysis.inputs import REPEATING_FORMS as ANALYSIS
+    from sgbm_redcap.checks.context import CheckContext
+    from sgbm_redcap.synthetic.cohort import REPEATING_FORMS as COHORT
+
+    forms = TOML["repeating"]["forms"]
+    assert list(COHORT) == forms
+    assert ANALYSIS == set(forms)
+    raw = pd.DataFrame({"record_id": ["1"], "redcap_repeat_instrument": [""]})
+    assert CheckContext(raw).repeating_forms == set(forms)
+    assert CheckContext(raw, repeating_forms={"x"}).repeating_forms == {"x"}

@@ -25,22 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.errors import AnalysisInputError
 
 logger = logging.getLogger(__name__)
 
-REPEATING_FORMS = frozenset(
-    {
-        "prior_cns_therapy",
-        "prior_systemic_therapy",
-        "sg_administration",
-        "concomitant_care",
-        "intracranial_assessment",
-        "extracranial_assessment",
-        "adverse_events",
-        "subsequent_therapy",
-    }
-)
+#: The study's repeating instruments (``project.toml``); data_queries is one of them but no
+#: analysis reads it (it is not in :data:`SCHEMA`).
+REPEATING_FORMS: frozenset[str] = frozenset(study_project().repeating_forms)
 
 _TL = {f"ia_tl{i}_ld": "num" for i in range(1, 6)}
 _ETL = {f"ea_tl{i}_ld": "num" for i in range(1, 6)}

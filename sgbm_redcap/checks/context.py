@@ -7,13 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-#: Repeating instruments of the study project (docs/CONTRACTS.md §3); the raw export adds any
-#: other repeating instrument it contains.
-STUDY_REPEATING_FORMS: frozenset[str] = frozenset({
-    "prior_cns_therapy", "prior_systemic_therapy", "sg_administration", "concomitant_care",
-    "intracranial_assessment", "extracranial_assessment", "adverse_events",
-    "subsequent_therapy", "data_queries",
-})
+from sgbm_redcap.dictionary.project import study_project
 
 _DATE_FORMAT = "%Y-%m-%d"
 
@@ -44,7 +38,8 @@ class CheckContext:
         found = set()
         if "redcap_repeat_instrument" in raw.columns:
             found = {x for x in raw["redcap_repeat_instrument"].dropna().unique() if x}
-        self.repeating_forms = set(repeating_forms or STUDY_REPEATING_FORMS) | found
+        # default: the study project's repeating instruments (project.toml)
+        self.repeating_forms = set(repeating_forms or study_project().repeating_forms) | found
         self._forms: dict[str, pd.DataFrame] = {}
         self._text: dict[tuple[str, str], pd.Series] = {}
         self._typed: dict[tuple[str, str, str], pd.Series] = {}

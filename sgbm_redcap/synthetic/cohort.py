@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.synthetic import rano
 from sgbm_redcap.synthetic.simulate import (
     AE_PROFILE,
@@ -124,18 +125,9 @@ NONREPEATING_FORMS: dict[str, tuple[str, ...]] = {
         "vital_status", "death_date", "death_cause", "ltfu_date",
     ),
 }
-#: Repeating instruments in dictionary order (data_queries stays empty: the sweep fills it).
-REPEATING_FORMS: tuple[str, ...] = (
-    "prior_cns_therapy", "prior_systemic_therapy", "sg_administration", "concomitant_care",
-    "intracranial_assessment", "extracranial_assessment", "adverse_events",
-    "subsequent_therapy", "data_queries",
-)
-FORM_ORDER: tuple[str, ...] = (
-    "enrolment", "demographics", "tumour", "brain_mets_baseline", "prior_cns_therapy",
-    "prior_systemic_therapy", "sg_treatment", "sg_administration", "concomitant_care",
-    "intracranial_assessment", "extracranial_assessment", "adverse_events",
-    "subsequent_therapy", "end_of_treatment", "follow_up", "data_queries",
-)
+#: Repeating instruments, from the project (``project.toml``; data_queries stays empty: the
+#: sweep fills it).
+REPEATING_FORMS: tuple[str, ...] = tuple(study_project().repeating_forms)
 KEY_COLUMNS = ("record_id", "redcap_repeat_instrument", "redcap_repeat_instance")
 
 #: Fallback ae_term codes (MedDRA LLT codes of the CTCAE v5 terms) when the dictionary
