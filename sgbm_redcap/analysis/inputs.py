@@ -8,7 +8,7 @@ dictionary without changing what the data mean, a code cannot. Three inputs are 
 * a flat export DataFrame itself (``record_id``, ``redcap_repeat_instrument``, fields …);
 * a plain mapping form name → DataFrame (the typed tables of CONTRACTS §4, or hand-built test
   worlds). Categorical label columns are turned back into codes through the dictionary's
-  choices when the mapping has a ``.dictionary``, else through the labels of CONTRACTS §3;
+  choices when the mapping has a ``.dictionary``, else through the study dictionary's;
   values that already are codes are kept; ``boolean`` yes/no columns become ``"1"``/``"0"``.
 
 Canonical frames have every field of :data:`SCHEMA` for their form (missing → NA): dates as
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ import pandas as pd
 
 from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.errors import AnalysisInputError
+from sgbm_redcap.study_codes import YesNo
 
 logger = logging.getLogger(__name__)
 
@@ -97,102 +99,12 @@ SCHEMA: dict[str, dict[str, str]] = {
 CHECKBOXES: dict[str, tuple[str, ...]] = {"tumour": ("ec_mets",),
                                           "prior_systemic_therapy": ("sys_agents",)}
 
-_YESNO = {"1": "Yes", "0": "No"}
-_CONF = {"1": "Confirmed", "2": "Not confirmed", "3": "Not yet known"}
-_RESP = {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "non-CR/non-PD"}
-
-#: Labels of CONTRACTS §3, used for display and to read label-valued columns when the input
-#: carries no dictionary.
-LABELS: dict[str, dict[str, str]] = {
-    "eligible": _YESNO, "de_novo_iv": _YESNO, "her2_low": _YESNO, "visceral_mets": _YESNO,
-    "bm_symptomatic": _YESNO, "lmd": _YESNO, "steroid_at_start": _YESNO, "aed_at_start": _YESNO,
-    "sg_combination": _YESNO, "cm_cns_for_pd": _YESNO, "st_cns_local": _YESNO,
-    "ae_ongoing": _YESNO, "ae_serious": _YESNO, "ae_aesi": _YESNO, "eot_ongoing": _YESNO,
-    "consent_type": {"1": "Written", "2": "Waiver"},
-    "sex": {"1": "Female", "2": "Male"},
-    "menopausal": {"1": "Pre-menopausal", "2": "Post-menopausal", "3": "Not applicable"},
-    "ecog": {str(i): str(i) for i in range(5)},
-    "her2_ihc": {"0": "0", "1": "1+", "2": "2+", "3": "3+"},
-    "her2_ish": {"0": "Negative", "1": "Positive", "9": "Not done"},
-    "subtype_sg": {"1": "HR+/HER2-", "2": "TNBC", "3": "Other"},
-    "ugt1a1_28": {"1": "Wild type", "2": "Heterozygous", "3": "Homozygous", "9": "Not tested"},
-    "ugt1a1_6": {"1": "Wild type", "2": "Heterozygous", "3": "Homozygous", "9": "Not tested"},
-    "bm_count_cat": {"1": "1", "2": "2-3", "3": "4-10", "4": ">10"},
-    "bm_status": {"1": "Untreated", "2": "Treated, stable", "3": "Treated, progressing"},
-    "cns_type": {"1": "Surgery", "2": "SRS", "3": "FSRT", "4": "WBRT", "5": "HA-WBRT",
-                 "9": "Other"},
-    "sys_setting": {"1": "Neoadjuvant", "2": "Adjuvant", "3": "Metastatic"},
-    "sg_start_dose": {"1": "10 mg/kg", "2": "7.5 mg/kg", "3": "5 mg/kg"},
-    "adm_day": {"1": "D1", "8": "D8"},
-    "adm_dose_level": {"1": "10 mg/kg", "2": "7.5 mg/kg", "3": "5 mg/kg"},
-    "adm_status": {"1": "Given", "2": "Delayed", "3": "Omitted"},
-    "adm_delay_reason": {"1": "AE", "2": "Logistics", "3": "Other"},
-    "cm_category": {"1": "Corticosteroid", "2": "G-CSF", "3": "Antiepileptic",
-                    "4": "Antidiarrhoeal", "5": "Antiemetic", "6": "Transfusion",
-                    "7": "Antibiotic", "8": "Bevacizumab/mannitol",
-                    "9": "CNS local therapy during SG", "99": "Other"},
-    "gcsf_type": {"1": "Short-acting", "2": "Pegylated"},
-    "gcsf_purpose": {"1": "Primary prophylaxis", "2": "Secondary prophylaxis",
-                     "3": "Treatment"},
-    "ia_type": {"1": "Baseline", "2": "Follow-up"},
-    "ea_type": {"1": "Baseline", "2": "Follow-up"},
-    "ia_modality": {"1": "MRI", "2": "CT"},
-    "ia_nontarget": {"0": "Absent", "1": "Non-CR/non-PD", "2": "Unequivocal PD", "9": "NE"},
-    "ea_nontarget": {"0": "Absent", "1": "Non-CR/non-PD", "2": "Unequivocal PD", "9": "NE"},
-    "ia_new_lesion": {"0": "No", "1": "Yes", "2": "Equivocal"},
-    "ea_new_lesion": {"0": "No", "1": "Yes", "2": "Equivocal"},
-    "ia_lmd": {"0": "Absent", "1": "Stable", "2": "Improved", "3": "PD", "9": "NE"},
-    "ia_new_confirmed": _CONF, "ia_clin_tumour": _YESNO, "ia_pseudoprog": _YESNO,
-    "adm_reduced": _YESNO, "st_after_ipd": _YESNO,
-    "first_pd_pattern": {"1": "Intracranial only", "2": "Extracranial only", "3": "Both"},
-    "cm_cns_type": {"1": "Surgery", "2": "SRS", "3": "FSRT", "4": "WBRT", "5": "HA-WBRT",
-                    "9": "Other"},
-    "ia_steroid_change": {"1": "Decreased", "2": "Stable", "3": "Increased"},
-    "ia_clinical": {"1": "Improved", "2": "Stable", "3": "Worse"},
-    "ia_rano_inv": _RESP, "ea_recist_inv": _RESP,
-    "ae_grade": {str(i): str(i) for i in range(1, 6)},
-    "ae_relation": {"1": "Related", "2": "Not related", "3": "Unknown"},
-    "ae_action": {"1": "None", "2": "Interrupted/delayed", "3": "Reduced", "4": "Discontinued"},
-    "ae_outcome": {"1": "Recovered", "2": "Recovering", "3": "Not recovered", "4": "Sequelae",
-                   "5": "Fatal", "9": "Unknown"},
-    "eot_reason": {"1": "Intracranial PD", "2": "Extracranial PD", "3": "Both", "4": "Toxicity",
-                   "5": "Patient choice", "6": "Death", "7": "Clinical deterioration",
-                   "8": "Lost to follow-up", "99": "Other"},
-    "ipd_criterion": {"1": "Target", "2": "Non-target", "3": "New lesion", "4": "LMD",
-                      "5": "Clinical"},
-    "vital_status": {"1": "Alive", "2": "Dead", "3": "Lost to follow-up"},
-    "death_cause": {"1": "Intracranial PD", "2": "Extracranial PD", "3": "Treatment-related",
-                    "4": "Other", "9": "Unknown"},
+#: Labels the dictionary cannot give: ``her2_low`` is a calc (1 = HER2-low, 0 = not), and
+#: REDCap calc fields have no choices; the analysis reads it as yes/no. Every other label
+#: comes from the data dictionary (``Field.choices``).
+EXTRA_LABELS: dict[str, dict[str, str]] = {
+    "her2_low": {YesNo.YES.value: YesNo.YES.label, YesNo.NO.value: YesNo.NO.label},
 }
-
-#: The study dictionary's own wording (redcap_project v1), so label-valued columns read back
-#: without a dictionary object too.
-LABELS.update({
-    "consent_type": {"1": "Written informed consent", "2": "Waiver of consent (ethics approved)"},
-    "menopausal": {"1": "Premenopausal", "2": "Postmenopausal", "3": "Not applicable"},
-    "subtype_sg": {"1": "HR+/HER2-negative", "2": "TNBC", "3": "Other"},
-    "bm_count_cat": {"1": "1", "2": "2-3", "3": "4-10", "4": "More than 10"},
-    "bm_status": {"1": "Untreated, newly diagnosed", "2": "Previously treated, stable", "3": "Previously treated, progressing (active)"},
-    "cns_type": {"1": "Surgery", "2": "SRS (single-fraction stereotactic radiosurgery)", "3": "FSRT (fractionated stereotactic radiotherapy)", "4": "WBRT", "5": "Hippocampal-avoidance WBRT", "9": "Other"},
-    "sg_start_dose": {"1": "10 mg/kg (starting dose)", "2": "7.5 mg/kg (1st reduction)", "3": "5 mg/kg (2nd reduction)"},
-    "adm_dose_level": {"1": "10 mg/kg (starting dose)", "2": "7.5 mg/kg (1st reduction)", "3": "5 mg/kg (2nd reduction)"},
-    "adm_status": {"1": "Given as planned", "2": "Delayed", "3": "Omitted"},
-    "adm_delay_reason": {"1": "Adverse event", "2": "Logistics", "3": "Other"},
-    "cm_category": {"1": "Corticosteroid", "2": "G-CSF", "3": "Antiepileptic", "4": "Antidiarrhoeal", "5": "Antiemetic", "6": "Transfusion", "7": "Antibiotic", "8": "Bevacizumab or mannitol (oedema / radionecrosis)", "9": "CNS local therapy during SG", "99": "Other"},
-    "cm_cns_type": {"1": "Surgery", "2": "SRS (single-fraction stereotactic radiosurgery)", "3": "FSRT (fractionated stereotactic radiotherapy)", "4": "WBRT", "5": "Hippocampal-avoidance WBRT", "9": "Other"},
-    "ia_nontarget": {"0": "Absent", "1": "Present: non-CR/non-PD", "2": "Unequivocal progression", "9": "Not evaluable"},
-    "ia_lmd": {"0": "Absent", "1": "Stable", "2": "Improved", "3": "Progression", "9": "Not evaluable"},
-    "ia_rano_inv": {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "Non-CR/non-PD"},
-    "ea_nontarget": {"0": "Absent", "1": "Present: non-CR/non-PD", "2": "Unequivocal progression", "9": "Not evaluable"},
-    "ea_recist_inv": {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "Non-CR/non-PD"},
-    "ae_grade": {"1": "Grade 1", "2": "Grade 2", "3": "Grade 3", "4": "Grade 4", "5": "Grade 5"},
-    "ae_action": {"1": "None", "2": "Interrupted or delayed", "3": "Dose reduced", "4": "Discontinued"},
-    "ae_outcome": {"1": "Recovered", "2": "Recovering", "3": "Not recovered", "4": "Recovered with sequelae", "5": "Fatal", "9": "Unknown"},
-    "st_type": {"1": "Chemotherapy", "2": "Antibody-drug conjugate", "3": "Endocrine therapy", "4": "Targeted therapy", "5": "Immunotherapy", "6": "CNS radiotherapy", "7": "CNS surgery", "9": "Other"},
-    "eot_reason": {"1": "Intracranial progression", "2": "Extracranial progression", "3": "Intracranial and extracranial progression", "4": "Toxicity", "5": "Patient choice", "6": "Death", "7": "Clinical deterioration", "8": "Lost to follow-up", "99": "Other"},
-    "ipd_criterion": {"1": "Target lesions", "2": "Non-target lesions", "3": "New lesion", "4": "Leptomeningeal disease", "5": "Clinical deterioration"},
-    "death_cause": {"1": "Intracranial progression", "2": "Extracranial progression", "3": "Treatment-related", "4": "Other", "9": "Unknown"},
-})
 
 _KEYS = ["record_id", "redcap_data_access_group", "redcap_repeat_instance"]
 
@@ -260,23 +172,29 @@ def prepare(tables: Any) -> StudyData:
 
 
 def _labels_from(dictionary: Any) -> dict[str, dict[str, str]]:
-    labels = {k: dict(v) for k, v in LABELS.items()}
-    try:  # the controlled AE term list, when the dictionary package provides it
-        from sgbm_redcap.dictionary.ctcae import CTCAE_TERMS
+    """code -> label of every coded field the analyses read (and ``ae_term``): from
+    ``dictionary``, and from the study dictionary for fields it lacks (or when there is
+    none), so that label-valued tables without a dictionary read back too."""
+    labels = {k: dict(v) for k, v in _study_labels().items()}
+    if dictionary is not None and hasattr(dictionary, "get"):
+        labels.update(_choices_of(dictionary))
+    return labels
 
-        labels["ae_term"] = {str(k): str(v) for k, v in CTCAE_TERMS.items()}
-    except ImportError:  # pragma: no cover - the dictionary package is built in parallel
-        logger.debug("sgbm_redcap.dictionary.ctcae not available; AE terms shown as codes")
-    if dictionary is None or not hasattr(dictionary, "get"):
-        return labels
-    for form_fields in SCHEMA.values():
-        for name, kind in form_fields.items():
-            found = dictionary.get(name)
-            choices = getattr(found, "choices", None) if found is not None else None
-            if kind == "code" and choices:
-                labels[name] = {str(k): str(v) for k, v in choices.items()}
-    if (term := dictionary.get("ae_term")) is not None and getattr(term, "choices", None):
-        labels["ae_term"] = {str(k): str(v) for k, v in term.choices.items()}
+
+@lru_cache(maxsize=1)
+def _study_labels() -> dict[str, dict[str, str]]:
+    return {**EXTRA_LABELS, **_choices_of(study_project().dictionary)}
+
+
+def _choices_of(dictionary: Any) -> dict[str, dict[str, str]]:
+    names = [name for form_fields in SCHEMA.values()
+             for name, kind in form_fields.items() if kind == "code"] + ["ae_term"]
+    labels = {}
+    for name in names:
+        found = dictionary.get(name)
+        choices = getattr(found, "choices", None) if found is not None else None
+        if choices:
+            labels[name] = {str(k): str(v) for k, v in choices.items()}
     return labels
 
 
@@ -342,7 +260,8 @@ def _convert(column: pd.Series | None, n: int, name: str, kind: str, labels: dic
             dtype=float)
     if kind == "text":
         return [None if _blank(v) else v for v in column]
-    by_label = {v.strip().lower(): k for k, v in (labels.get(name) or LABELS.get(name, {})).items()}
+    known = labels.get(name) or _study_labels().get(name, {})
+    by_label = {v.strip().lower(): k for k, v in known.items()}
     return [_to_code(v, by_label) for v in column]
 
 
