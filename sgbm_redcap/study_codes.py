@@ -78,6 +78,16 @@ class FormStatus(Choice):
 FormStatus.fields = ()
 
 
+class Checkbox(Choice):
+    """A checkbox option's column (``name___code``) in a flat export."""
+
+    CHECKED = "1", "Checked"
+    UNCHECKED = "0", "Unchecked"
+
+
+Checkbox.fields = ()
+
+
 # --------------------------------------------------------------------------- baseline
 @of("subtype_sg")
 class Subtype(Choice):
@@ -186,6 +196,19 @@ class CmCategory(Choice):
     OTHER = "99", "Other"
 
 
+@of("gcsf_type")
+class GcsfType(Choice):
+    SHORT_ACTING = "1", "Short-acting"
+    PEGYLATED = "2", "Pegylated"
+
+
+@of("gcsf_purpose")
+class GcsfPurpose(Choice):
+    PRIMARY_PROPHYLAXIS = "1", "Primary prophylaxis"
+    SECONDARY_PROPHYLAXIS = "2", "Secondary prophylaxis"
+    TREATMENT = "3", "Treatment"
+
+
 @of("eot_reason")
 class EotReason(Choice):
     INTRACRANIAL_PD = "1", "Intracranial progression"
@@ -277,6 +300,17 @@ class AeAction(Choice):
     INTERRUPTED_OR_DELAYED = "2", "Interrupted or delayed"
     DOSE_REDUCED = "3", "Dose reduced"
     DISCONTINUED = "4", "Discontinued"
+
+
+@of("ae_grade")
+class AeGrade(Choice):
+    """CTCAE grade: the code is the grade."""
+
+    GRADE_1 = "1", "Grade 1"
+    GRADE_2 = "2", "Grade 2"
+    GRADE_3 = "3", "Grade 3"
+    GRADE_4 = "4", "Grade 4"
+    GRADE_5 = "5", "Grade 5"
 
 
 @of("ae_outcome")

@@ -13,7 +13,14 @@ import pytest
 
 from sgbm_redcap import study_codes
 from sgbm_redcap.dictionary import load_dictionary
-from sgbm_redcap.study_codes import CHOICES, FormStatus, LabUnit, VitalStatus, YesNo
+from sgbm_redcap.study_codes import (
+    CHOICES,
+    Checkbox,
+    FormStatus,
+    LabUnit,
+    VitalStatus,
+    YesNo,
+)
 
 CSV = Path(__file__).resolve().parents[1] / "redcap_project" / "data_dictionary.csv"
 STUDY = load_dictionary(CSV)
@@ -25,7 +32,7 @@ def test_every_choice_class_is_listed_and_names_fields():
     assert len(CHOICES) >= 25
     for choice in CHOICES:
         assert len(choice) >= 1, choice
-        if choice not in (YesNo, FormStatus):
+        if choice not in (YesNo, FormStatus, Checkbox):  # REDCap's own codes
             assert choice.fields, f"{choice.__name__} names no dictionary field"
 
 
@@ -62,6 +69,15 @@ def test_yes_no_is_every_yesno_field():
     assert len(yesno) > 20
     for field in yesno:
         assert field.choices == {m.value: m.label for m in YesNo}, field.name
+
+
+def test_checkbox_columns_of_an_export_are_checked_or_not():
+    from sgbm_redcap.source.tables import build_tables
+
+    flat = pd.DataFrame({"record_id": ["1", "2"], "ec_mets___1": ["1", "0"]})
+    tables = build_tables(flat, STUDY)
+    assert tables["tumour"]["ec_mets___1"].tolist() == [True, False]
+    assert [m.value for m in Checkbox] == ["1", "0"]
 
 
 def test_form_status_agrees_with_the_emulator():

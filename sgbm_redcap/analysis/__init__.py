@@ -55,7 +55,7 @@ from sgbm_redcap.analysis.survival import (
     fmt_time,
     reverse_km_followup,
 )
-from sgbm_redcap.study_codes import DAYS_PER_MONTH
+from sgbm_redcap.study_codes import DAYS_PER_MONTH, AssessmentType
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def _bor_table(tp: pd.DataFrame, origin: pd.Series, study: StudyData,
 
 def _extracranial_measurable(study: StudyData, fas: list[str]) -> list[str]:
     ea = study["extracranial_assessment"]
-    base = ea[(ea["ea_type"] == "1") & ea["record_id"].isin(fas)]
+    base = ea[(ea["ea_type"] == AssessmentType.BASELINE) & ea["record_id"].isin(fas)]
     lesions = base[[f"ea_tl{i}_ld" for i in range(1, 6)]]
     return sorted(set(base.loc[(lesions >= 10).any(axis=1), "record_id"]))
 

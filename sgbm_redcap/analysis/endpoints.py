@@ -39,7 +39,15 @@ from sgbm_redcap.analysis.inputs import StudyData, prepare
 from sgbm_redcap.analysis.rano import RESPONSE_CODES, rano_timepoints
 from sgbm_redcap.analysis.recist import recist_timepoints
 from sgbm_redcap.analysis.sets import first_doses
-from sgbm_redcap.study_codes import DAYS_PER_MONTH
+from sgbm_redcap.study_codes import (
+    DAYS_PER_MONTH,
+    AssessmentType,
+    CmCategory,
+    NewLesion,
+    NewLesionConfirmed,
+    VitalStatus,
+    YesNo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +101,7 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
     later = pd.Series(False, index=fu.index)
     for column in ("last_contact_date", "death_date"):
         later |= fu[column] > cut
-    died_later = fu["vital_status"].eq("2") & (fu["death_date"] > cut)
+    died_later = fu["vital_status"].eq(VitalStatus.DEAD) & (fu["death_date"] > cut)
     if "known_alive_after_cutoff" in fu.columns:  # the cut-off was applied before
         later |= fu["known_alive_after_cutoff"].fillna(False).astype(bool)
     for form, columns in _SINGLE_DATES.items():
@@ -101,7 +109,7 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
         for column in columns:
             frame.loc[frame[column] > cut, column] = pd.NaT
         forms[form] = frame
-    fu.loc[died_later, "vital_status"] = "1"
+    fu.loc[died_later, "vital_status"] = VitalStatus.ALIVE.value  # alive at the cut-off
     fu["known_alive_after_cutoff"] = later
     forms["follow_up"] = fu
     logger.debug("cut-off %s applied", cut.date())
@@ -166,7 +174,7 @@ def derive_endpoints(tables: Any, *, cutoff: Any = None, rules: EndpointRules = 
         ea_p = ea_p[ea_p.date > start]
         ipd = _first_pd(ia_p, ia_raw.get(rid), rec.ipd_date, "ia")
         epd = _first_pd(ea_p, ea_raw.get(rid), rec.epd_date, "ea")
-        death = rec.death_date if rec.vital_status == "2" else pd.NaT
+        death = rec.death_date if rec.vital_status == VitalStatus.DEAD else pd.NaT
         new_tx = therapy.get(rid, pd.NaT)
         new_tx = new_tx if pd.notna(new_tx) and new_tx > start else pd.NaT
         ia_ok = ia_p[ia_p.response.isin(ADEQUATE)].date
@@ -205,16 +213,17 @@ def _first_pd(resp: pd.DataFrame, raw: pd.DataFrame | None, recorded: Any,
     first = pd_scans.min() if not pd_scans.empty else pd.NaT
     if raw is None:
         return _min(first, recorded)
-    raw = raw[raw[f"{prefix}_type"] != "1"].sort_values(f"{prefix}_date")
+    raw = raw[raw[f"{prefix}_type"] != AssessmentType.BASELINE].sort_values(f"{prefix}_date")
     new = raw[f"{prefix}_new_lesion"].tolist()
     dates = raw[f"{prefix}_date"].tolist()
     if prefix == "ia":
-        confirmed = raw[(raw["ia_new_lesion"] == "2") & (raw["ia_new_confirmed"] == "1")]
+        confirmed = raw[(raw["ia_new_lesion"] == NewLesion.EQUIVOCAL)
+                        & (raw["ia_new_confirmed"] == NewLesionConfirmed.CONFIRMED)]
         first = _min(first, confirmed["ia_date"].min())
     if pd.notna(first) and first in dates:  # back-date PD to a run of equivocal scans
         k = dates.index(first)
-        if new[k] == "1":
-            while k > 0 and new[k - 1] == "2":
+        if new[k] == NewLesion.YES:
+            while k > 0 and new[k - 1] == NewLesion.EQUIVOCAL:
                 k -= 1
             first = dates[k]
     return _min(first, recorded)
@@ -223,7 +232,8 @@ def _first_pd(resp: pd.DataFrame, raw: pd.DataFrame | None, recorded: Any,
 def _new_therapy(study: StudyData) -> dict[str, Any]:
     st = study["subsequent_therapy"].groupby("record_id")["st_start_date"].min()
     cm = study["concomitant_care"]
-    local = cm[(cm["cm_category"] == "9") & (cm["cm_cns_for_pd"] != "1")]
+    local = cm[(cm["cm_category"] == CmCategory.CNS_LOCAL_THERAPY)
+               & (cm["cm_cns_for_pd"] != YesNo.YES)]
     local = local.groupby("record_id")["cm_start_date"].min()
     both = pd.concat([st, local]).groupby(level=0).min()
     return both.dropna().to_dict()
@@ -282,9 +292,9 @@ def _overall_survival(rid: str, start: Any, death: Any, rec: Any, last_alive: An
         return _row(rid, "os", start, cut, 0, 0, "censored: alive at data cut-off")
     end = last_alive if last_alive is not None and pd.notna(last_alive) else start
     end = max(end, start)
-    if rec.vital_status == "2":
+    if rec.vital_status == VitalStatus.DEAD:
         return _row(rid, "os", start, end, 0, 0, "censored: death date missing")
-    if rec.vital_status == "3":
+    if rec.vital_status == VitalStatus.LOST_TO_FOLLOW_UP:
         return _row(rid, "os", start, end, 0, 0, "censored: lost to follow-up")
     return _row(rid, "os", start, end, 0, 0, "censored: alive at last contact")
 

@@ -21,8 +21,10 @@ import pandas as pd
 
 from sgbm_redcap.analysis.inputs import prepare
 from sgbm_redcap.analysis.sets import GIVEN
+from sgbm_redcap.study_codes import AdmDay, AdmStatus, DoseLevel, YesNo
 
-MG_PER_KG = {"1": 10.0, "2": 7.5, "3": 5.0}
+#: mg/kg of each dose level
+MG_PER_KG = {DoseLevel.MG_10: 10.0, DoseLevel.MG_7_5: 7.5, DoseLevel.MG_5: 5.0}
 PLANNED_MG_PER_KG_PER_WEEK = 20.0 / 3.0
 
 
@@ -48,15 +50,16 @@ def _patient(rid: str, group: pd.DataFrame, given: pd.DataFrame, eot: pd.Series 
     first, last = given["adm_date"].min(), given["adm_date"].max()
     levels = given["adm_dose_level"].map(MG_PER_KG)
     n_red, lowest = _reductions(levels.dropna().tolist())
-    delays = int(((group["adm_status"] == "2") | (group["adm_delay_days"] > 0)).sum())
+    delays = int(((group["adm_status"] == AdmStatus.DELAYED)
+                  | (group["adm_delay_days"] > 0)).sum())
     rdi = np.nan
     if len(given) and levels.notna().any():
         last_row = given.iloc[-1]
-        tail = 14 if last_row["adm_day"] == "8" else 21
+        tail = 14 if last_row["adm_day"] == AdmDay.D8 else 21
         weeks = ((last - first).days + tail) / 7
         rdi = float(levels.sum()) / weeks / PLANNED_MG_PER_KG_PER_WEEK
     reason = eot["eot_reason"] if eot is not None else None
-    ongoing = eot is None or eot["eot_ongoing"] == "1" or reason is None
+    ongoing = eot is None or eot["eot_ongoing"] == YesNo.YES or reason is None
     return {
         "record_id": rid, "n_doses": int(len(given)),
         "n_cycles": int(given["adm_cycle"].dropna().nunique()),

@@ -33,11 +33,23 @@ import numpy as np
 import pandas as pd
 
 from sgbm_redcap.analysis.inputs import StudyData, prepare
+from sgbm_redcap.study_codes import (
+    AssessmentType,
+    ClinicalStatus,
+    LmdAssessment,
+    NewLesion,
+    NonTarget,
+    Response,
+    SteroidChange,
+    YesNo,
+)
 
 logger = logging.getLogger(__name__)
 
-#: investigator response codes (ia_rano_inv / ea_recist_inv) → BOR vocabulary
-RESPONSE_CODES = {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "NON-CR/NON-PD"}
+#: investigator response codes (ia_rano_inv / ea_recist_inv) → the derivation's BOR
+#: vocabulary (upper case "NON-CR/NON-PD", as the derived responses spell it)
+RESPONSE_CODES = {Response.CR: "CR", Response.PR: "PR", Response.SD: "SD", Response.PD: "PD",
+                  Response.NE: "NE", Response.NON_CR_NON_PD: "NON-CR/NON-PD"}
 
 _COLUMNS = ["record_id", "redcap_repeat_instance", "date", "sld", "baseline_sld", "nadir_sld",
             "pct_from_baseline", "pct_from_nadir", "max_lesion_increase", "target_response",
@@ -83,7 +95,7 @@ def derive_timepoints(assessments: pd.DataFrame, prefix: str, criteria: str,
 
 
 def _baseline(group: list[dict], prefix: str, start: Any) -> dict | None:
-    base = [r for r in group if r[f"{prefix}_type"] == "1"]
+    base = [r for r in group if r[f"{prefix}_type"] == AssessmentType.BASELINE]
     if not base:
         return None
     if start is not None and pd.notna(start):
@@ -96,7 +108,7 @@ def _baseline(group: list[dict], prefix: str, start: Any) -> dict | None:
 def _patient(group: list[dict], prefix: str, criteria: str, start: Any) -> list[dict]:
     base = _baseline(group, prefix, start)
     lesions = [f"{prefix}_tl{i}_ld" for i in range(1, 6)]
-    follow = [r for r in group if r[f"{prefix}_type"] != "1"]
+    follow = [r for r in group if r[f"{prefix}_type"] != AssessmentType.BASELINE]
     if base is not None:
         follow = [r for r in follow if r[f"{prefix}_date"] > base[f"{prefix}_date"]]
     targets = [c for c in lesions if base is not None and pd.notna(base[c])]
@@ -162,21 +174,27 @@ def _components(row: dict, prefix: str, has_base: bool, base_nt: Any,
                 base_lmd: Any) -> dict:
     nt = row[f"{prefix}_nontarget"]
     if nt is None:
-        nt = "0" if base_nt in (None, "0") and has_base else "9"
-    nontarget = {"0": "absent", "1": "present", "2": "PD", "9": "NE"}.get(nt, "NE")
-    new = {"1": "yes", "2": "equivocal"}.get(row[f"{prefix}_new_lesion"], "no")
+        nt = (NonTarget.ABSENT if base_nt in (None, NonTarget.ABSENT) and has_base
+              else NonTarget.NOT_EVALUABLE)
+    nontarget = {NonTarget.ABSENT: "absent", NonTarget.PRESENT: "present",
+                 NonTarget.PROGRESSION: "PD", NonTarget.NOT_EVALUABLE: "NE"}.get(nt, "NE")
+    new = {NewLesion.YES: "yes", NewLesion.EQUIVOCAL: "equivocal"}.get(
+        row[f"{prefix}_new_lesion"], "no")
     comp = {"nontarget": nontarget, "new": new, "lmd": "absent", "steroids": False,
             "steroid_up": False, "worse": False, "worse_other": False}
     if prefix != "ia":
         return comp
     lmd = row.get("ia_lmd")
-    comp["lmd"] = {"3": "PD", "9": "NE" if base_lmd not in (None, "0") else "absent",
-                   "1": "present", "2": "present"}.get(lmd, "absent")
+    comp["lmd"] = {LmdAssessment.PROGRESSION: "PD",
+                   LmdAssessment.NOT_EVALUABLE: ("NE" if base_lmd not in
+                                                 (None, LmdAssessment.ABSENT) else "absent"),
+                   LmdAssessment.STABLE: "present",
+                   LmdAssessment.IMPROVED: "present"}.get(lmd, "absent")
     dex = row.get("ia_steroid_dex_mg")
     comp["steroids"] = bool(dex is not None and pd.notna(dex) and dex > 0)
-    comp["steroid_up"] = row.get("ia_steroid_change") == "3"
-    if row.get("ia_clinical") == "3":
-        other = row.get("ia_clin_tumour") == "0"
+    comp["steroid_up"] = row.get("ia_steroid_change") == SteroidChange.INCREASED
+    if row.get("ia_clinical") == ClinicalStatus.WORSE:
+        other = row.get("ia_clin_tumour") == YesNo.NO  # worse for a reason other than tumour
         comp["worse"], comp["worse_other"] = not other, other
     return comp
 

@@ -24,11 +24,19 @@ import pandas as pd
 
 from sgbm_redcap.analysis.inputs import StudyData, prepare
 from sgbm_redcap.analysis.sets import first_doses
+from sgbm_redcap.dictionary.ctcae import OTHER_TERM_CODE
+from sgbm_redcap.study_codes import (
+    AeAction,
+    AeRelation,
+    CmCategory,
+    GcsfPurpose,
+    GcsfType,
+    YesNo,
+)
 
 logger = logging.getLogger(__name__)
 
 TEAE_WINDOW_DAYS = 30
-OTHER_TERM_CODE = "999"
 
 _POOLING = {  # DOMAIN §2.2, by lower-cased term name
     "neutropenia": "Neutropenia", "neutrophil count decreased": "Neutropenia",
@@ -80,9 +88,11 @@ def adverse_events(tables: Any, *, population: list[str] | None = None) -> pd.Da
     ae["pooled_term"] = [_pooled(c, t, v) for c, t, v in
                          zip(ae["ae_term"], ae["term"], ae["ae_term_other"], strict=True)]
     ae["grade"] = pd.to_numeric(ae["ae_grade"], errors="coerce")
-    ae["serious"] = ae["ae_serious"] == "1"
-    ae["related"] = ae["ae_relation"].isin(["1", "3"]) | ae["ae_relation"].isna()
-    ae["aesi_flag"] = ae["ae_aesi"] == "1"
+    ae["serious"] = ae["ae_serious"] == YesNo.YES
+    # an unknown or unrecorded relation counts as related (conservative)
+    ae["related"] = (ae["ae_relation"].isin([AeRelation.RELATED, AeRelation.UNKNOWN])
+                     | ae["ae_relation"].isna())
+    ae["aesi_flag"] = ae["ae_aesi"] == YesNo.YES
     ae = ae.join(window, on="record_id")
     ae["onset_missing"] = ae["ae_onset_date"].isna()
     onset = ae["ae_onset_date"]
@@ -97,7 +107,7 @@ def _windows(study: StudyData) -> pd.DataFrame:
     doses = first_doses(study)
     eot = study["end_of_treatment"].drop_duplicates("record_id").set_index("record_id")
     last = doses["last_dose"].combine_first(eot["eot_last_dose_date"]).reindex(doses.index)
-    stopped = eot["eot_reason"].notna() & (eot["eot_ongoing"] != "1")
+    stopped = eot["eot_reason"].notna() & (eot["eot_ongoing"] != YesNo.YES)
     stopped = stopped.reindex(doses.index, fill_value=False)
     end = (last + pd.Timedelta(days=TEAE_WINDOW_DAYS)).where(stopped)
     return pd.DataFrame({"first_dose": doses["first_dose"], "window_end": end})
@@ -123,9 +133,10 @@ def teae_overview(ae: pd.DataFrame, n_safety: int) -> pd.DataFrame:
         ("Any TEAE", t), ("Treatment-related TEAE", t[t.related]),
         ("Grade >= 3 TEAE", t[g3]), ("Treatment-related grade >= 3 TEAE", t[g3 & t.related]),
         ("Serious TEAE", t[t.serious]), ("Treatment-related serious TEAE", t[t.serious & t.related]),
-        ("TEAE leading to dose interruption or delay", t[t.ae_action == "2"]),
-        ("TEAE leading to dose reduction", t[t.ae_action == "3"]),
-        ("TEAE leading to discontinuation", t[t.ae_action == "4"]),
+        ("TEAE leading to dose interruption or delay",
+         t[t.ae_action == AeAction.INTERRUPTED_OR_DELAYED]),
+        ("TEAE leading to dose reduction", t[t.ae_action == AeAction.DOSE_REDUCED]),
+        ("TEAE leading to discontinuation", t[t.ae_action == AeAction.DISCONTINUED]),
         ("TEAE leading to death (grade 5)", t[t.grade == 5]),
         ("Treatment-related death", t[(t.grade == 5) & t.related]),
     ]
@@ -186,14 +197,13 @@ def gcsf_use(tables: Any, population: list[str]) -> pd.DataFrame:
     """Patients with G-CSF (``cm_category`` = 2): any, by purpose and by agent type."""
     study = prepare(tables)
     cm = study["concomitant_care"]
-    g = cm[(cm["cm_category"] == "2") & cm["record_id"].isin(population)]
+    g = cm[(cm["cm_category"] == CmCategory.GCSF) & cm["record_id"].isin(population)]
     n = len(population)
     rows = [("Any G-CSF", g)]
-    for code, label in [("1", "Primary prophylaxis"), ("2", "Secondary prophylaxis"),
-                        ("3", "Treatment"), (None, "Purpose not recorded")]:
-        sub = g[g["gcsf_purpose"].isna()] if code is None else g[g["gcsf_purpose"] == code]
-        rows.append((label, sub))
-    for code, label in [("1", "Short-acting"), ("2", "Pegylated")]:
-        rows.append((label, g[g["gcsf_type"] == code]))
+    for purpose in GcsfPurpose:
+        rows.append((study.label("gcsf_purpose", purpose), g[g["gcsf_purpose"] == purpose]))
+    rows.append(("Purpose not recorded", g[g["gcsf_purpose"].isna()]))
+    for kind in GcsfType:
+        rows.append((study.label("gcsf_type", kind), g[g["gcsf_type"] == kind]))
     return pd.DataFrame([{"category": label, **_n_pct(sub["record_id"].nunique(), n)}
                          for label, sub in rows])

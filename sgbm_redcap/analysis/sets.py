@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from sgbm_redcap.analysis.inputs import StudyData, prepare
+from sgbm_redcap.study_codes import AdmStatus, AssessmentType, YesNo
 
-GIVEN = ("1", "2")  # adm_status: given as planned, delayed (then given)
+#: administrations given: as planned, or delayed and then given
+GIVEN = (AdmStatus.GIVEN, AdmStatus.DELAYED)
 
 
 def first_doses(study: StudyData) -> pd.DataFrame:
@@ -41,7 +43,7 @@ def analysis_sets(tables: Any, *, baseline_window_days: int = 28,
     base = study.one_per_record("enrolment", "sg_treatment", "brain_mets_baseline")
     base = base.join(first_doses(study), on="record_id")
     ia = study["intracranial_assessment"]
-    ia_base = ia[(ia["ia_type"] == "1") & ia["ia_date"].notna()]
+    ia_base = ia[(ia["ia_type"] == AssessmentType.BASELINE) & ia["ia_date"].notna()]
     by_record = {rid: group for rid, group in ia_base.groupby("record_id", sort=False)}
     no_scans = ia_base.iloc[0:0]
     rows = [_membership(rec, by_record.get(rec.record_id, no_scans), baseline_window_days,
@@ -62,8 +64,8 @@ def _membership(rec: Any, scans: pd.DataFrame, window: int, measurable_mm: float
            "safety": False, "safety_reason": "", "fas": False, "fas_reason": "",
            "ires": False, "ires_reason": "", "baseline_scan_date": pd.NaT,
            "days_scan_before_sg": np.nan}
-    if rec.eligible != "1":
-        row["safety_reason"] = ("not eligible" if rec.eligible == "0"
+    if rec.eligible != YesNo.YES:
+        row["safety_reason"] = ("not eligible" if rec.eligible == YesNo.NO
                                 else "eligibility not recorded")
     elif pd.isna(rec.first_dose):
         row["safety_reason"] = "no SG dose recorded"

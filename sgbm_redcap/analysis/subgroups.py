@@ -16,9 +16,25 @@ import pandas as pd
 from sgbm_redcap.analysis.inputs import StudyData, prepare
 from sgbm_redcap.analysis.proportions import clopper_pearson
 from sgbm_redcap.analysis.survival import cox_hazard_ratio, fit_km
+from sgbm_redcap.study_codes import (
+    BmCount,
+    BmStatus,
+    Checkbox,
+    CnsTherapy,
+    Her2Ihc,
+    Subtype,
+    SystemicAgent,
+    Ugt1a1,
+    YesNo,
+)
 
-RADIATION = ("2", "3", "4", "5")  # cns_type: SRS, FSRT, WBRT, HA-WBRT
-ADC_AGENTS = ("sys_agents___20", "sys_agents___21")  # T-DXd, other ADC
+#: levels of the yes/no subgroups
+YES_NO = {YesNo.YES: "Yes", YesNo.NO: "No"}
+#: the CNS therapies that are radiation
+RADIATION = (CnsTherapy.SRS, CnsTherapy.FSRT, CnsTherapy.WBRT, CnsTherapy.HA_WBRT)
+#: the sys_agents checkbox columns of a prior ADC: T-DXd, other ADC
+ADC_AGENTS = tuple(f"sys_agents___{agent}" for agent in (SystemicAgent.T_DXD,
+                                                          SystemicAgent.OTHER_ADC))
 
 SUBGROUPS = (
     "Subtype", "HER2 status", "BM activity", "BM previously treated", "Prior CNS radiation",
@@ -38,27 +54,38 @@ def subgroup_membership(tables: Any) -> pd.DataFrame:
     per = study.one_per_record("demographics", "tumour", "brain_mets_baseline",
                                "sg_treatment")
     out = pd.DataFrame({"record_id": per["record_id"]})
-    out["Subtype"] = _map(per["subtype_sg"], {"1": "HR+/HER2-", "2": "TNBC"})
-    her2 = _map(per["her2_low"], {"1": "HER2-low"})
-    out["HER2 status"] = her2.where(her2.notna(), _map(per["her2_ihc"], {"0": "HER2-0"}))
-    out["BM activity"] = _map(per["bm_status"], {"1": "Active", "3": "Active", "2": "Stable"})
+    # subgroup levels are the SAP's groupings of the codes, not the dictionary's labels
+    out["Subtype"] = _map(per["subtype_sg"], {Subtype.HR_POSITIVE_HER2_NEGATIVE: "HR+/HER2-",
+                                              Subtype.TNBC: "TNBC"})
+    her2 = _map(per["her2_low"], {YesNo.YES: "HER2-low"})  # her2_low: a calc, 1 = yes
+    out["HER2 status"] = her2.where(her2.notna(),
+                                    _map(per["her2_ihc"], {Her2Ihc.ZERO: "HER2-0"}))
+    out["BM activity"] = _map(per["bm_status"], {BmStatus.UNTREATED: "Active",
+                                                 BmStatus.TREATED_PROGRESSING: "Active",
+                                                 BmStatus.TREATED_STABLE: "Stable"})
     out["BM previously treated"] = _map(per["bm_status"],
-                                        {"1": "Untreated", "2": "Treated", "3": "Treated"})
+                                        {BmStatus.UNTREATED: "Untreated",
+                                         BmStatus.TREATED_STABLE: "Treated",
+                                         BmStatus.TREATED_PROGRESSING: "Treated"})
     radiated, recent = _radiation(study, per.set_index("record_id")["sg_start_date"])
     out["Prior CNS radiation"] = out["record_id"].map(radiated)
     out["CNS radiation < 4 weeks before SG"] = out["record_id"].map(recent)
-    out["Leptomeningeal disease"] = _map(per["lmd"], {"1": "Yes", "0": "No"})
+    out["Leptomeningeal disease"] = _map(per["lmd"], YES_NO)
     count = per["bm_count"].map(lambda c: None if pd.isna(c) else ("1-3" if c <= 3 else ">=4"))
-    by_cat = _map(per["bm_count_cat"], {"1": "1-3", "2": "1-3", "3": ">=4", "4": ">=4"})
+    by_cat = _map(per["bm_count_cat"], {BmCount.ONE: "1-3", BmCount.TWO_TO_THREE: "1-3",
+                                        BmCount.FOUR_TO_TEN: ">=4",
+                                        BmCount.MORE_THAN_TEN: ">=4"})
     out["Number of BM"] = count.where(count.notna(), by_cat)
-    out["Symptomatic BM"] = _map(per["bm_symptomatic"], {"1": "Yes", "0": "No"})
-    out["ECOG"] = _map(per["ecog"], {"0": "0-1", "1": "0-1", "2": ">=2", "3": ">=2",
-                                     "4": ">=2"})
+    out["Symptomatic BM"] = _map(per["bm_symptomatic"], YES_NO)
+    # ecog codes are the ECOG score itself (0-4)
+    out["ECOG"] = _map(per["ecog"], {str(score): "0-1" if score <= 1 else ">=2"
+                                     for score in range(5)})
     out["Line of SG"] = per["sg_line"].map(
         lambda v: None if pd.isna(v) else ("<=2" if v <= 2 else ">=3"))
     out["Prior T-DXd or other ADC"] = out["record_id"].map(_prior_adc(study))
-    out["UGT1A1*28"] = _map(per["ugt1a1_28"], {"1": "Wild type", "2": "Heterozygous",
-                                               "3": "Homozygous"})
+    out["UGT1A1*28"] = _map(per["ugt1a1_28"], {  # "not tested" is no level
+        code: study.label("ugt1a1_28", code)
+        for code in (Ugt1a1.WILD_TYPE, Ugt1a1.HETEROZYGOUS, Ugt1a1.HOMOZYGOUS)})
     out["Trop-2 H-score"] = per["trop2_hscore"].map(
         lambda h: None if pd.isna(h) else ("<100" if h < 100 else
                                            "100-199" if h < 200 else ">=200"))
@@ -86,7 +113,7 @@ def _prior_adc(study: StudyData) -> dict:
     present = [c for c in ADC_AGENTS if c in sys.columns]
     if not present:
         return {}
-    hit = (sys[present] == "1").any(axis=1)
+    hit = (sys[present] == Checkbox.CHECKED).any(axis=1)
     return {rid: ("Yes" if flag else "No")
             for rid, flag in hit.groupby(sys["record_id"]).any().items()}
 

@@ -8,6 +8,7 @@ import pandas as pd
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import hits
 from sgbm_redcap.checks.registry import REGISTRY
+from sgbm_redcap.study_codes import AssessmentType
 
 #: (form, field) of every date a death date must not precede, with the words the message uses.
 DATED_EVENTS: list[tuple[str, str, str]] = [
@@ -63,7 +64,8 @@ def _order_rule(rule_id: str, early: tuple[str, str], late: tuple[str, str], *, 
     def predicate(ctx: CheckContext) -> pd.DataFrame:
         where = None
         if only_followup:
-            where = ctx.text(late[0], only_followup) != "1"  # not a baseline assessment
+            # not a baseline assessment
+            where = ctx.text(late[0], only_followup) != AssessmentType.BASELINE
         return _order(ctx, early, late, strict=strict, where=where, late_first=late_first)
 
     predicate.__doc__ = doc

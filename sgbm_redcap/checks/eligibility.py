@@ -10,6 +10,7 @@ from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import hits
 from sgbm_redcap.checks.registry import REGISTRY
 from sgbm_redcap.checks.study_fields import EXCLUSION, INCLUSION, INCLUSION_FAILED
+from sgbm_redcap.study_codes import YesNo
 
 #: Days per year for ages (Julian year, as REDCap's ``datediff(..., 'y')``).
 DAYS_PER_YEAR = 365.25
@@ -20,10 +21,10 @@ def _failed(ctx: CheckContext) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     met, failed, blank = {}, {}, {}
     for field, _words in INCLUSION:
         v = ctx.text("enrolment", field)
-        met[field], failed[field], blank[field] = v == "1", v == "0", v == ""
+        met[field], failed[field], blank[field] = v == YesNo.YES, v == YesNo.NO, v == ""
     for field, _words in EXCLUSION:
         v = ctx.text("enrolment", field)
-        met[field], failed[field], blank[field] = v == "0", v == "1", v == ""
+        met[field], failed[field], blank[field] = v == YesNo.NO, v == YesNo.YES, v == ""
     return pd.DataFrame(met), pd.DataFrame(failed), pd.DataFrame(blank)
 
 
@@ -61,7 +62,8 @@ def screening_table(tables_or_ctx) -> pd.DataFrame:
     derived[complete & met.all(axis=1)] = "eligible"
     derived[failed.any(axis=1)] = "not eligible"
     out["eligible_by_criteria"] = derived.to_numpy()
-    recorded = ctx.text("enrolment", "eligible").map({"1": "eligible", "0": "not eligible"})
+    recorded = ctx.text("enrolment", "eligible").map({YesNo.YES: "eligible",
+                                                      YesNo.NO: "not eligible"})
     out["eligible_recorded"] = recorded.fillna("").to_numpy()
     reason = _words(failed)
     site_reason = ctx.text("enrolment", "inelig_reason")
@@ -78,7 +80,7 @@ def eligible_but_fails(ctx: CheckContext) -> pd.DataFrame:
     criterion of the protocol. One query per failed criterion, on the criterion."""
     _met, failed, _blank = _failed(ctx)
     rows = ctx.base
-    eligible = ctx.text("enrolment", "eligible") == "1"
+    eligible = ctx.text("enrolment", "eligible") == YesNo.YES
     words = dict(INCLUSION + EXCLUSION)
     frames = [hits(rows, eligible & failed[c], field=c,
                    words=INCLUSION_FAILED.get(c, words[c]))
@@ -96,7 +98,7 @@ def ineligible_but_meets_all(ctx: CheckContext) -> pd.DataFrame:
     for ineligibility must say why."""
     met, _failed_, _blank = _failed(ctx)
     rows = ctx.base
-    bad = ((ctx.text("enrolment", "eligible") == "0") & met.all(axis=1)
+    bad = ((ctx.text("enrolment", "eligible") == YesNo.NO) & met.all(axis=1)
            & (ctx.text("enrolment", "inelig_reason") == ""))
     return hits(rows, bad, field="eligible")
 
@@ -127,8 +129,9 @@ def age_contradiction(ctx: CheckContext) -> pd.DataFrame:
     rows = ctx.base
     age = age_at_sg_start(ctx)
     answer = ctx.text("enrolment", "inc_age18")
-    bad = ((answer == "1") & (age < 18)) | ((answer == "0") & (age >= 18))
-    return hits(rows, bad, field="inc_age18", answer=answer.map({"1": "Yes", "0": "No"}),
+    bad = ((answer == YesNo.YES) & (age < 18)) | ((answer == YesNo.NO) & (age >= 18))
+    return hits(rows, bad, field="inc_age18",
+                answer=answer.map({YesNo.YES: "Yes", YesNo.NO: "No"}),
                 age=age.round(1))
 
 
@@ -144,6 +147,6 @@ def sg_criterion_without_sg(ctx: CheckContext) -> pd.DataFrame:
     adm = ctx.form_rows("sg_administration")
     given = set(adm.loc[ctx.text("sg_administration", "adm_date") != "", "record_id"])
     no_sg = (ctx.text("sg_treatment", "sg_start_date") == "") & ~rows["record_id"].isin(given)
-    bad = ((ctx.text("enrolment", "inc_sg_received") == "1") & no_sg
-           & (ctx.text("enrolment", "eligible") == "1"))
+    bad = ((ctx.text("enrolment", "inc_sg_received") == YesNo.YES) & no_sg
+           & (ctx.text("enrolment", "eligible") == YesNo.YES))
     return hits(rows, bad, field="inc_sg_received")

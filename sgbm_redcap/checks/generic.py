@@ -18,6 +18,7 @@ import pandas as pd
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import hits
 from sgbm_redcap.checks.registry import REGISTRY
+from sgbm_redcap.study_codes import Checkbox, FormStatus
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def _value(ctx: CheckContext, f) -> pd.Series:
     out = pd.Series("", index=rows.index, dtype=object)
     for c in cols:
         code = c.split("___", 1)[1]
-        on = (ctx.text(f.form, c) == "1").to_numpy()
+        on = (ctx.text(f.form, c) == Checkbox.CHECKED).to_numpy()
         if on.any():
             prev = out[on]
             out[on] = prev.where(prev == "", prev + ",") + code
@@ -141,7 +142,7 @@ def _blank(ctx: CheckContext, f) -> pd.Series:
     cols = [c for c in rows.columns if c.startswith(f.name + "___")]
     if not cols:
         return pd.Series(True, index=rows.index)
-    checked = (rows[cols].fillna("").astype(str).to_numpy() == "1").any(axis=1)
+    checked = (rows[cols].fillna("").astype(str).to_numpy() == Checkbox.CHECKED).any(axis=1)
     return pd.Series(~checked, index=rows.index)
 
 
@@ -168,9 +169,11 @@ def _started(ctx: CheckContext, form: str) -> pd.Series:
             vals = rows[plain].fillna("").astype(str).to_numpy()
             any_data |= (vals != "").any(axis=1)
         if boxes:
-            any_data |= (rows[boxes].fillna("").astype(str).to_numpy() == "1").any(axis=1)
+            any_data |= (rows[boxes].fillna("").astype(str).to_numpy()
+                         == Checkbox.CHECKED).any(axis=1)
         status = ctx.text(form, f"{form}_complete")
-        out = pd.Series(any_data, index=rows.index) | status.isin(["1", "2"])
+        out = pd.Series(any_data, index=rows.index) | status.isin(
+            [FormStatus.UNVERIFIED, FormStatus.COMPLETE])
     ctx.cache[key] = out
     return out
 

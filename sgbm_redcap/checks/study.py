@@ -9,6 +9,18 @@ import pandas as pd
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import hits
 from sgbm_redcap.checks.registry import REGISTRY
+from sgbm_redcap.study_codes import (
+    AeGrade,
+    AeOutcome,
+    AssessmentType,
+    ClinicalStatus,
+    DoseLevel,
+    LmdAssessment,
+    NewLesion,
+    NonTarget,
+    Response,
+    VitalStatus,
+)
 
 #: RANO-BM: the baseline scan is "no more than 4 weeks before" treatment (DOMAIN.md §1.1).
 BASELINE_SCAN_WINDOW_DAYS = 28
@@ -19,8 +31,13 @@ PR_DECREASE = 0.30
 PD_INCREASE = 0.20
 PD_ABSOLUTE_MM = 5.0
 TARGET_FIELDS = [f"ia_tl{i}_ld" for i in range(1, 6)]
-RANO_WORDS = {"1": "CR", "2": "PR", "3": "SD", "4": "PD", "5": "NE", "6": "non-CR/non-PD"}
-DOSE_WORDS = {"1": "10 mg/kg", "2": "7.5 mg/kg", "3": "5 mg/kg"}
+#: the words the queries' messages use for the investigator's call and the dose levels (short
+#: forms of the dictionary labels, as sites read them in a query)
+RANO_WORDS = {Response.CR: "CR", Response.PR: "PR", Response.SD: "SD", Response.PD: "PD",
+              Response.NE: "NE", Response.NON_CR_NON_PD: "non-CR/non-PD"}
+DOSE_WORDS = {DoseLevel.MG_10: "10 mg/kg", DoseLevel.MG_7_5: "7.5 mg/kg",
+              DoseLevel.MG_5: "5 mg/kg"}
+_CALLED_PROGRESSING = (Response.PD, Response.NE)  # calls that never become the nadir
 
 
 # -- treatment ----------------------------------------------------------------------------------
@@ -112,7 +129,7 @@ def baseline_scan_window(ctx: CheckContext) -> pd.DataFrame:
     start = ctx.date("sg_treatment", "sg_start_date")
     ia = ctx.form_rows("intracranial_assessment")
     ia_date = ctx.date("intracranial_assessment", "ia_date")
-    is_bl = ctx.text("intracranial_assessment", "ia_type") == "1"
+    is_bl = ctx.text("intracranial_assessment", "ia_type") == AssessmentType.BASELINE
     ia_start = ia["record_id"].map(pd.Series(start.to_numpy(), index=rows["record_id"]))
     ia_ok = is_bl & (ia_date <= ia_start) & (
         ia_date >= ia_start - pd.Timedelta(days=BASELINE_SCAN_WINDOW_DAYS))
@@ -137,7 +154,7 @@ def rano_frame(ctx: CheckContext) -> pd.DataFrame:
     f = pd.DataFrame({
         "record_id": rows["record_id"], "instance": rows["instance"],
         "date": ctx.date("intracranial_assessment", "ia_date"),
-        "baseline": ctx.text("intracranial_assessment", "ia_type") == "1",
+        "baseline": ctx.text("intracranial_assessment", "ia_type") == AssessmentType.BASELINE,
         "sld": pd.DataFrame(lds).sum(axis=1, min_count=1).to_numpy(),
         "call": ctx.text("intracranial_assessment", "ia_rano_inv"),
         "new_lesion": ctx.text("intracranial_assessment", "ia_new_lesion"),
@@ -166,7 +183,8 @@ def rano_frame(ctx: CheckContext) -> pd.DataFrame:
         if n_les is not None:
             diff = lds[i] - n_les
             increase[i] = np.nanmax(diff) if np.isfinite(diff).any() else np.nan
-        if call[i] not in ("4", "5") and sld[i] == sld[i] and not (sld[i] >= n_sld):
+        if (call[i] not in _CALLED_PROGRESSING and sld[i] == sld[i]
+                and not (sld[i] >= n_sld)):
             n_sld, n_les = sld[i], lds[i]
     f["baseline_sld"], f["nadir"], f["largest_increase"] = base_sld, nadir_sld, increase
     ctx.cache["rano_frame"] = f
@@ -176,7 +194,13 @@ def rano_frame(ctx: CheckContext) -> pd.DataFrame:
 def _meets_pd(f: pd.DataFrame) -> pd.Series:
     by_size = (f["sld"] >= (1 + PD_INCREASE) * f["nadir"]) & (
         f["largest_increase"] >= PD_ABSOLUTE_MM)
-    return by_size.fillna(False) | (f["new_lesion"] == "1")
+    return by_size.fillna(False) | (f["new_lesion"] == NewLesion.YES)
+
+
+def _other_progression(f: pd.DataFrame) -> pd.Series:
+    """Non-target or leptomeningeal progression, or clinical worsening."""
+    return ((f["nontarget"] == NonTarget.PROGRESSION) | (f["lmd"] == LmdAssessment.PROGRESSION)
+            | (f["clinical"] == ClinicalStatus.WORSE))
 
 
 @REGISTRY.rule("RANO-1", title="Partial response needs a 30% decrease from baseline",
@@ -190,7 +214,7 @@ def pr_without_decrease(ctx: CheckContext) -> pd.DataFrame:
     least 30% below the baseline SLD. A PR with no measurable baseline is also queried."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
-    bad = ((f["call"] == "2") & f["baseline_sld"].notna()
+    bad = ((f["call"] == Response.PR) & f["baseline_sld"].notna()
            & ~(f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9))
     return hits(rows, bad, field="ia_rano_inv", value=f["call"],
                 sld=f["sld"].fillna(-1).map(_mm), baseline_sld=f["baseline_sld"].map(_mm))
@@ -209,9 +233,8 @@ def pd_without_growth(ctx: CheckContext) -> pd.DataFrame:
     worsening."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
-    justified = (_meets_pd(f) | (f["nontarget"] == "2") | (f["lmd"] == "3")
-                 | (f["clinical"] == "3"))
-    bad = (f["call"] == "4") & ~justified & f["nadir"].notna()
+    justified = _meets_pd(f) | _other_progression(f)
+    bad = (f["call"] == Response.PD) & ~justified & f["nadir"].notna()
     return hits(rows, bad, field="ia_rano_inv", value=f["call"], sld=f["sld"].map(_mm),
                 nadir=f["nadir"].map(_mm))
 
@@ -228,11 +251,12 @@ def missed_progression(ctx: CheckContext) -> pd.DataFrame:
     non-CR/non-PD."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
-    bad = f["call"].isin(["1", "2", "3", "6"]) & _meets_pd(f) & ~f["baseline"]
+    bad = (f["call"].isin([Response.CR, Response.PR, Response.SD, Response.NON_CR_NON_PD])
+           & _meets_pd(f) & ~f["baseline"])
     return hits(rows, bad, field="ia_rano_inv", value=f["call"],
                 call=f["call"].map(RANO_WORDS).fillna(""), sld=f["sld"].map(_mm),
                 nadir=f["nadir"].map(_mm),
-                new=(f["new_lesion"] == "1").map({True: "yes", False: "no"}))
+                new=(f["new_lesion"] == NewLesion.YES).map({True: "yes", False: "no"}))
 
 
 @REGISTRY.rule("RANO-4", title="Complete response with measurable disease", severity="error",
@@ -244,7 +268,7 @@ def cr_with_disease(ctx: CheckContext) -> pd.DataFrame:
     """RANO-BM CR requires every target lesion to have disappeared (SLD 0)."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
-    bad = (f["call"] == "1") & (f["sld"] > 0)
+    bad = (f["call"] == Response.CR) & (f["sld"] > 0)
     return hits(rows, bad, field="ia_rano_inv", value=f["call"], sld=f["sld"].map(_mm))
 
 
@@ -260,9 +284,9 @@ def missed_response(ctx: CheckContext) -> pd.DataFrame:
     an SD call is queried."""
     f = rano_frame(ctx)
     rows = ctx.form_rows("intracranial_assessment")
-    progression = (_meets_pd(f) | (f["nontarget"] == "2") | (f["lmd"] == "3")
-                   | (f["clinical"] == "3"))
-    bad = ((f["call"] == "3") & (f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9)
+    progression = _meets_pd(f) | _other_progression(f)
+    bad = ((f["call"] == Response.SD)
+           & (f["sld"] <= (1 - PR_DECREASE) * f["baseline_sld"] + 1e-9)
            & ~progression)
     return hits(rows, bad, field="ia_rano_inv", value=f["call"],
                 call=f["call"].map(RANO_WORDS).fillna(""), sld=f["sld"].map(_mm),
@@ -340,7 +364,7 @@ def contact_not_current(ctx: CheckContext) -> pd.DataFrame:
     status = ctx.text("follow_up", "vital_status")
     last = ctx.date("follow_up", "last_contact_date")
     started = ctx.text("sg_treatment", "sg_start_date") != ""
-    alive = status.isin(["1", ""]) & started
+    alive = status.isin([VitalStatus.ALIVE, ""]) & started
     stale = last.isna() | (last < ctx.cutoff - pd.Timedelta(days=MAX_DAYS_WITHOUT_CONTACT))
     return hits(rows, alive & stale, field="last_contact_date",
                 cutoff=ctx.cutoff.strftime("%Y-%m-%d"))
@@ -355,8 +379,10 @@ def death_vs_status(ctx: CheckContext) -> pd.DataFrame:
     rows = ctx.base
     status = ctx.text("follow_up", "vital_status")
     death = ctx.text("follow_up", "death_date")
-    bad = ((status == "2") & (death == "")) | ((status != "2") & (death != ""))
-    words = status.map({"1": "alive", "2": "dead", "3": "lost to follow-up", "": "blank"})
+    dead = status == VitalStatus.DEAD
+    bad = (dead & (death == "")) | (~dead & (death != ""))
+    words = status.map({VitalStatus.ALIVE: "alive", VitalStatus.DEAD: "dead",
+                        VitalStatus.LOST_TO_FOLLOW_UP: "lost to follow-up", "": "blank"})
     return hits(rows, bad, field="vital_status", status=words.fillna(status),
                 death=death.replace("", "blank"))
 
@@ -371,10 +397,11 @@ def grade5_without_death(ctx: CheckContext) -> pd.DataFrame:
     and a date of death."""
     rows = ctx.form_rows("adverse_events")
     base = ctx.base
-    dead = (ctx.text("follow_up", "vital_status") == "2") & (
+    dead = (ctx.text("follow_up", "vital_status") == VitalStatus.DEAD) & (
         ctx.text("follow_up", "death_date") != "")
     dead_ids = set(base.loc[dead.to_numpy(), "record_id"])
-    bad = (ctx.text("adverse_events", "ae_grade") == "5") & ~rows["record_id"].isin(dead_ids)
+    bad = ((ctx.text("adverse_events", "ae_grade") == AeGrade.GRADE_5)
+           & ~rows["record_id"].isin(dead_ids))
     return hits(rows, bad, field="ae_grade")
 
 
@@ -389,7 +416,7 @@ def fatal_vs_grade(ctx: CheckContext) -> pd.DataFrame:
     rows = ctx.form_rows("adverse_events")
     grade = ctx.text("adverse_events", "ae_grade")
     outcome = ctx.text("adverse_events", "ae_outcome")
-    bad = ((grade == "5") & (outcome != "5") & (outcome != "")) | (
-        (outcome == "5") & (grade != "5") & (grade != ""))
+    g5, fatal = grade == AeGrade.GRADE_5, outcome == AeOutcome.FATAL
+    bad = (g5 & ~fatal & (outcome != "")) | (fatal & ~g5 & (grade != ""))
     return hits(rows, bad, field="ae_outcome",
-                outcome=(outcome == "5").map({True: "fatal", False: "not fatal"}), grade=grade)
+                outcome=fatal.map({True: "fatal", False: "not fatal"}), grade=grade)

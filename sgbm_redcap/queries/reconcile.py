@@ -29,10 +29,14 @@ from datetime import date
 import pandas as pd
 
 from sgbm_redcap.checks.findings import query_ids
+from sgbm_redcap.study_codes import QuerySeverity, QueryStatus
 
-OPEN, ANSWERED, CLOSED, REOPENED = "1", "2", "3", "4"
+#: dq_status codes, as the plain strings the sweep writes
+OPEN, ANSWERED, CLOSED, REOPENED = (QueryStatus.OPEN.value, QueryStatus.ANSWERED.value,
+                                    QueryStatus.CLOSED.value, QueryStatus.REOPENED.value)
 STATUS_WORDS = {OPEN: "open", ANSWERED: "answered", CLOSED: "closed", REOPENED: "reopened"}
-SEVERITY_CODES = {"error": "1", "warning": "2"}
+#: a finding's severity → its dq_severity code
+SEVERITY_CODES = {"error": QuerySeverity.ERROR.value, "warning": QuerySeverity.WARNING.value}
 INSTRUMENT = "data_queries"
 #: Columns of a normalised "existing queries" frame.
 EXISTING_COLUMNS = ["record_id", "instance", "dq_id", "dq_rule", "dq_status", "dq_message",
@@ -179,7 +183,7 @@ def _key(rid: str, instance: int) -> dict[str, str]:
 def _open_row(qid: str, fi: pd.Series, instance: int, today: str) -> dict[str, str]:
     inst = int(fi["instance"]) if str(fi["instance"]) not in ("", "nan") else 0
     return {**_key(fi["record_id"], instance), "dq_id": qid, "dq_rule": str(fi["rule_id"]),
-            "dq_severity": SEVERITY_CODES.get(str(fi["severity"]), "2"),
+            "dq_severity": SEVERITY_CODES.get(str(fi["severity"]), SEVERITY_CODES["warning"]),
             "dq_form": str(fi["form"]), "dq_instance": str(inst), "dq_field": str(fi["field"]),
             "dq_message": str(fi["message"]), "dq_status": OPEN, "dq_opened_date": today}
 

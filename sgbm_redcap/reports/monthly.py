@@ -52,6 +52,7 @@ from sgbm_redcap.reports.quality import (
     site_labels,
 )
 from sgbm_redcap.reports.redaction import listing_table
+from sgbm_redcap.study_codes import VitalStatus, YesNo
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str],
                          cutoff: date, target: int = ENROLMENT_TARGET) -> Section:
     # the cut study: only patients screened by the cut-off, enrolment dates up to it
     enrol = study.one_per_record("enrolment")
-    enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == "1")]
+    enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == YesNo.YES)]
     site = enrolled["redcap_data_access_group"].map(lambda d: labels.get(str(d), str(d)))
     key = KeyFigures("status-key", [
         KeyFigure("Enrolled / target", f"{len(enrolled)} / {target}",
@@ -137,8 +138,8 @@ def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff:
 def screening_flow(enrol: pd.DataFrame, sets: pd.DataFrame) -> Table:
     """Screened → eligible → enrolled → analysis sets, with reasons (STROBE item 13)."""
     screened = len(enrol)
-    eligible = int((enrol["eligible"] == "1").sum())
-    not_eligible = enrol[enrol["eligible"] == "0"]
+    eligible = int((enrol["eligible"] == YesNo.YES).sum())
+    not_eligible = enrol[enrol["eligible"] == YesNo.NO]
     unknown = screened - eligible - len(not_eligible)
     rows: list[list[str]] = [["Screened", str(screened)], ["Eligible", n_pct(eligible,
                                                                              screened)]]
@@ -151,7 +152,8 @@ def screening_flow(enrol: pd.DataFrame, sets: pd.DataFrame) -> Table:
     if unknown:
         rows.append(["Eligibility not recorded", str(unknown)])
     rows.append(["Enrolled (eligible, enrolment date)",
-                 str(int(((enrol["eligible"] == "1") & enrol["enrol_date"].notna()).sum()))])
+                 str(int(((enrol["eligible"] == YesNo.YES)
+                          & enrol["enrol_date"].notna()).sum()))])
     for col, name in (("safety", "Safety set"), ("fas", "Full analysis set"),
                       ("ires", "Intracranial response-evaluable set")):
         rows.append([name, str(int(sets[col].sum()))])
@@ -175,8 +177,8 @@ def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
     safety = base[base["safety"].astype(bool)].copy()
     ex = results.exposure.set_index("record_id")
     cut = pd.Timestamp(cutoff)
-    dead = safety["vital_status"] == "2"
-    ltfu = safety["vital_status"] == "3"
+    dead = safety["vital_status"] == VitalStatus.DEAD
+    ltfu = safety["vital_status"] == VitalStatus.LOST_TO_FOLLOW_UP
     stopped = safety["record_id"].map(ex["discontinued"]).fillna(False).astype(bool)
     stopped &= ~dead & ~ltfu
     on_sg = ~dead & ~ltfu & ~stopped

@@ -22,7 +22,7 @@ from sgbm_redcap.reports.contexts import (
 )
 from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
 from sgbm_redcap.reports.redaction import listing_table
-from sgbm_redcap.study_codes import DAYS_PER_MONTH
+from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
 
 log = logging.getLogger(__name__)
 
@@ -438,13 +438,22 @@ def _term_rows(frame: pd.DataFrame, n: int) -> list[list[str]]:
              n_pct(int(r.n_grade3plus), n)] for r in frame.itertuples(index=False)]
 
 
+def _choice_labels(dictionary: Any, name: str) -> dict[str, str]:
+    """code → label of a field, from ``dictionary`` (default: the study's)."""
+    if dictionary is None:
+        from sgbm_redcap.dictionary.project import study_project
+
+        dictionary = study_project().dictionary
+    return dict(dictionary.field(name).choices)
+
+
 def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
                     cause: pd.Series | None = None) -> list[Table]:
     ae = results.adverse_events
     ae = ae[ae["teae"].astype(bool)]
-    rel = {"1": "Related", "2": "Not related", "3": "Unknown"}
-    outcome = {"1": "Recovered", "2": "Recovering", "3": "Not recovered", "4": "Sequelae",
-               "5": "Fatal", "9": "Unknown"}
+    rel = _choice_labels(dictionary, "ae_relation")
+    # the listing's narrow Outcome column says "Sequelae" for "Recovered with sequelae"
+    outcome = {**_choice_labels(dictionary, "ae_outcome"), AeOutcome.SEQUELAE: "Sequelae"}
     view = ae.assign(site=ae["redcap_data_access_group"].map(lambda d: labels.get(str(d), d)),
                      relation=ae["ae_relation"].map(rel), outcome=ae["ae_outcome"].map(outcome),
                      grade_text=ae["grade"].map(lambda g: DASH if pd.isna(g) else f"{g:.0f}"))
@@ -455,7 +464,7 @@ def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
     sae = listing_table(view[view["serious"].astype(bool)].sort_values(
         ["record_id", "ae_onset_date"], **by_record), columns=cols, id="listing-sae",
         dictionary=dictionary, caption="Listing 1. Serious treatment-emergent adverse events")
-    disc = listing_table(view[view["ae_action"] == "4"].sort_values(
+    disc = listing_table(view[view["ae_action"] == AeAction.DISCONTINUED].sort_values(
                          ["record_id", "ae_onset_date"], **by_record),
                          columns=cols, id="listing-discontinuation", dictionary=dictionary,
                          caption="Listing 2. Adverse events leading to SG discontinuation")

@@ -31,14 +31,16 @@ from sgbm_redcap.reports.contexts import (
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import DASH, cell, num, pct
 from sgbm_redcap.reports.redaction import identifier_fields, is_identifier_column
+from sgbm_redcap.study_codes import QuerySeverity, QueryStatus
 
 log = logging.getLogger(__name__)
 
 _QUERY_FIELDS = ("dq_id", "dq_rule", "dq_severity", "dq_form", "dq_instance", "dq_field",
                  "dq_message", "dq_status", "dq_opened_date", "dq_site_response",
                  "dq_answered_date", "dq_closed_date", "dq_note")
-QUERY_STATUS = {"1": "Open", "2": "Answered", "3": "Closed", "4": "Reopened"}
-SEVERITY = {"1": "error", "2": "warning"}
+QUERY_STATUS = {status.value: status.label for status in QueryStatus}
+#: dq_severity code → the checks' severity word
+SEVERITY = {QuerySeverity.ERROR.value: "error", QuerySeverity.WARNING.value: "warning"}
 _INSTRUMENT = "redcap_repeat_instrument"
 _DAG = "redcap_data_access_group"
 IDENTIFIER_HIDDEN = "(identifier, not shown)"
