@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -107,3 +108,26 @@ def test_codes_are_plain_strings_for_pandas_and_text():
     assert pickle.loads(pickle.dumps(VitalStatus.DEAD)) is VitalStatus.DEAD
     assert copy.deepcopy(VitalStatus.DEAD) is VitalStatus.DEAD
     assert study_codes.DAYS_PER_MONTH == 30.4375
+
+
+#: where code compares data with codes: none of it may spell a code itself
+NAMED_CODE_PACKAGES = ("analysis", "reports", "checks", "queries")
+_RAW_CODE = re.compile(r'''[=!]=\s*"\d+"|isin\(\s*[\[\(\{]\s*"\d+"|[\{,]\s*"\d+"\s*:''')
+
+
+def test_no_raw_code_in_analysis_reports_checks_or_queries():
+    root = Path(study_codes.__file__).resolve().parent
+    found = []
+    for package in NAMED_CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if _RAW_CODE.search(line.split("#")[0]):
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert found == [], "name these codes in sgbm_redcap.study_codes:\n" + "\n".join(found)
+
+
+def test_the_raw_code_pattern_sees_what_it_must():
+    for line in ('x == "2"', 'x != "10"', 'x.isin(["1", "3"])', '{"1": 1.0}', 'a, "3": "b"'):
+        assert _RAW_CODE.search(line), line
+    for line in ('x == VitalStatus.DEAD', 'f"{x}"', 'round(x, 2)', '"ia_tl1_ld"'):
+        assert not _RAW_CODE.search(line), line

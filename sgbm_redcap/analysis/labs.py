@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.study_codes import LabUnit
+
 from .inputs import prepare
 
 #: the rows of a shift table: baseline grade, or "Missing"
@@ -79,25 +81,26 @@ class LabParameter:
 
 LAB_PARAMETERS: tuple[LabParameter, ...] = (
     LabParameter("Neutrophil count decreased (ANC)", "anc", ("1101",),
-                 {"1": 1.0, "2": 0.001},  # ×10⁹/L; cells/µL
+                 {LabUnit.X10E9_PER_L: 1.0, LabUnit.CELLS_PER_UL: 0.001},
                  lambda v, lln, uln: _below(v, lln, (1.5, 1.0, 0.5))),
     LabParameter("Anemia (haemoglobin)", "hb", ("1001",),
-                 {"4": 1.0, "5": 10.0, "6": 16.11},  # g/L; g/dL; mmol/L
+                 {LabUnit.G_PER_L: 1.0, LabUnit.G_PER_DL: 10.0, LabUnit.MMOL_PER_L_HB: 16.11},
                  lambda v, lln, uln: _below(v, lln, (100.0, 80.0, -np.inf))),
     LabParameter("Platelet count decreased", "plt", ("1103",),
-                 {"1": 1.0, "3": 1.0},  # ×10⁹/L; ×10³/µL
+                 {LabUnit.X10E9_PER_L: 1.0, LabUnit.X10E3_PER_UL: 1.0},
                  lambda v, lln, uln: _below(v, lln, (75.0, 50.0, 25.0))),
-    LabParameter("ALT increased", "alt", ("1105",), {"7": 1.0},
+    LabParameter("ALT increased", "alt", ("1105",), {LabUnit.U_PER_L: 1.0},
                  lambda v, lln, uln: _above(v, uln, (3.0, 5.0, 20.0))),
-    LabParameter("AST increased", "ast", ("1106",), {"7": 1.0},
+    LabParameter("AST increased", "ast", ("1106",), {LabUnit.U_PER_L: 1.0},
                  lambda v, lln, uln: _above(v, uln, (3.0, 5.0, 20.0))),
     LabParameter("Blood bilirubin increased", "tbil", ("1107",),
-                 {"8": 1.0, "9": 17.1},  # µmol/L; mg/dL
+                 {LabUnit.UMOL_PER_L: 1.0, LabUnit.MG_PER_DL: 17.1},
                  lambda v, lln, uln: _above(v, uln, (1.5, 3.0, 10.0))),
-    LabParameter("Hypokalemia (potassium)", "potassium", ("1502",), {"10": 1.0},
+    LabParameter("Hypokalemia (potassium)", "potassium", ("1502",),
+                 {LabUnit.MMOL_PER_L: 1.0},
                  lambda v, lln, uln: _below(v, lln, (np.nan, 3.0, 2.5), g2_at_lln=True)),
     LabParameter("Hypomagnesemia (magnesium)", "magnesium", ("1503",),
-                 {"10": 1.0, "9": 0.4114},  # mmol/L; mg/dL
+                 {LabUnit.MMOL_PER_L: 1.0, LabUnit.MG_PER_DL: 0.4114},
                  lambda v, lln, uln: _below(v, lln, (0.5, 0.4, 0.3))),
 )
 

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from sgbm_redcap.dictionary.model import VALIDATION_ALIASES
+from sgbm_redcap.study_codes import FormStatus, YesNo
 
 #: REDCap's form-status codes (``<form>_complete``).
-FORM_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
+FORM_STATUS = {status.value: status.label for status in FormStatus}
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2})?$")
@@ -100,7 +101,7 @@ def _boolean(text: pd.Series, blank: pd.Series) -> tuple[pd.Series, pd.Series]:
     return typed, ~blank & typed.isna()
 
 
-_BOOLEAN_CODES = {"1": True, "0": False}
+_BOOLEAN_CODES = {YesNo.YES.value: True, YesNo.NO.value: False}
 
 
 def cast_column(raw: pd.Series, kind: ColumnKind) -> tuple[pd.Series, pd.Series]:
