@@ -20,7 +20,7 @@ from sandbox_fixtures import *  # noqa: F403  (the shared fixtures)
 from sandbox_fixtures import DICTIONARY, seed_two
 
 from sgbm_redcap.sandbox import Sandbox, calc
-from sgbm_redcap.sandbox.endpoints import records
+from sgbm_redcap.sandbox.endpoints import records, records_export, records_plan, records_write
 from sgbm_redcap.sandbox.flatcsv import escape_cell
 from sgbm_redcap.sandbox.protocol import _unquote_plus
 
@@ -45,13 +45,13 @@ def test_escape_cell_writes_what_the_csv_module_writes(cells, delimiter):
 
 def _reference_builder(monkeypatch: pytest.MonkeyPatch) -> None:
     """Send exports down the list-per-row path written by ``csv.writer``."""
-    original = records.RowBuilder.__init__
+    original = records_export.RowBuilder.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
         self.fast = False
 
-    monkeypatch.setattr(records.RowBuilder, "__init__", init)
+    monkeypatch.setattr(records_export.RowBuilder, "__init__", init)
 
 
 def _seed_tricky(project) -> None:
@@ -105,8 +105,8 @@ def _stored(sandbox, token) -> tuple[list, list]:
 
 
 def _exact_import(m: pytest.MonkeyPatch) -> None:
-    m.setattr(records._DistinctValues, "all_valid", lambda self, *a: False)
-    m.setattr(records, "_BULK_WRITE", False)
+    m.setattr(records_plan._DistinctValues, "all_valid", lambda self, *a: False)
+    m.setattr(records_write, "_BULK_WRITE", False)
     m.setattr(calc, "_row_local", lambda meta, calcs: False)
 
 
@@ -191,15 +191,14 @@ def test_form_body_decoding_matches_unquote(text, repeat, encode):
 def test_distinct_value_pass_hands_over_only_what_it_cannot_store_as_given(
         sandbox, token, monkeypatch, rows, fast_plan):
     results = []
-    original = records._plan_rows
+    original = records_plan._plan_distinct
 
     def spy(*args):
         got = original(*args)
-        if args[-1] is not None:
-            results.append(got is not None)
+        results.append(got)
         return got
 
-    monkeypatch.setattr(records, "_plan_rows", spy)
+    monkeypatch.setattr(records_plan, "_plan_distinct", spy)
     sandbox.handle(urlencode({"token": token, "content": "record", "format": "json",
                               "data": json.dumps(rows)}).encode())
     assert results == [fast_plan]
@@ -224,7 +223,7 @@ def test_form_body_decoding_edge_cases(raw):
 def test_import_header_is_every_column_in_order_of_first_appearance(rows):
     from itertools import chain
 
-    assert records._header(rows) == list(dict.fromkeys(chain.from_iterable(rows)))
+    assert records_plan._header(rows) == list(dict.fromkeys(chain.from_iterable(rows)))
 
 
 STUDY_DICTIONARY = Path(__file__).resolve().parents[1] / "redcap_project" / "data_dictionary.csv"

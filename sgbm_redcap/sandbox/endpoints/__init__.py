@@ -1,3 +1,3 @@
 """Endpoint modules; importing this package registers every endpoint with the dispatcher."""
 
-from . import admin, design, dq, files, records, surveys  # noqa: F401
+from . import admin, design, dq, files, records, records_export, surveys  # noqa: F401

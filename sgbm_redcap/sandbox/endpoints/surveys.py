@@ -7,7 +7,7 @@ from typing import Any
 
 from ..handler import Context, Response, endpoint
 from ..protocol import MIME, ApiError, encode_rows
-from .records import export_records
+from .records_export import export_records
 
 
 def _code(*parts: Any, length: int, alphabet: str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789") -> str:
