@@ -28,10 +28,11 @@ TODAY = date(2026, 11, 25)
 
 def sweep_small(n: int) -> dict[str, float]:
     from sgbm_redcap.config import Settings
+    from sgbm_redcap.jobs import make_backend, study_dictionary
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
     from sgbm_redcap.source import RedcapSource
-    from sgbm_redcap.sweep import make_backend, run_sweep, study_dictionary
+    from sgbm_redcap.sweep import run_sweep
     from sgbm_redcap.synthetic.seed import seed_study
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,9 +68,10 @@ def peak_mb() -> float:
 
 
 def _large_child(csv_path: str, url: str, token: str, queue: mp.Queue) -> None:
+    from sgbm_redcap.jobs import make_backend, study_dictionary
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.source import FileSource
-    from sgbm_redcap.sweep import make_backend, run_sweep, study_dictionary
+    from sgbm_redcap.sweep import run_sweep
 
     dictionary = study_dictionary()
     t0 = time.perf_counter()
@@ -86,7 +88,7 @@ def _large_child(csv_path: str, url: str, token: str, queue: mp.Queue) -> None:
 def export_large(n: int, folder: Path) -> Path:
     """The n-patient cohort (10% with a planted problem) as a flat CSV export."""
     from sgbm_redcap.dictionary.project import load_project
-    from sgbm_redcap.sweep import study_dictionary
+    from sgbm_redcap.jobs import study_dictionary
     from sgbm_redcap.synthetic.cohort import generate_cohort
 
     project = load_project(ROOT / "redcap_project")

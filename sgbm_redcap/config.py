@@ -59,7 +59,8 @@ class Settings:
 
     redcap_url: str | None = field(
         default=None,
-        metadata=_help("REDCap API URL, ending in /api/. None = the embedded sandbox."),
+        metadata=_help("REDCap API URL, ending in /api/. None: commands need --records or "
+                       "--sandbox (the embedded sandbox with the synthetic cohort)."),
     )
     token_env: str = field(
         default=DEFAULT_TOKEN_ENV,
@@ -174,8 +175,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if "int" in str(kind):
             return int(value)
         return None if value in ("", None) and "None" in str(kind) else str(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"Setting {name!r} from {source}: {exc}", setting=name, source=source) from exc
+    except (TypeError, ValueError):
+        kind_text = str(kind)
+        expected = ("a yes/no value" if "bool" in kind_text else "a number" if "float" in
+                    kind_text else "a whole number" if "int" in kind_text else "text")
+        raise ConfigError(f"Setting {name!r} from {source} is {value!r}, not {expected}: "
+                          f"correct it there", setting=name, source=source) from None
 
 
 def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:

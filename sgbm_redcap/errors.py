@@ -10,6 +10,8 @@
       RedcapApiError          a REDCap API call failed; has .call, .status_code, .redcap_message
         RedcapAuthError       401/403: the token was rejected
         RedcapConnectionError timeouts, refused/dropped connections, TLS problems
+      OutputError             an output file or folder cannot be written; has .path, .option
+      JobLockedError          another run holds the job lock; has .lock_path
       SourceDataError         records (an export file or a pull) that cannot be read or do not
                               match their dictionary; has .file, .column
       CheckDefinitionError    a check declaration is malformed; has .rule_id
@@ -112,6 +114,24 @@ class RedcapAuthError(RedcapApiError):
 
 class RedcapConnectionError(RedcapApiError):
     """REDCap could not be reached: timeout, refused or dropped connection, TLS failure."""
+
+
+class OutputError(SgbmRedcapError):
+    """An output file or folder cannot be written (``option`` names the command-line option
+    it came from, e.g. ``--out``)."""
+
+    def __init__(self, message: str, *, path: str | None = None, option: str | None = None):
+        self.path = path
+        self.option = option
+        super().__init__(message)
+
+
+class JobLockedError(SgbmRedcapError):
+    """Another run (a sweep, the scheduler) holds the job lock."""
+
+    def __init__(self, message: str, *, lock_path: str | None = None):
+        self.lock_path = lock_path
+        super().__init__(message)
 
 
 class SourceDataError(SgbmRedcapError):

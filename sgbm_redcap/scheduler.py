@@ -25,7 +25,7 @@ from typing import Any
 import schedule
 from filelock import FileLock, Timeout
 
-from sgbm_redcap.errors import RedcapConnectionError, SgbmRedcapError
+from sgbm_redcap.errors import ConfigError, RedcapConnectionError, SgbmRedcapError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,19 @@ class Job:
     every: str = "daily"
     at: str = "06:00"
     day: int = 1
+
+    def __post_init__(self) -> None:
+        hh, _, mm = self.at.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24
+                and int(mm) < 60):
+            raise ConfigError(f"job {self.name}: {self.at!r} is not a time of day (HH:MM, "
+                              "00:00 to 23:59)", setting="at")
+        if self.every not in ("daily", "monthly"):
+            raise ConfigError(f"job {self.name}: every must be 'daily' or 'monthly'",
+                              setting="every")
+        if not 1 <= self.day <= 31:
+            raise ConfigError(f"job {self.name}: day {self.day} is not a day of the month "
+                              "(1 to 31; 29 to 31 run on the 28th)", setting="day")
 
     def last_due(self, now: datetime) -> datetime:
         """The most recent scheduled time at or before ``now``."""

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from sgbm_redcap.config import Settings
+from sgbm_redcap.jobs import make_backend, study_dictionary
 from sgbm_redcap.queries import AuditLog
 from sgbm_redcap.sandbox import Sandbox, serve_in_thread
 from sgbm_redcap.source import RedcapSource
-from sgbm_redcap.sweep import make_backend, run_sweep, study_dictionary
+from sgbm_redcap.sweep import run_sweep
 from sgbm_redcap.synthetic.seed import seed_study
 
 TODAY = date(2026, 11, 25)  # the cohort's extract date

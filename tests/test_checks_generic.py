@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sgbm_redcap.checks import REGISTRY, run_checks
-from sgbm_redcap.sweep import study_dictionary
+from sgbm_redcap.jobs import study_dictionary
 from sgbm_redcap.synthetic.cohort import generate_cohort
 
 DQ = [r for r in REGISTRY if r.category == "dictionary"]
@@ -25,7 +25,7 @@ def clean(dictionary):
 
 
 def run(raw, dictionary):
-    f = run_checks(raw, dictionary=dictionary, cutoff="2026-11-25", rules=DQ)
+    f = run_checks(raw, dictionary=dictionary, cutoff="2026-11-25", rules=DQ).findings
     return set(f[["rule_id", "record_id", "form", "instance", "field"]].itertuples(
         index=False, name=None))
 
@@ -106,9 +106,9 @@ def test_numeric_outlier_only_far_from_everyone_else():
     values = [str(180 + (i * 7) % 60) for i in range(30)]
     raw = pd.DataFrame({"record_id": [str(i) for i in range(1, 31)], "ldh": values})
     rules = [REGISTRY.get("DQ-E")]
-    assert run_checks(raw, dictionary=d, rules=rules).empty
+    assert run_checks(raw, dictionary=d, rules=rules).findings.empty
     raw.loc[4, "ldh"] = "2400"   # a typo: 240
-    f = run_checks(raw, dictionary=d, rules=rules)
+    f = run_checks(raw, dictionary=d, rules=rules).findings
     assert list(f[["record_id", "field", "value"]].itertuples(index=False, name=None)) == [
         ("5", "ldh", "2400")]
     assert "median" in f["message"].iloc[0]

@@ -14,7 +14,7 @@ STUDY = [r for r in REGISTRY if r.category != "dictionary"]
 
 
 def check(rows) -> pd.DataFrame:
-    return run_checks(flat(rows), cutoff=CUTOFF, rules=STUDY)
+    return run_checks(flat(rows), cutoff=CUTOFF, rules=STUDY).findings
 
 
 def keys(f: pd.DataFrame) -> set[tuple]:
@@ -136,9 +136,10 @@ def test_findings_carry_the_site_and_a_failing_rule_does_not_stop_the_others():
 
     bad = Rule("XX-1", "broken", "error", "dates", "f", "x", "m", "d", broken)
     rows = set_value(cohort(2), "2", "", 0, diag_date="1969-01-01")
-    f = run_checks(flat(rows), cutoff=CUTOFF, rules=[bad, REGISTRY.get("DATE-1")])
-    assert f.attrs["failed_rules"] == ["XX-1"]
-    assert list(f["dag"]) == ["site_b"]
+    result = run_checks(flat(rows), cutoff=CUTOFF, rules=[bad, REGISTRY.get("DATE-1")])
+    assert result.failed_rules == ["XX-1"] and result.not_run == {"XX-1"}
+    assert list(result.findings["dag"]) == ["site_b"]
+    assert list(result.findings.columns) == FINDING_COLUMNS
 
 
 def test_screening_table_gives_each_criterion_and_the_reason():
@@ -151,7 +152,8 @@ def test_screening_table_gives_each_criterion_and_the_reason():
 
 
 def test_dictionary_rules_are_skipped_not_silently_empty_without_a_dictionary():
-    f = run_checks(flat(cohort(1)), cutoff=CUTOFF)
-    assert f.empty
-    assert set(f.attrs["skipped_rules"]) == {r.rule_id for r in REGISTRY
-                                             if r.category == "dictionary"}
+    result = run_checks(flat(cohort(1)), cutoff=CUTOFF)
+    assert result.findings.empty and list(result.findings.columns) == FINDING_COLUMNS
+    assert set(result.skipped_rules) == {r.rule_id for r in REGISTRY
+                                         if r.category == "dictionary"}
+    assert result.failed_rules == [] and result.not_run == set(result.skipped_rules)

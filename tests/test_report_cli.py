@@ -55,7 +55,7 @@ def test_usage_and_configuration_errors_exit_2(tmp_path):
 def test_default_cutoff_is_the_end_of_the_previous_month():
     from datetime import date
 
-    from sgbm_redcap.cli.report import previous_month_end
+    from sgbm_redcap.jobs import previous_month_end
 
     assert previous_month_end(date(2026, 11, 25)) == date(2026, 10, 31)
     assert previous_month_end(date(2026, 3, 1)) == date(2026, 2, 28)

@@ -140,15 +140,16 @@ def test_a_scheduled_monthly_run_writes_the_monthly_report(tmp_path, monkeypatch
 
     from sweep_helpers import seeded_study
 
-    from sgbm_redcap.cli.schedule import _monthly_report
-    from sgbm_redcap.config import Settings
+    from sgbm_redcap.jobs import load_study
+    from sgbm_redcap.jobs.schedule import scheduled_monthly_report
 
     with seeded_study(tmp_path, n=12, problem_rate=0.0) as study:
         monkeypatch.setenv("SGBM_REDCAP_TOKEN", study.token)
-        settings = Settings(redcap_url=study.url, report_dir=tmp_path / "reports",
-                            cache_dir=tmp_path / "cache", backoff_s=0.01)
-        job = Job("monthly_report", lambda: _monthly_report(settings, pdf=False,
-                                                            today=date(2026, 11, 25)),
+        configured = load_study(redcap_url=study.url, report_dir=tmp_path / "reports",
+                                cache_dir=tmp_path / "cache", backoff_s=0.01)
+        job = Job("monthly_report",
+                  lambda: scheduled_monthly_report(configured, pdf=False,
+                                                   today=date(2026, 11, 25)),
                   "monthly", "07:00", 1)
         s = StudyScheduler([job], lock_path=tmp_path / "lock", state_path=tmp_path / "s.json",
                            clock=Clock(datetime(2026, 11, 25, 9, 0)))
@@ -165,11 +166,13 @@ def test_schedule_cli_passes_no_pdf_to_the_monthly_report_job(tmp_path, monkeypa
     from click.testing import CliRunner
 
     from sgbm_redcap.cli import schedule as schedule_cli
+    from sgbm_redcap.jobs import schedule as schedule_jobs
 
     ran: list[tuple[str, bool | None]] = []
-    monkeypatch.setattr(schedule_cli, "_sweep", lambda settings: ran.append(("sweep", None)))
-    monkeypatch.setattr(schedule_cli, "_monthly_report",
-                        lambda settings, *, pdf=True: ran.append(("monthly_report", pdf)))
+    monkeypatch.setattr(schedule_jobs, "scheduled_sweep",
+                        lambda study: ran.append(("sweep", None)))
+    monkeypatch.setattr(schedule_jobs, "scheduled_monthly_report",
+                        lambda study, *, pdf=True: ran.append(("monthly_report", pdf)))
     monkeypatch.setenv("SGBM_REDCAP_TOKEN", "A" * 32)
     monkeypatch.setenv("SGBM_REDCAP_REDCAP_URL", "http://127.0.0.1:9/api/")
     out = CliRunner().invoke(schedule_cli.command, ["--once", "--state", str(tmp_path / "s.json"),

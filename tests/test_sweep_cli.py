@@ -46,7 +46,7 @@ def test_sweep_refuses_to_overlap_a_running_one(study, tmp_path, monkeypatch):
 
 
 def test_checks_run_and_eligibility_on_an_export_file(study, tmp_path):
-    from sgbm_redcap.sweep import study_dictionary
+    from sgbm_redcap.jobs import study_dictionary
 
     csv = tmp_path / "export.csv"
     study.cohort.to_frame(dictionary=study_dictionary(), with_dag=True).to_csv(csv, index=False)

@@ -76,8 +76,9 @@ class KilledAfter(RecordsBackend):
 def test_sweep_killed_half_way_then_rerun_creates_no_duplicates(tmp_path):
     from sweep_helpers import TODAY
 
+    from sgbm_redcap.jobs import make_backend, study_dictionary
     from sgbm_redcap.queries import AuditLog
-    from sgbm_redcap.sweep import make_backend, run_sweep, study_dictionary
+    from sgbm_redcap.sweep import run_sweep
 
     with seeded_study(tmp_path, n=12, problem_rate=0.5, seed=5) as s:
         fault_free = expected_rows(s.sweep(dry_run=True).plan)

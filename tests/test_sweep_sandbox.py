@@ -9,8 +9,8 @@ from sweep_helpers import TODAY, fix_one, seeded_study, unmatched
 
 from sgbm_redcap.checks import query_ids
 from sgbm_redcap.dictionary.project import study_project
+from sgbm_redcap.jobs import make_backend
 from sgbm_redcap.queries.reconcile import ANSWERED, CLOSED, OPEN, REOPENED
-from sgbm_redcap.sweep import make_backend
 
 
 def test_query_lifecycle_over_repeated_sweeps(tmp_path):

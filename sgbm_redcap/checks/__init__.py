@@ -4,7 +4,9 @@ B–H), eligibility and the study's consistency rules. Findings are data.
 ::
 
     from sgbm_redcap.checks import run_checks, REGISTRY
-    findings = run_checks(tables, cutoff="2026-11-01")   # DataFrame, FINDING_COLUMNS
+    result = run_checks(tables, cutoff="2026-11-01")     # CheckResult
+    result.findings                                      # DataFrame, FINDING_COLUMNS
+    result.failed_rules, result.skipped_rules            # rules that crashed / had no dictionary
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from sgbm_redcap.checks import dates, eligibility, generic, study  # noqa: F401 - registers
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.eligibility import screening_table
-from sgbm_redcap.checks.engine import run_checks
+from sgbm_redcap.checks.engine import CheckResult, run_checks
 from sgbm_redcap.checks.findings import (
     FINDING_COLUMNS,
     Finding,
@@ -24,7 +26,7 @@ from sgbm_redcap.checks.findings import (
 from sgbm_redcap.checks.registry import REGISTRY, Rule, RuleRegistry, render_markdown
 
 __all__ = [
-    "CheckContext", "FINDING_COLUMNS", "Finding", "REGISTRY", "Rule", "RuleRegistry",
+    "CheckContext", "CheckResult", "FINDING_COLUMNS", "Finding", "REGISTRY", "Rule", "RuleRegistry",
     "from_findings", "query_id", "query_ids", "render_markdown", "run_checks",
     "screening_table", "to_findings",
 ]

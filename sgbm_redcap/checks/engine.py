@@ -5,15 +5,45 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
 
 import pandas as pd
 
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import FINDING_COLUMNS, empty_findings
 from sgbm_redcap.checks.registry import REGISTRY, Rule
+from sgbm_redcap.dictionary.model import Dictionary
 
 log = logging.getLogger(__name__)
+
+
+class FlatTables(Protocol):
+    """What the checks read of pulled tables (``StudyTables``, ``sweep.RawTables``): the flat
+    export as raw strings and its dictionary (``repeating_forms`` too when they have it)."""
+
+    raw: pd.DataFrame
+    dictionary: Dictionary | None
+
+
+@dataclass
+class CheckResult:
+    """What one run of the rules gives: the findings (exactly :data:`FINDING_COLUMNS`), the
+    rules that crashed (``failed_rules``: the sweep leaves their queries as they are) and
+    the rules not run for want of a dictionary (``skipped_rules``)."""
+
+    findings: pd.DataFrame = field(repr=False)
+    failed_rules: list[str] = field(default_factory=list)
+    skipped_rules: list[str] = field(default_factory=list)
+
+    @property
+    def not_run(self) -> set[str]:
+        """The rules whose absence of findings says nothing (failed or skipped)."""
+        return set(self.failed_rules) | set(self.skipped_rules)
+
+    def __len__(self) -> int:
+        return len(self.findings)
 
 
 class _Defaults(dict):
@@ -52,20 +82,19 @@ def _fmt(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_checks(
-    tables: Any,
+    tables: FlatTables | CheckContext | pd.DataFrame,
     *,
-    cutoff: Any = None,
+    cutoff: date | str | None = None,
     rules: Iterable[Rule] | None = None,
-    dictionary: Any | None = None,
-) -> pd.DataFrame:
+    dictionary: Dictionary | None = None,
+) -> CheckResult:
     """Every finding of ``rules`` (default: the whole registry) over ``tables``.
 
     ``tables`` is a ``StudyTables`` (its ``.raw`` and ``.dictionary`` are used), a
-    :class:`CheckContext`, or a raw flat DataFrame. Returns a DataFrame with exactly
-    :data:`FINDING_COLUMNS`. A rule that crashes is logged and named in
-    ``result.attrs["failed_rules"]`` so that the query sweep does not close its queries;
-    rules that need a dictionary when there is none are listed in
-    ``result.attrs["skipped_rules"]``.
+    :class:`CheckContext`, or a raw flat DataFrame. Returns a :class:`CheckResult`: the
+    findings as a DataFrame with exactly :data:`FINDING_COLUMNS`; a rule that crashes is
+    logged and named in ``failed_rules`` so that the query sweep does not close its
+    queries; rules that need a dictionary when there is none are in ``skipped_rules``.
     """
     ctx = _context(tables, cutoff=cutoff, dictionary=dictionary)
     selected = list(rules) if rules is not None else list(REGISTRY)
@@ -96,14 +125,13 @@ def run_checks(
             subset=["rule_id", "record_id", "form", "instance", "field"]).reset_index(drop=True)
     else:
         out = empty_findings()
-    out.attrs["failed_rules"] = failed
-    out.attrs["skipped_rules"] = skipped
     if skipped:
         log.warning("no data dictionary: rules %s not run", ", ".join(skipped))
-    return out
+    return CheckResult(out, failed, skipped)
 
 
-def _context(tables: Any, *, cutoff: Any, dictionary: Any) -> CheckContext:
+def _context(tables: FlatTables | CheckContext | pd.DataFrame, *, cutoff: date | str | None,
+             dictionary: Dictionary | None) -> CheckContext:
     if isinstance(tables, CheckContext):
         return tables
     if isinstance(tables, pd.DataFrame):

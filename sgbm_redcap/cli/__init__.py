@@ -2,6 +2,8 @@
 
 Each command group lives in its own module here (``dictionary.py``, ``sandbox.py``, ...) and
 exposes a click command or group named ``command``; this module only assembles them.
+Commands call the jobs layer (:mod:`sgbm_redcap.jobs`) and nothing else; shared options
+live in ``options.py`` and the one error-to-exit-code mapping in ``exits.py``.
 Exit codes: 0 ok, 1 findings or failures, 2 usage or configuration error.
 """
 
@@ -11,6 +13,8 @@ import importlib
 import logging
 
 import click
+
+from sgbm_redcap.cli.exits import Group
 
 #: (module, attribute) of every command, in the order ``--help`` lists them.
 _COMMANDS = [
@@ -26,7 +30,7 @@ _COMMANDS = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.version_option(package_name="sgbm-redcap")
 def main(verbose: int) -> None:

@@ -6,28 +6,23 @@ from pathlib import Path
 
 import click
 
-from sgbm_redcap.errors import SgbmRedcapError
+from sgbm_redcap import jobs
+from sgbm_redcap.cli.exits import Command
+from sgbm_redcap.cli.options import no_pdf_option, out_dir_option
 
 
-@click.command(name="demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True, help="Where the reports are written.")
+@click.command(name="demo", cls=Command)
+@out_dir_option(help="Where the reports are written.")
 @click.option("--patients", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="Size of the synthetic cohort.")
 @click.option("--seed", type=int, default=None, help="Cohort seed (default: the study's).")
-@click.option("--no-pdf", is_flag=True, help="Write HTML only (faster).")
+@no_pdf_option
 def command(out_dir: Path, patients: int, seed: int | None, no_pdf: bool) -> None:
     """Run the demo: sandbox REDCap on 127.0.0.1, study project, synthetic cohort, two query
     sweeps with simulated site answers between them, then the monthly report, data-quality
     report, per-site query listings and codebook in OUT. Stops the sandbox at the end."""
-    from sgbm_redcap.demo import run_demo
-
-    try:
-        result = run_demo(out_dir, n=patients, seed=seed, pdf=not no_pdf,
-                          step=lambda message: click.echo(f"· {message}"))
-    except SgbmRedcapError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(1) from None
+    result = jobs.demo(out_dir, n=patients, seed=seed, pdf=not no_pdf,
+                       step=lambda message: click.echo(f"· {message}"))
     click.echo("")
     click.echo(f"Done. Everything is in {result.out_dir.resolve()}:")
     for what, paths in result.files.items():

@@ -1,67 +1,56 @@
 """``sgbm-redcap sweep``: one query sweep (pull → checks → reconcile → post → listings).
 
-Without a REDCap URL the sweep runs against the embedded sandbox and its synthetic cohort.
-Exit codes: 0 ok, 1 failure (REDCap unreachable after the retries, another run holds the
-lock), 2 usage or configuration error.
+It needs a configured REDCap URL, or ``--sandbox`` for the embedded sandbox with the
+synthetic cohort. Exit codes: 0 ok, 1 failure (REDCap unreachable after the retries, another
+run holds the lock, a rule failed to run), 2 usage or configuration error.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from sgbm_redcap.errors import ConfigError, RedcapAuthError, SgbmRedcapError
+from sgbm_redcap import jobs
+from sgbm_redcap.cli.exits import Command
+from sgbm_redcap.cli.options import (
+    config_option,
+    cutoff_option,
+    day,
+    force_option,
+    sandbox_option,
+    study_from,
+    url_option,
+)
 
 
-@click.command(name="sweep")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Settings file (default: ./sgbm_redcap.toml if present).")
-@click.option("--url", default=None, help="REDCap API URL; none = the embedded sandbox.")
+@click.command(name="sweep", cls=Command)
+@config_option
+@url_option
+@sandbox_option
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; post nothing.")
 @click.option("--backend", type=click.Choice(["records", "data_quality_api"]),
               default="records", show_default=True,
               help="data_queries instrument, or the Data Resolution Workflow module.")
 @click.option("--pid", default=None, help="Project id (data_quality_api backend).")
-@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Reference date of time-dependent rules (default today).")
+@cutoff_option("Reference date of time-dependent rules (default today).")
+@force_option
 @click.option("--listings", "listings_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write per-site query listings (CSV + HTML) here.")
 @click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("out/audit/queries.jsonl"), show_default=True)
+              default=jobs.DEFAULT_AUDIT_LOG, show_default=True)
 @click.option("--lock", "lock_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("out/.sgbm-redcap.lock"), show_default=True,
+              default=jobs.DEFAULT_LOCK, show_default=True,
               help="Lock file shared with 'sgbm-redcap schedule'.")
-def command(config_file: Path | None, url: str | None, dry_run: bool, backend: str,
-            pid: str | None, cutoff, listings_dir: Path | None, audit_log: Path,
-            lock_path: Path) -> None:
+def command(config_file: Path | None, url: str | None, sandbox: bool, dry_run: bool,
+            backend: str, pid: str | None, cutoff: datetime | None, force: bool,
+            listings_dir: Path | None, audit_log: Path, lock_path: Path) -> None:
     """Run one sweep and post the data queries (or show them with --dry-run)."""
-    from filelock import FileLock, Timeout
-
-    from sgbm_redcap.config import load_settings
-    from sgbm_redcap.queries import AuditLog
-    from sgbm_redcap.sweep import connect, make_backend, run_sweep, study_dictionary
-
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        settings = load_settings(config_file, redcap_url=url)
-        with FileLock(str(lock_path)).acquire(timeout=0), connect(settings) as conn:
-            result = run_sweep(
-                conn.source,
-                make_backend(backend, conn.url, conn.token, timeout_s=settings.timeout_s,
-                             retries=settings.retries, backoff_s=settings.backoff_s, pid=pid),
-                audit=AuditLog(audit_log), dictionary=study_dictionary(settings.dictionary_path),
-                today=date.today(), cutoff=cutoff.date() if cutoff else conn.cutoff, dry_run=dry_run,
-                listings_dir=listings_dir)
-    except Timeout:
-        click.echo(f"Error: another sweep holds the lock {lock_path}", err=True)
-        raise SystemExit(1) from None
-    except (ConfigError, RedcapAuthError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except SgbmRedcapError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(1) from None
+    study = study_from(config_file, url, sandbox=sandbox)
+    result = jobs.sweep(study, dry_run=dry_run, backend=backend, pid=pid, cutoff=day(cutoff),
+                        force=force, listings_dir=listings_dir, audit_log=audit_log,
+                        lock_path=lock_path)
     if dry_run:
         for a in result.plan.actions.itertuples(index=False):
             click.echo(f"would {a.action:<6} {a.query_id}  ({a.why})")

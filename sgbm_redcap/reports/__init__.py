@@ -15,7 +15,7 @@ from sgbm_redcap.reports.contexts import (
     Table,
 )
 from sgbm_redcap.reports.env import render
-from sgbm_redcap.reports.pdf import html_to_pdf
+from sgbm_redcap.reports.pdf import html_to_pdf, write_html_pdf
 
 __all__ = [
     "Cover",
@@ -27,5 +27,6 @@ __all__ = [
     "Section",
     "Table",
     "html_to_pdf",
+    "write_html_pdf",
     "render",
 ]

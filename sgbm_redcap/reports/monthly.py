@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.checks.engine import CheckResult
 from sgbm_redcap.dictionary.project import StudyProject, study_project
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.contexts import (
@@ -41,7 +42,7 @@ from sgbm_redcap.reports.monthly_clinical import (
     exposure_section,
     safety_section,
 )
-from sgbm_redcap.reports.pdf import html_to_pdf
+from sgbm_redcap.reports.pdf import write_html_pdf
 from sgbm_redcap.reports.quality import (
     completeness,
     completeness_table,
@@ -281,7 +282,7 @@ def notes_section(extra: list[str]) -> Section:
 
 
 # --------------------------------------------------------------------------- assemble
-def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame | None = None,
+def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResult | None = None,
                           dags: Any = None, data_source: str = "",
                           dictionary_version: str = "", extract_date: datetime | None = None,
                           generated_at: datetime | None = None,
@@ -300,7 +301,7 @@ def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame |
     labels = _dag_labels(tables, dags)
     dictionary = tables.dictionary
     pull = getattr(tables, "pull", None)
-    extract = extract_date or _pulled_at(pull)
+    extract = extract_date or pulled_at(pull)
     cover = study_cover(
         "Monthly interim report", cutoff, project=project, extract_date=extract,
         dictionary_version=dictionary_version or DASH,
@@ -308,9 +309,10 @@ def build_monthly_context(tables: Any, *, cutoff: date, findings: pd.DataFrame |
         generated_at=generated_at or datetime.now(timezone.utc),
         package_versions=package_versions())
     notes: list[str] = []
-    if findings is not None and findings.attrs.get("failed_rules"):
+    if check_result is not None and check_result.failed_rules:
         notes.append("Check rules that failed to run: "
-                     f"{', '.join(findings.attrs['failed_rules'])}.")
+                     f"{', '.join(check_result.failed_rules)}.")
+    findings = check_result.findings if check_result is not None else None
     sections = [
         study_status_section(study, sets, labels, cutoff=cutoff),
         follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
@@ -359,7 +361,8 @@ def _coded(study: Any, form: str, field: str) -> pd.Series:
     return frame.map(lambda code: study.label(field, code) if code is not None else None)
 
 
-def _pulled_at(pull: Any) -> datetime | None:
+def pulled_at(pull: Any) -> datetime | None:
+    """When ``pull`` (a ``StudyTables.pull``) was made, or None."""
     text = getattr(pull, "pulled_at", "") or ""
     try:
         return datetime.fromisoformat(text) if text else None
@@ -372,15 +375,11 @@ def write_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
     """Render the monthly report into ``out_dir`` as ``monthly_report_<cutoff>.html`` (and
     ``.pdf``); ``kwargs`` go to :func:`build_monthly_context`."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     context = build_monthly_context(tables, cutoff=cutoff, **kwargs)
-    html = render("monthly_report.html.j2", context)
-    stem = f"monthly_report_{cutoff.isoformat()}"
-    html_path = out / f"{stem}.html"
-    html_path.write_text(html, encoding="utf-8")
-    pdf_path = html_to_pdf(html, out / f"{stem}.pdf") if pdf else None
+    paths = write_html_pdf(render("monthly_report.html.j2", context),
+                           out / f"monthly_report_{cutoff.isoformat()}", pdf=pdf)
     log.info("monthly report for cut-off %s written to %s", cutoff, out)
-    return ReportFiles(html_path, pdf_path, context)
+    return ReportFiles(paths[0], paths[1] if pdf else None, context)
 
 
 def previous_month_end(today: date) -> date:
@@ -397,9 +396,9 @@ def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
     project's DAG labels and dictionary version. ``project`` is a ``StudyProject``."""
     from sgbm_redcap.checks import run_checks
 
-    findings = (run_checks(tables, cutoff=cutoff, dictionary=project.dictionary)
-                if checks else None)
+    result = (run_checks(tables, cutoff=cutoff, dictionary=project.dictionary)
+              if checks else None)
     return write_monthly_report(tables, cutoff=cutoff, out_dir=out_dir, pdf=pdf,
-                                findings=findings, dags=project.dags,
+                                check_result=result, dags=project.dags,
                                 dictionary_version=project.version, data_source=data_source,
                                 project=project)

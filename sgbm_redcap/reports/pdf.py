@@ -59,3 +59,16 @@ def html_to_pdf(html: str, path: Path | str) -> Path:
         weasy_log.removeFilter(noise)
     log.info("wrote %s (%d bytes)", path, path.stat().st_size)
     return path
+
+
+def write_html_pdf(html: str, stem: Path | str, *, pdf: bool = True) -> list[Path]:
+    """The one HTML (+ PDF) writer of every report: ``<stem>.html`` and, with ``pdf``,
+    ``<stem>.pdf`` made from exactly that HTML. Returns the paths written."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    html_path = stem.parent / f"{stem.name}.html"  # not with_suffix: "1.0.0" has dots
+    html_path.write_text(html, encoding="utf-8")
+    paths = [html_path]
+    if pdf:
+        paths.append(html_to_pdf(html, stem.parent / f"{stem.name}.pdf"))
+    return paths

@@ -1,4 +1,4 @@
-"""The demo a newcomer runs first (``make demo`` → ``sgbm-redcap demo --out out``).
+"""The demo job, the one a newcomer runs first (``make demo`` → ``sgbm-redcap demo --out out``).
 
 One orchestration of library calls, end to end, over real HTTP on 127.0.0.1:
 
@@ -22,11 +22,15 @@ import random
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
+from sgbm_redcap.checks import CheckResult
+from sgbm_redcap.dictionary.project import StudyProject
+from sgbm_redcap.jobs.guards import writable_dir
+from sgbm_redcap.jobs.synthetic import Cohort
+from sgbm_redcap.queries.backends import RecordsBackend
+from sgbm_redcap.source.tables import StudyTables
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ class DemoResult:
     files: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def _import(backend: Any, rows: list[dict[str, str]]) -> None:
+def _import(backend: RecordsBackend, rows: list[dict[str, str]]) -> None:
     """Write rows as a site would in REDCap's forms (overwrite: sites may blank a value)."""
     if rows:
         backend.http.post("import", {"content": "record", "type": "flat",
@@ -58,7 +62,7 @@ def _import(backend: Any, rows: list[dict[str, str]]) -> None:
                                      "data": json.dumps(rows)})
 
 
-def simulate_sites(backend: Any, cohort: Any, *, today: date, seed: int = 7,
+def simulate_sites(backend: RecordsBackend, cohort: Cohort, *, today: date, seed: int = 7,
                    fix_share: float = 0.5, answer_share: float = 0.3) -> tuple[int, int]:
     """Sites correct ``fix_share`` of the fixable planted problems (the clean value comes
     back) and answer ``answer_share`` of the other open queries without changing the data.
@@ -98,16 +102,15 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
     prints it)."""
     from sgbm_redcap.config import Settings
     from sgbm_redcap.dictionary.project import load_project
+    from sgbm_redcap.jobs.connection import make_backend
+    from sgbm_redcap.jobs.synthetic import DEFAULT_PROJECT_DIR, DEFAULT_SEED, seed_study
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
     from sgbm_redcap.source import RedcapSource
-    from sgbm_redcap.sweep import make_backend, run_sweep
-    from sgbm_redcap.synthetic.cohort import DEFAULT_SEED
-    from sgbm_redcap.synthetic.seed import DEFAULT_PROJECT_DIR, seed_study
+    from sgbm_redcap.sweep import run_sweep
 
     say = step or (lambda message: log.info("%s", message))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(out_dir)
     project = load_project(DEFAULT_PROJECT_DIR)
     with tempfile.TemporaryDirectory(prefix="sgbm-sandbox-") as data_dir:
         sandbox = Sandbox(data_dir)
@@ -133,7 +136,7 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
             say(f"second sweep: {second.summary()}")
             tables = source.tables()
             files = render_outputs(tables, project, out, cutoff=today,
-                                   findings=second.findings, pdf=pdf,
+                                   check_result=second.checks, pdf=pdf,
                                    data_source=f"sandbox REDCap at {url} (synthetic cohort, "
                                    f"seed {seed or DEFAULT_SEED})")
             files["listings (CSV)"] = [p for p in second.listings if p.suffix == ".csv"]
@@ -142,54 +145,30 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
     return DemoResult(out, url, n, first.summary(), second.summary(), fixed, answered, files)
 
 
-def render_outputs(tables: Any, project: Any, out: Path, *, cutoff: date,
-                   findings: pd.DataFrame | None, pdf: bool = True,
+def render_outputs(tables: StudyTables, project: StudyProject, out: Path, *, cutoff: date,
+                   check_result: CheckResult | None, pdf: bool = True,
                    data_source: str = "") -> dict[str, list[Path]]:
     """Monthly report, data-quality report, per-site listings and codebook into ``out``."""
-    from sgbm_redcap.reports.codebook import render_codebook
-    from sgbm_redcap.reports.contexts import study_cover
-    from sgbm_redcap.reports.env import render
-    from sgbm_redcap.reports.monthly import package_versions, write_monthly_report
-    from sgbm_redcap.reports.pdf import html_to_pdf
-    from sgbm_redcap.reports.quality import build_quality_context, site_labels, site_listing
+    from sgbm_redcap.reports.monthly import write_monthly_report
+    from sgbm_redcap.reports.outputs import (
+        quality_cover,
+        write_codebook,
+        write_quality_report,
+        write_site_listings,
+    )
 
-    def both(html: str, stem: Path) -> list[Path]:
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        html_path = stem.parent / f"{stem.name}.html"  # not with_suffix: "1.0.0" has dots
-        html_path.write_text(html, encoding="utf-8")
-        paths = [html_path]
-        if pdf:
-            paths.append(html_to_pdf(html, stem.parent / f"{stem.name}.pdf"))
-        return paths
-
-    monthly = write_monthly_report(tables, cutoff=cutoff, out_dir=out, findings=findings,
-                                   dags=project.dags, dictionary_version=project.version,
+    monthly = write_monthly_report(tables, cutoff=cutoff, out_dir=out,
+                                   check_result=check_result, dags=project.dags,
+                                   dictionary_version=project.version,
                                    data_source=data_source, pdf=pdf, project=project)
-    cover = study_cover("Data-quality report", cutoff, project=project,
-                        extract_date=monthly.context.cover.extract_date,
-                        dictionary_version=project.version, data_source=data_source,
-                        generated_at=datetime.now(timezone.utc),
-                        package_versions=package_versions())
-    quality = build_quality_context(tables.raw, tables.dictionary,
-                                    findings if findings is not None else pd.DataFrame(
-                                        columns=["rule_id", "severity", "record_id", "dag"]),
-                                    cover=cover, dags=project.dags,
-                                    type_problems=getattr(tables, "type_problems", None),
-                                    repeating_forms=project.repeating_forms)
-    files = {"monthly report": [p for p in (monthly.html, monthly.pdf) if p],
-             "data-quality report": both(render("data_quality.html.j2", quality),
-                                         out / f"data_quality_{cutoff.isoformat()}")}
-    labels = site_labels(tables.raw, project.dags)
-    listings: list[Path] = []
-    dags = sorted(set(tables.raw.get("redcap_data_access_group", pd.Series(dtype=str))
-                      .replace("", None).dropna()))
-    for dag in dags:
-        ctx = site_listing(tables.raw, dag, cover=cover, site_label=labels.get(dag, dag))
-        listings += both(render("site_queries.html.j2", ctx),
-                         out / "site_queries" / f"queries_{dag}_{cutoff.isoformat()}")
-    files["site query listings"] = listings
-    files["codebook"] = both(render_codebook(project.dictionary, version=project.version,
-                                             repeating_forms=project.repeating_forms,
-                                             study_name=project.short_name),
-                             out / f"codebook_{project.version}")
-    return files
+    cover = quality_cover(tables, project, cutoff=cutoff, data_source=data_source,
+                          extract_date=monthly.context.cover.extract_date)
+    findings = check_result.findings if check_result is not None else None
+    return {
+        "monthly report": [p for p in (monthly.html, monthly.pdf) if p],
+        "data-quality report": write_quality_report(tables, project, out, cutoff=cutoff,
+                                                    findings=findings, cover=cover, pdf=pdf),
+        "site query listings": write_site_listings(tables, project, out, cutoff=cutoff,
+                                                   cover=cover, pdf=pdf),
+        "codebook": write_codebook(project, out, pdf=pdf),
+    }

@@ -1,0 +1,84 @@
+"""The report jobs: the monthly interim report, the data-quality report, the per-site query
+listings and the codebook, each from the study's records into an output folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from sgbm_redcap.jobs.guards import (
+    check_cutoff_after_enrolment,
+    check_cutoff_not_future,
+    writable_dir,
+)
+from sgbm_redcap.jobs.study import Study
+from sgbm_redcap.reports.monthly import ReportFiles, previous_month_end, run_monthly_report
+from sgbm_redcap.source.tables import StudyTables
+
+__all__ = ["codebook", "monthly_report", "previous_month_end", "quality_report",
+           "site_listings"]
+
+
+@contextmanager
+def _tables_at(study: Study, cutoff: date | None, *, force: bool,
+               out_dir: Path) -> Iterator[tuple[StudyTables, str]]:
+    """(tables, where they came from), after the door checks: the output folder can be
+    written, the cut-off is neither in the future nor before the first enrolment."""
+    if cutoff is not None:
+        check_cutoff_not_future(cutoff, force=force)
+    writable_dir(out_dir)
+    with study.connect() as conn:
+        tables = conn.source.tables()
+        if cutoff is not None:
+            check_cutoff_after_enrolment(cutoff, tables.raw, force=force)
+        yield tables, conn.description
+
+
+def monthly_report(study: Study, *, out_dir: Path, cutoff: date | None = None,
+                   pdf: bool = True, checks: bool = True, force: bool = False,
+                   today: date | None = None) -> ReportFiles:
+    """The monthly interim report for ``cutoff`` (default: the end of the month before
+    ``today``, what the scheduled run uses), with the check findings unless ``checks`` is
+    False."""
+    cut = cutoff or previous_month_end(today or date.today())
+    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (tables, where):
+        return run_monthly_report(tables, cutoff=cut, out_dir=out_dir, project=study.project,
+                                  pdf=pdf, checks=checks, data_source=where)
+
+
+def quality_report(study: Study, *, out_dir: Path, cutoff: date | None = None,
+                   pdf: bool = True, force: bool = False) -> list[Path]:
+    """The data-quality report (check findings, queries, completeness, type problems) at
+    ``cutoff`` (default today)."""
+    from sgbm_redcap.checks import run_checks
+    from sgbm_redcap.reports.outputs import quality_cover, write_quality_report
+
+    cut = cutoff or date.today()
+    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (tables, where):
+        result = run_checks(tables, cutoff=cut, dictionary=study.dictionary)
+        return write_quality_report(tables, study.project, out_dir, cutoff=cut,
+                                    findings=result.findings, pdf=pdf,
+                                    cover=quality_cover(tables, study.project, cutoff=cut,
+                                                        data_source=where))
+
+
+def site_listings(study: Study, *, out_dir: Path, cutoff: date | None = None,
+                  pdf: bool = True, force: bool = False) -> list[Path]:
+    """Each site's data-query listing (open, reopened and answered queries) as of
+    ``cutoff`` (default today), into ``out_dir/site_queries/``."""
+    from sgbm_redcap.reports.outputs import quality_cover, write_site_listings
+
+    cut = cutoff or date.today()
+    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (tables, where):
+        return write_site_listings(tables, study.project, out_dir, cutoff=cut, pdf=pdf,
+                                   cover=quality_cover(tables, study.project, cutoff=cut,
+                                                       data_source=where))
+
+
+def codebook(study: Study, *, out_dir: Path, pdf: bool = True) -> list[Path]:
+    """The data dictionary as a codebook for sites."""
+    from sgbm_redcap.reports.outputs import write_codebook
+
+    return write_codebook(study.project, writable_dir(out_dir), pdf=pdf)
