@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from sgbm_redcap.analysis import analyse_study
 from sgbm_redcap.dictionary.ctcae import OTHER_TERM_CODE
-from sgbm_redcap.dictionary.project import load_project
+from sgbm_redcap.dictionary.project import load_project, study_project
 from sgbm_redcap.reports.formatting import DASH
 from sgbm_redcap.reports.monthly import write_monthly_report
 from sgbm_redcap.reports.redaction import identifier_fields
@@ -123,7 +123,7 @@ def test_safety_and_status_numbers_are_the_analysis_packages(report, results, wo
     base = raw[raw["redcap_repeat_instrument"] == ""]
     enrolled = ((base["eligible"] == "1") & (base["enrol_date"] != "")
                 & (pd.to_datetime(base["enrol_date"]) <= pd.Timestamp(CUTOFF))).sum()
-    assert key["Enrolled / target"] == f"{enrolled} / 100"
+    assert key["Enrolled / target"] == f"{enrolled} / {study_project().enrolment_target}"
     assert ctx.find("enrolment-by-site").rows[-1][1] == str(enrolled)
 
 
@@ -175,7 +175,7 @@ def test_an_early_report_counts_only_what_was_known_at_the_cutoff(cutoff, tmp_pa
     enrolled = int(((pd.to_datetime(known) <= pd.Timestamp(cutoff))
                     & (base.loc[known.index, "eligible"] == "1")).sum())
     key = {k.label: k.value for k in files.context.find("status-key").items}
-    assert key["Enrolled / target"] == f"{enrolled} / 100"
+    assert key["Enrolled / target"] == f"{enrolled} / {study_project().enrolment_target}"
     screened = files.context.find("screening-flow").rows[0]
     assert screened[0] == "Screened" and int(screened[1]) < len(base)
 

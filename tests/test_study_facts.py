@@ -71,3 +71,30 @@ def test_every_module_takes_the_repeating_forms_from_the_project():
     raw = pd.DataFrame({"record_id": ["1"], "redcap_repeat_instrument": [""]})
     assert CheckContext(raw).repeating_forms == set(forms)
     assert CheckContext(raw, repeating_forms={"x"}).repeating_forms == {"x"}
+
+
+def test_enrolment_target_and_start_come_from_project_toml(tmp_path):
+    import shutil
+    from datetime import date
+
+    import pytest
+
+    from sgbm_redcap.errors import DictionaryError
+
+    project = load_project(ROOT / "redcap_project")
+    assert project.enrolment_target == TOML["project"]["enrolment_target"] > 0
+    assert isinstance(project.enrolment_start, date)
+    copy = tmp_path / "p"
+    shutil.copytree(ROOT / "redcap_project", copy)
+    toml = copy / "project.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace("enrolment_target = 100", "enrolment_target = 7"), "utf-8")
+    assert load_project(copy).enrolment_target == 7
+    toml.write_text(text.replace("enrolment_target = 100", 'enrolment_target = "many"'),
+                    "utf-8")
+    with pytest.raises(DictionaryError, match="enrolment_target"):
+        load_project(copy)
+    toml.write_text(text.replace("enrolment_start = 2024-08-01",
+                                 'enrolment_start = "August"'), "utf-8")
+    with pytest.raises(DictionaryError, match="enrolment_start"):
+        load_project(copy)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -41,6 +42,9 @@ class StudyProject:
     title: str = ""
     short_name: str = ""
     nct: str = ""
+    #: planned number of patients and the first day of enrolment (``[project]``)
+    enrolment_target: int | None = None
+    enrolment_start: date | None = None
     path: Path | None = None
     repeating_labels: dict[str, str] = field(default_factory=dict)
     record_autonumbering: bool = True
@@ -88,6 +92,16 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
     if len({n for n, _ in dags}) != len(dags):
         raise DictionaryError("duplicate DAG unique_name", file=str(meta_path), column="dags")
 
+    target = proj.get("enrolment_target")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int)
+                               or target < 1):
+        raise DictionaryError("enrolment_target must be a whole number of patients (> 0)",
+                              file=str(meta_path), column="project.enrolment_target")
+    start = proj.get("enrolment_start")
+    if start is not None and (isinstance(start, datetime) or not isinstance(start, date)):
+        raise DictionaryError("enrolment_start must be a date such as 2024-08-01 (no quotes)",
+                              file=str(meta_path), column="project.enrolment_start")
+
     return StudyProject(
         dictionary=dictionary,
         version=version,
@@ -96,6 +110,8 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         title=str(proj.get("title", "")),
         short_name=str(proj.get("short_name", "")),
         nct=str(proj.get("nct", "")),
+        enrolment_target=target,
+        enrolment_start=start,
         path=root,
         repeating_labels=labels,
         record_autonumbering=bool(proj.get("record_autonumbering", True)),

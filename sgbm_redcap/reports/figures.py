@@ -77,10 +77,11 @@ def _empty(figure_id: str, message: str) -> Markup:
 
 
 # --------------------------------------------------------------------------- enrolment
-def enrolment_figure(enrolment: pd.DataFrame, *, target: int = 100,
+def enrolment_figure(enrolment: pd.DataFrame, *, target: int | None = None,
                      figure_id: str = "enrolment") -> Markup:
     """Patients enrolled per month, stacked by site, with the cumulative total against the
-    target. ``enrolment`` has one row per enrolled patient: ``enrol_date``, ``site``."""
+    target (none drawn when ``target`` is None). ``enrolment`` has one row per enrolled
+    patient: ``enrol_date``, ``site``."""
     if enrolment.empty:
         return _empty(figure_id, "No patient enrolled yet.")
     frame = enrolment.assign(month=pd.to_datetime(enrolment["enrol_date"]).dt.to_period("M"))
@@ -103,9 +104,11 @@ def enrolment_figure(enrolment: pd.DataFrame, *, target: int = 100,
         cumulative = np.cumsum(counts.sum(axis=1).to_numpy())
         ax2.plot(x, cumulative, color="#000000", marker="o", markersize=2.5, lw=1.4,
                  label="Cumulative")
-        ax2.axhline(target, color="#D55E00", ls="--", lw=1)
-        ax2.text(x[0], target, f" target {target}", va="bottom", color="#D55E00", fontsize=7.5)
-        ax2.set_ylim(0, max(target, cumulative.max()) * 1.1)
+        if target is not None:
+            ax2.axhline(target, color="#D55E00", ls="--", lw=1)
+            ax2.text(x[0], target, f" target {target}", va="bottom", color="#D55E00",
+                     fontsize=7.5)
+        ax2.set_ylim(0, max(target or 0, cumulative.max()) * 1.1)
         ax2.set_ylabel("Cumulative enrolled")
         ax2.spines["right"].set_visible(True)
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]

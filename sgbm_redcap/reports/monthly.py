@@ -57,8 +57,6 @@ from sgbm_redcap.study_codes import VitalStatus, YesNo
 
 log = logging.getLogger(__name__)
 
-ENROLMENT_TARGET = 100
-ENROLMENT_START = date(2024, 8, 1)
 LAST_CONTACT_FLAG_DAYS = 90
 REPORT_PACKAGES = ("sgbm-redcap", "pandas", "numpy", "scipy", "lifelines", "matplotlib",
                    "jinja2", "weasyprint", "PyCap")
@@ -90,15 +88,18 @@ def _dag_labels(tables: Any, dags: Any) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- 1 study status
 def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str], *,
-                         cutoff: date, target: int = ENROLMENT_TARGET) -> Section:
+                         cutoff: date, target: int | None = None,
+                         since: date | None = None) -> Section:
+    """Enrolment against ``target`` (the project's enrolment_target) since ``since`` (its
+    enrolment_start), the analysis sets, enrolment by site and the screening flow."""
     # the cut study: only patients screened by the cut-off, enrolment dates up to it
     enrol = study.one_per_record("enrolment")
     enrolled = enrol[enrol["enrol_date"].notna() & (enrol["eligible"] == YesNo.YES)]
     site = enrolled["redcap_data_access_group"].map(lambda d: labels.get(str(d), str(d)))
     key = KeyFigures("status-key", [
-        KeyFigure("Enrolled / target", f"{len(enrolled)} / {target}",
-                  f"{pct(len(enrolled), target, 0)} of target since "
-                  f"{ENROLMENT_START.strftime('%B %Y')}"),
+        KeyFigure("Enrolled / target", f"{len(enrolled)} / {target or DASH}",
+                  (f"{pct(len(enrolled), target, 0)} of target" if target else "")
+                  + (f" since {since.strftime('%B %Y')}" if since else "")),
         KeyFigure("Safety set", str(int(sets["safety"].sum())), "eligible, ≥ 1 SG dose"),
         KeyFigure("Full analysis set", str(int(sets["fas"].sum())), "brain metastases at SG "
                   "start, baseline brain imaging"),
@@ -109,8 +110,8 @@ def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str],
                  figures.enrolment_figure(pd.DataFrame({"enrol_date": enrolled["enrol_date"],
                                                         "site": site}), target=target,
                                           figure_id="enrolment"),
-                 "Bars: patients enrolled per month, stacked by site; line: cumulative total "
-                 f"against the target of {target}.")
+                 "Bars: patients enrolled per month, stacked by site; line: cumulative total"
+                 + (f" against the target of {target}." if target else "."))
     return Section("study-status", "Study status", [
         key, fig, enrolment_by_site(enrolled, labels, cutoff=cutoff),
         screening_flow(enrol, sets)])
@@ -314,7 +315,8 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                      f"{', '.join(check_result.failed_rules)}.")
     findings = check_result.findings if check_result is not None else None
     sections = [
-        study_status_section(study, sets, labels, cutoff=cutoff),
+        study_status_section(study, sets, labels, cutoff=cutoff,
+                             target=project.enrolment_target, since=project.enrolment_start),
         follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
         data_quality_section(tables, findings, labels, cutoff=cutoff, results=results),
         baseline_section(results),

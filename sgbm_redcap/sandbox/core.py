@@ -72,7 +72,7 @@ class Sandbox:
         *,
         repeating_forms: Sequence[str] = (),
         dags: Sequence[str | tuple[str, str]] = (),
-        title: str = "SG-BM-RWS sandbox",
+        title: str = "Sandbox project",
         metadata: list[dict[str, Any]] | None = None,
         arms: Sequence[dict[str, Any]] = (),
         events: Sequence[dict[str, Any]] = (),

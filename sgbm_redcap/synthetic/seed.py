@@ -112,7 +112,7 @@ def seed_study(
     if isinstance(target, Sandbox):
         token = target.create_project(
             import_csv.encode("utf-8"), repeating_forms=project.repeating_forms,
-            dags=list(project.dags), title=project.title or "SG-BM-RWS")
+            dags=list(project.dags), title=project.title or project.short_name)
         serving = nullcontext(api_url) if api_url else _served(target)
         with serving as url:
             _load(url, token, cohort, study_csv, import_csv != study_csv, batch_size)
@@ -122,7 +122,7 @@ def seed_study(
     if not super_token:
         raise ConfigError("creating a project over the API needs a super token",
                           setting="super_token")
-    token = _create_over_api(target, super_token, project.title or "SG-BM-RWS")
+    token = _create_over_api(target, super_token, project.title or project.short_name)
     proj = _pycap(target, token)
     proj.import_metadata(api_metadata(import_csv), import_format="json")
     proj.import_repeating_instruments_events(
