@@ -37,7 +37,14 @@ def test_analyse_study_end_to_end():
     assert r.km["idor"].n == 3
     assert list(r.landmarks["endpoint"].unique()) == ["ipfs", "pfs", "os", "idor"]
     assert r.followup is not None and r.followup.events == 12   # all alive: censored = event
-    assert r.cumulative_incidence_ipd["cumulative_incidence"].iloc[0] == 1.0
+    cif = r.cumulative_incidence_ipd.set_index("time")
+    assert cif.loc[3.0, "cumulative_incidence"] == 0.0 and cif.loc[3.0, "at_risk"] == 12
+    # every iPFS time ends by 4.7 months: 6 and 12 months are not estimable, not "100%"
+    assert math.isnan(cif.loc[6.0, "cumulative_incidence"])
+    assert cif.loc[6.0, "reason"] == "no patient at risk: last observed time 4.7"
+    marks = r.landmarks.set_index(["endpoint", "months"])
+    assert math.isnan(marks.loc[("os", 12.0), "survival"]) and marks.loc[("os", 12.0), "at_risk"] == 0
+    assert r.landmark_months == (3.0,)   # the report's columns: times the follow-up reaches
     best = r.bor_intracranial.set_index("record_id").loc["1", "best_pct_change"]
     assert math.isclose(best, -100 * 20 / 35)   # 35 mm -> 15 mm
     assert r.response_discordance.loc["PD", "PD"] == 12

@@ -48,10 +48,13 @@ from sgbm_redcap.analysis.safety import (
 from sgbm_redcap.analysis.sets import analysis_sets
 from sgbm_redcap.analysis.subgroups import subgroup_estimates, subgroup_membership
 from sgbm_redcap.analysis.survival import (
+    HazardRatio,
     KMResult,
     Landmark,
+    cox_hazard_ratio,
     cumulative_incidence,
     fit_km,
+    fmt_pct,
     fmt_time,
     reverse_km_followup,
 )
@@ -61,10 +64,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DAYS_PER_MONTH", "LAB_PARAMETERS", "AnalysisOptions", "BorRules", "EndpointRules",
-    "KMResult", "Landmark", "Proportion", "StudyResults", "adverse_events", "aesi_summary", "analyse_study",
+    "HazardRatio", "KMResult", "Landmark", "Proportion", "StudyResults", "adverse_events", "aesi_summary", "analyse_study",
     "analysis_sets", "baseline_lab_grade", "baseline_table", "best_overall_response", "clopper_pearson",
-    "cumulative_incidence", "derive_endpoints", "exposure", "exposure_summary", "fit_km",
-    "fmt_time", "gcsf_use", "lab_shifts", "max_grade_per_term", "prepare", "rano_timepoints",
+    "cox_hazard_ratio", "cumulative_incidence", "derive_endpoints", "exposure", "exposure_summary", "fit_km",
+    "fmt_pct", "fmt_time", "gcsf_use", "lab_shifts", "max_grade_per_term", "prepare", "rano_timepoints",
     "recist_timepoints", "reverse_km_followup", "subgroup_estimates", "subgroup_membership",
     "teae_by_term", "teae_overview",
 ]
@@ -78,7 +81,8 @@ class AnalysisOptions:
     bor_rules: BorRules = BorRules()
     endpoint_rules: EndpointRules = EndpointRules()
     cbr_weeks: int = 24
-    landmark_months: tuple[float, ...] = (6.0, 12.0)
+    #: candidate landmark times; the report shows those with follow-up (StudyResults.landmark_months)
+    landmark_months: tuple[float, ...] = (3.0, 6.0, 12.0)
     median_rule: str = "midpoint"
     min_patients: int = 10
     min_events: int = 5
@@ -101,6 +105,8 @@ class StudyResults:
     endpoints: pd.DataFrame
     km: dict[str, KMResult | None]
     landmarks: pd.DataFrame
+    #: the candidate landmark months at which at least one endpoint's rate is estimable
+    landmark_months: tuple[float, ...]
     followup: KMResult | None
     cumulative_incidence_ipd: pd.DataFrame | None
     subgroups: pd.DataFrame
@@ -161,7 +167,8 @@ def analyse_study(tables: Any, cutoff: Any = None, *,
         set_counts={"records": len(sets), **{k: len(v) for k, v in ids.items()}},
         intracranial_timepoints=ia_tp, extracranial_timepoints=ea_tp,
         bor_intracranial=bor_ia, bor_extracranial=bor_ea, proportions=props,
-        endpoints=endpoints, km=km, landmarks=landmarks, followup=followup,
+        endpoints=endpoints, km=km, landmarks=landmarks,
+        landmark_months=_estimable_months(landmarks, options.landmark_months), followup=followup,
         cumulative_incidence_ipd=cif, subgroups=subgroups,
         baseline=baseline_table(study, ids["fas"]), exposure=exp,
         exposure_summary=exposure_summary(exp), adverse_events=ae,
@@ -257,9 +264,17 @@ def _survival(endpoints: pd.DataFrame, fas: list[str], options: AnalysisOptions
         for month in options.landmark_months:
             mark = fit.landmark(month)
             marks.append({"endpoint": name, "months": month, "survival": mark.survival,
-                          "lower": mark.lower, "upper": mark.upper, "at_risk": mark.at_risk})
+                          "lower": mark.lower, "upper": mark.upper, "at_risk": mark.at_risk,
+                          "reason": mark.reason})
     return km, pd.DataFrame(marks, columns=["endpoint", "months", "survival", "lower", "upper",
-                                            "at_risk"])
+                                            "at_risk", "reason"])
+
+
+def _estimable_months(landmarks: pd.DataFrame, candidates: tuple[float, ...],
+                      ) -> tuple[float, ...]:
+    """The landmark times the follow-up reaches: estimable for at least one endpoint."""
+    ok = landmarks.loc[landmarks["reason"] == "", "months"]
+    return tuple(m for m in candidates if (ok == m).any())
 
 
 def _notes(options: AnalysisOptions) -> list[str]:
@@ -267,7 +282,8 @@ def _notes(options: AnalysisOptions) -> list[str]:
     return [
         f"Months = days / {DAYS_PER_MONTH}; SG start is day 1.",
         "Kaplan-Meier: log-log pointwise 95% CI; median CI by Brookmeyer-Crowley; "
-        f"median rule '{options.median_rule}'; NR = not reached.",
+        f"median rule '{options.median_rule}'; NR = not reached; a landmark rate with no "
+        "patient at risk (past the last observed time) is NE, not estimable.",
         "Proportions: two-sided 95% Clopper-Pearson (exact) CI.",
         f"Confirmed response: second CR/PR >= {r.ref_confirm} days later (admiralonco rules, "
         f"max {r.max_nr_ne} NE between); SD needs an assessment >= {r.ref_start_window} days "

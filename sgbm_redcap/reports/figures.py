@@ -215,7 +215,7 @@ def km_figure(curves: Sequence[SurvivalCurve], *, ylabel: str, figure_id: str,
               xlabel: str = "Months since SG start", step: float | None = None) -> Markup:
     """Kaplan–Meier curves with the log-log 95% band, censoring ticks and a numbers-at-risk
     table under the x axis. Each curve is drawn from its ``table`` (the analysis package's
-    fit) or, without one, fitted here with lifelines."""
+    fit) or, without one, fitted with the analysis package's ``fit_km``."""
     curves = [c for c in curves if len(c.durations)]
     if not curves:
         return _empty(figure_id, "No patient in this analysis set yet.")
@@ -262,14 +262,10 @@ def km_figure(curves: Sequence[SurvivalCurve], *, ylabel: str, figure_id: str,
 
 
 def _fit(curve: SurvivalCurve) -> pd.DataFrame:
-    from lifelines import KaplanMeierFitter
+    """The analysis package's fit (R's band: NaN, not drawn, where Ŝ is 0 or 1)."""
+    from sgbm_redcap.analysis import fit_km
 
-    kmf = KaplanMeierFitter(alpha=0.05).fit(np.asarray(curve.durations, float),
-                                            np.asarray(curve.events, int))
-    ci = kmf.confidence_interval_
-    return pd.DataFrame({"time": kmf.survival_function_.index,
-                         "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
-                         "lower": ci.iloc[:, 0].to_numpy(), "upper": ci.iloc[:, 1].to_numpy()})
+    return fit_km(np.asarray(curve.durations, float), np.asarray(curve.events, int)).table
 
 
 def _nice_step(tmax: float) -> float:

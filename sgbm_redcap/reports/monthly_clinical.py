@@ -204,8 +204,13 @@ def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
 
 
 def tte_table(results: Any) -> Table:
+    """Landmark columns only at the months the follow-up reaches (results.landmark_months);
+    a rate with nobody at risk there is "NE", with the reason in the footnote."""
+    from sgbm_redcap.analysis import Landmark
+
     marks = results.landmarks.set_index(["endpoint", "months"])
-    rows = []
+    months = results.landmark_months
+    rows, unreached = [], {}
     for name, label in (("ipfs", "Intracranial PFS"), ("pfs", "PFS (either compartment)"),
                         ("os", "Overall survival"), ("idor", "Duration of intracranial "
                                                              "response")):
@@ -213,20 +218,32 @@ def tte_table(results: Any) -> Table:
         if km is None:
             continue
         cells = []
-        for month in results.options.landmark_months:
-            if (name, month) in marks.index:
-                m = marks.loc[(name, month)]
-                cells.append(f"{100 * m['survival']:.0f} ({100 * m['lower']:.0f}–"
-                             f"{100 * m['upper']:.0f}); {int(m['at_risk'])} at risk")
-            else:
+        for month in months:
+            if (name, month) not in marks.index:
                 cells.append(DASH)
+                continue
+            m = marks.loc[(name, month)]
+            mark = Landmark(month, m["survival"], m["lower"], m["upper"], int(m["at_risk"]),
+                            m["reason"])
+            cells.append(mark.text() if mark.estimable else "NE")
+            if not mark.estimable:
+                unreached[label] = mark.reason
         rows.append([label, str(km.n), str(km.events), km.median_text(), *cells])
-    months = [f"{m:g}-month rate, % (95% CI)" for m in results.options.landmark_months]
+    headers = [f"{m:g}-month rate, % (95% CI)" for m in months]
+    not_shown = [m for m in results.options.landmark_months if m not in months]
+    footnote = ("Kaplan–Meier from SG start; log-log pointwise 95% CIs; Brookmeyer–Crowley CI "
+                "of the median; NR = not reached. Duration of response among confirmed "
+                "responders. Censoring reasons in Table 15.")
+    if unreached:
+        footnote += " NE = not estimable, nobody at risk: " + "; ".join(
+            f"{label}, {reason.removeprefix('no patient at risk: ')} months"
+            for label, reason in unreached.items()) + "."
+    if not_shown:
+        footnote += (" No endpoint is followed to " + ", ".join(f"{m:g}" for m in not_shown)
+                     + " months yet; those rates are not shown.")
     return Table("tte-summary", "Table 14. Time-to-event endpoints (full analysis set)",
-                 ["Endpoint", "N", "Events", "Median, months (95% CI)", *months], rows,
-                 footnote="Kaplan–Meier from SG start; log-log pointwise 95% CIs; "
-                 "Brookmeyer–Crowley CI of the median; NR = not reached. Duration of response "
-                 "among confirmed responders. Censoring reasons in Table 15.")
+                 ["Endpoint", "N", "Events", "Median, months (95% CI)", *headers], rows,
+                 footnote=footnote)
 
 
 def km_figure(results: Any, name: str, title: str, fig_no: int) -> Figure:
@@ -263,14 +280,15 @@ def cif_figure(results: Any) -> Figure:
     ep = results.endpoints
     part = ep[(ep["endpoint"] == "ipfs") & ep["record_id"].isin(fas)]
     cif = results.cumulative_incidence_ipd
-    note = ""
-    if cif is not None and len(cif):
-        note = " " + "; ".join(
-            f"at {t:g} months {100 * c:.0f}% (95% CI {100 * lo:.0f}–{100 * hi:.0f})"
-            for t, c, lo, hi in cif[["time", "cumulative_incidence", "lower",
-                                     "upper"]].itertuples(index=False)) + "."
-    from sgbm_redcap.analysis import cumulative_incidence
+    from sgbm_redcap.analysis import cumulative_incidence, fmt_pct
 
+    note = ""
+    shown = cif[cif["reason"] == ""] if cif is not None else None
+    if shown is not None and len(shown):   # only the landmark months with patients at risk
+        note = " " + "; ".join(
+            f"at {t:g} months {fmt_pct(c)}% (95% CI {fmt_pct(lo)}–{fmt_pct(hi)})"
+            for t, c, lo, hi in shown[["time", "cumulative_incidence", "lower",
+                                       "upper"]].itertuples(index=False)) + "."
     curves = {}
     for code, label in ((1, "Intracranial progression"),
                         (2, "Death without intracranial progression")):
