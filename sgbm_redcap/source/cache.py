@@ -59,6 +59,12 @@ class CacheState:
     #: log entries at the watermark's minute that the cached rows already reflect, so the next
     #: sweep does not fetch those records again (REDCap logs to the minute)
     seen_at_watermark: list[list[str]] = field(default_factory=list)
+    #: sweeps since the metadata was last exported (a sweep reuses the cached dictionary
+    #: when the log shows no design change, up to ``Settings.metadata_check_every``)
+    sweeps_since_metadata: int = 0
+    #: design log entries the cached metadata reflects (read before it was exported); a
+    #: full pull reads the log after the metadata, so it records none
+    design_seen: list[list[str]] = field(default_factory=list)
     #: [{"file": "delta-0001.arrow", "records": [...replaced or deleted...]}, ...]
     deltas: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = FORMAT_VERSION

@@ -36,7 +36,11 @@ from sgbm_redcap.errors import RedcapAuthError, SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic, check_url
 from sgbm_redcap.source.csvread import read_export_csv, read_export_pandas, to_raw_frame
-from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
+from sgbm_redcap.source.metadata import (
+    dictionary_from_text,
+    metadata_csv_to_rows,
+    metadata_rows_to_csv,
+)
 from sgbm_redcap.source.tables import StudyTables, build_tables, normalise_raw
 
 log = logging.getLogger(__name__)
@@ -68,6 +72,9 @@ class Pull:
     elapsed_s: float = 0.0
     traffic: Traffic = field(default_factory=Traffic)
     reason: str = ""  # why a full pull was chosen
+    #: why the metadata was exported ('' = not exported: the log showed no design change
+    #: since the last pull, so the cached dictionary was used)
+    metadata_exported: str = ""
 
 
 def _parse_log_time(text: str) -> datetime | None:
@@ -174,26 +181,45 @@ class RedcapSource:
         """
         started = time.perf_counter()
         before = _snapshot(self.client.traffic)
-        self.client.refresh()
-        metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
-        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
-        rid = dictionary.record_id
         cached = None if (full or self.cache is None) else self.cache.load_state()
         reason = "requested" if full else ("no cache" if cached is None else "")
+        if cached is not None and cached[0].url != self.url:
+            reason, cached = "cache belongs to another project", None
+        entries: list[dict[str, Any]] | None = None
+        why = reason
         if cached is not None:
-            if cached[0].url != self.url:
-                reason, cached = "cache belongs to another project", None
-            elif cached[0].metadata_sha256 != sha256(metadata_csv):
+            since = datetime.strptime(cached[0].watermark, WATERMARK_FORMAT)
+            entries = self._log(begin_time=since)
+            why = _metadata_due(cached[0], entries, self.settings.metadata_check_every)
+        if why or cached is None:
+            self.client.refresh()
+            metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
+            setup = (self.client.export_repeating(), self.client.export_dags(),
+                     self.client.export_event_mapping())
+            checked = 0
+            # exported after the log was read: the design entries read are reflected in it
+            design_seen = [_entry_key(e) for e in _design_entries(entries or [])]
+            if cached is not None and cached[0].metadata_sha256 != sha256(metadata_csv):
                 reason, cached = "metadata changed since the last pull", None
+        else:  # the log shows no design change: the cached dictionary and setup still hold
+            old, metadata_csv = cached
+            self.client.refresh(metadata=metadata_csv_to_rows(metadata_csv))
+            setup = (old.repeating, old.dags, old.event_mapping)
+            checked = old.sweeps_since_metadata + 1
+            design_seen = old.design_seen
+        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
+        rid = dictionary.record_id
         state = CacheState(
             url=self.url,
             watermark="",
             pulled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             metadata_sha256=sha256(metadata_csv),
             record_id=rid,
-            repeating=self.client.export_repeating(),
-            dags=self.client.export_dags(),
-            event_mapping=self.client.export_event_mapping(),
+            repeating=setup[0],
+            dags=setup[1],
+            event_mapping=setup[2],
+            sweeps_since_metadata=checked,
+            design_seen=design_seen if cached is not None else [],
         )
         if cached is None:
             pull = Pull("full", self.url, state.pulled_at, "", reason=reason)
@@ -204,10 +230,11 @@ class RedcapSource:
             self._raw = raw
         else:
             pull = Pull("incremental", self.url, state.pulled_at, "")
-            fresh, replaced = self._incremental(rid, cached[0], state, pull)
+            fresh, replaced = self._incremental(rid, cached[0], state, pull, entries)
             self.cache.save_delta(state, fresh, replaced, cached[0])  # type: ignore[union-attr]
             self._raw = None
         self._state, self._metadata_csv = state, metadata_csv
+        pull.metadata_exported = why or ""
         pull.watermark = state.watermark
         pull.n_records = len(state.records)
         pull.elapsed_s = time.perf_counter() - started
@@ -232,11 +259,11 @@ class RedcapSource:
         pull.changed_records = ids
         return raw, table
 
-    def _incremental(self, rid: str, old: CacheState, state: CacheState,
-                     pull: Pull) -> tuple[pd.DataFrame, list[str]]:
-        """(rows of the changed records, records whose cached rows they replace)."""
+    def _incremental(self, rid: str, old: CacheState, state: CacheState, pull: Pull,
+                     entries: list[dict[str, Any]] | None) -> tuple[pd.DataFrame, list[str]]:
+        """(rows of the changed records, records whose cached rows they replace);
+        ``entries``: the project log since the old watermark (None: not readable)."""
         since = datetime.strptime(old.watermark, WATERMARK_FORMAT)
-        entries = self._log(begin_time=since)
         if entries is None:  # no Logging right: overlap on our clock, deletions unseen
             entries = []
             self._set_watermark(state, [], fallback=_clock_floor(), exported=None)
@@ -355,6 +382,30 @@ def _join_batches(parts: list[pa.Table | pd.DataFrame], rid: str,
     if joined.isna().any().any():  # batches with different columns
         joined = joined.fillna("")
     return normalise_raw(joined, rid, source=source), None
+
+
+#: REDCap logs every change of the project's design (dictionary, instruments, repeating
+#: setup, events, DAGs) with this action text (REDCAP_API.md: "Manage/Design ", with a space).
+_DESIGN_ACTION = "manage/design"
+
+
+def _design_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries
+            if str(e.get("action", "")).strip().lower().startswith(_DESIGN_ACTION)]
+
+
+def _metadata_due(old: CacheState, entries: list[dict[str, Any]] | None, every: int) -> str:
+    """Why a sweep must export the metadata again, or '' when the cached dictionary holds.
+
+    Design entries the cached metadata already reflects (read before it was exported, at the
+    watermark's minute: REDCap logs to the minute) do not count again."""
+    if entries is None:
+        return "the project log cannot be read"
+    if _unseen(_design_entries(entries), old.design_seen):
+        return "the project log shows a design change"
+    if old.sweeps_since_metadata + 1 >= every:
+        return f"full check every {every} sweeps (metadata_check_every)"
+    return ""
 
 
 def _clock_floor() -> str:
