@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -164,7 +165,7 @@ class RedcapSource:
         raw = self._raw if self._raw is not None else self.cache.load_raw()  # type: ignore[union-attr]
         state = self._state
         dictionary = dictionary_from_text(self._metadata_csv, source=f"{self.url} metadata")
-        return build_tables(
+        tables = build_tables(
             raw,
             dictionary,
             repeating_forms=[r.get("form_name", "") for r in state.repeating],
@@ -173,11 +174,16 @@ class RedcapSource:
             source=self.url,
             normalised=True,  # normalise_raw made it (the pull's rows or the cache's)
         )
+        if self.cache is not None:
+            self.cache.wait()  # the full pull's cache write ran while the tables were typed
+        return tables
 
     def pull(self, *, full: bool = False) -> Pull:
         """Fetch what changed since the last pull (or everything) into the cache.
 
-        A sweep only writes the rows it fetched; ``tables()`` reads the merged rows.
+        A sweep only writes the rows it fetched; ``tables()`` reads the merged rows. A full
+        pull's rows are written to the cache on a helper thread: ``tables()`` types them
+        meanwhile and returns once the write is done; any later use of the cache waits too.
         """
         started = time.perf_counter()
         before = _snapshot(self.client.traffic)
@@ -226,7 +232,7 @@ class RedcapSource:
             raw, table = self._full(rid, state, pull)
             state.records = sorted(set(raw[rid]), key=record_sort_key) if len(raw) else []
             if self.cache is not None:
-                self.cache.save_full(state, raw, metadata_csv, table=table)
+                self.cache.save_full(state, raw, metadata_csv, table=table, background=True)
             self._raw = raw
         else:
             pull = Pull("incremental", self.url, state.pulled_at, "")
@@ -295,23 +301,20 @@ class RedcapSource:
                            pull: Pull) -> tuple[pd.DataFrame, pa.Table | None]:
         """(the rows as a normalised raw frame, the same rows as an Arrow table of strings in
         export order when every batch could be read that way, else None)."""
-        parts: list[pa.Table | pd.DataFrame] = []
+        # HTTP stays on this thread (the client is not shared); each answer is parsed on a
+        # helper thread while the next batch is being exported (pyarrow's reader releases
+        # the GIL), so parsing costs no wall time but the last batch's.
+        futures: list[Future[tuple[pa.Table | None, pd.DataFrame]]] = []
         bar = tqdm(total=len(ids), unit="rec", desc="export_records", disable=not self.progress,
                    file=sys.stderr, leave=False)
         try:
-            for batch in _batches(ids, self.batch_size):
-                text = self.client.export_records_csv(records=batch)
-                part = read_export_csv(text)
-                if part is None:
-                    part = read_export_pandas(text)
-                columns = part.column_names if isinstance(part, pa.Table) else part.columns
-                if len(part) and rid not in columns:
-                    raise SourceDataError(
-                        f"REDCap's export_records answer has no {rid!r} column",
-                        file=self.url, column=rid)
-                parts.append(part)
-                pull.batches += 1
-                bar.update(len(batch))
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgbm-parse") as pool:
+                for batch in _batches(ids, self.batch_size):
+                    text = self.client.export_records_csv(records=batch)
+                    futures.append(pool.submit(_read_batch, text, rid, self.url))
+                    pull.batches += 1
+                    bar.update(len(batch))
+                parts = [f.result() for f in futures]
         finally:
             bar.close()
         return _join_batches(parts, rid, self.url)
@@ -363,22 +366,32 @@ class RedcapSource:
         ]
 
 
-def _join_batches(parts: list[pa.Table | pd.DataFrame], rid: str,
+def _read_batch(text: str, rid: str, source: str) -> tuple[pa.Table | None, pd.DataFrame]:
+    """(the batch as an Arrow table of strings, or None when pandas had to read it; the
+    batch as a DataFrame of strings)."""
+    table = read_export_csv(text)
+    frame = read_export_pandas(text) if table is None else to_raw_frame(table)
+    if len(frame) and rid not in frame.columns:
+        raise SourceDataError(f"REDCap's export_records answer has no {rid!r} column",
+                              file=source, column=rid)
+    return table, frame
+
+
+def _join_batches(parts: list[tuple[pa.Table | None, pd.DataFrame]], rid: str,
                   source: str) -> tuple[pd.DataFrame, pa.Table | None]:
-    """One raw frame from the batches: Arrow tables of one schema are joined and converted
-    once (no whole-frame fillna: every value is a str already); anything else goes the way
-    it always went (pandas concat, blanks filled, values checked)."""
-    parts = [p for p in parts if p.num_columns] if all(
-        isinstance(p, pa.Table) for p in parts) else parts
-    if parts and all(isinstance(p, pa.Table) for p in parts) and all(
-            p.schema.equals(parts[0].schema) for p in parts):
-        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        return normalise_raw(to_raw_frame(table), rid, source=source, strings=True), table
-    frames = [p.to_pandas() if isinstance(p, pa.Table) else p for p in parts]
-    frames = [f for f in frames if len(f.columns)]
-    if not frames:
+    """One raw frame from the batches, and the same rows as one Arrow table when every
+    batch was read by pyarrow with one schema. Batches of the same columns need no
+    whole-frame fillna (every value is a str already); anything else goes the way it always
+    went (pandas concat, blanks filled, values checked)."""
+    parts = [p for p in parts if len(p[1].columns)]
+    if not parts:
         return pd.DataFrame(columns=[rid]), None
-    joined = pd.concat(frames, ignore_index=True)
+    frames = [frame for _table, frame in parts]
+    joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    tables = [table for table, _frame in parts]
+    if all(t is not None and t.schema.equals(tables[0].schema) for t in tables):
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        return normalise_raw(joined, rid, source=source, strings=True), table
     if joined.isna().any().any():  # batches with different columns
         joined = joined.fillna("")
     return normalise_raw(joined, rid, source=source), None
