@@ -90,7 +90,12 @@ class Settings:
     )
     cache_dir: Path = field(
         default=Path(".sgbm_cache"),
-        metadata=_help("Where pulls are cached (Parquet) for incremental sweeps."),
+        metadata=_help("Where pulls are cached (Arrow IPC) for incremental sweeps."),
+    )
+    metadata_check_every: int = field(
+        default=10,
+        metadata=_help("A sweep exports the metadata only when the project log shows a design "
+                       "change, and in any case every this many sweeps (1 = every sweep)."),
     )
     dictionary_path: Path = field(
         default=Path("redcap_project/data_dictionary.csv"),
@@ -105,6 +110,9 @@ class Settings:
             raise ConfigError("timeout_s must be positive", setting="timeout_s")
         if self.retries < 0:
             raise ConfigError("retries must be 0 or more", setting="retries")
+        if self.metadata_check_every < 1:
+            raise ConfigError("metadata_check_every must be at least 1",
+                              setting="metadata_check_every")
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))

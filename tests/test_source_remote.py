@@ -90,6 +90,13 @@ class FakeRedcap:
                          "username": "site_user", "action": f"{action} Record {rid}",
                          "details": "", "record": rid})
 
+    def redesign(self, field: tuple[str, str, str, str, str]) -> None:
+        """Add a field, logged the way REDCap logs design changes."""
+        self.meta.append(field)
+        self.log.append({"timestamp": self.clock.strftime("%Y-%m-%d %H:%M"),
+                         "username": "designer", "action": "Manage/Design ",
+                         "details": f"Create project field {field[0]}", "record": ""})
+
     def delete(self, rid: str) -> None:
         del self.rows[rid]
         self.log.append({"timestamp": self.clock.strftime("%Y-%m-%d %H:%M"),
@@ -183,8 +190,9 @@ def fake():
         yield server
 
 
-def make_source(tmp_path, **kw) -> RedcapSource:
-    settings = Settings(retries=0, backoff_s=0, cache_dir=tmp_path / "cache")
+def make_source(tmp_path, every: int = 10, **kw) -> RedcapSource:
+    settings = Settings(retries=0, backoff_s=0, cache_dir=tmp_path / "cache",
+                        metadata_check_every=every)
     return RedcapSource(URL, TOKEN, settings=settings, progress=False, **kw)
 
 
@@ -277,10 +285,56 @@ def test_watermark_comes_from_the_server_log_not_our_clock(fake, tmp_path):
 def test_metadata_change_forces_a_full_pull(fake, tmp_path):
     source = make_source(tmp_path)
     source.tables()
-    fake.meta.append(("notes", "visits", "notes", "", ""))
+    fake.tick()
+    fake.redesign(("notes", "visits", "notes", "", ""))
     again = source.tables()
     assert again.pull.mode == "full"
     assert "metadata changed" in again.pull.reason
+    assert again.pull.metadata_exported == "the project log shows a design change"
+    assert "notes" in again["visits"].columns
+
+
+def _metadata_calls(fake) -> int:
+    return sum(r.get("content") in (["metadata"], ["repeatingFormsEvents"], ["dag"],
+                                    ["formEventMapping"]) for r in fake.requests)
+
+
+def test_quiet_sweeps_reuse_the_cached_dictionary(fake, tmp_path):
+    source = make_source(tmp_path)
+    first = source.tables()
+    assert first.pull.metadata_exported == "no cache"
+    for i in range(3):
+        fake.tick()
+        fake.save(str(2 + i), age="77")
+        before = _metadata_calls(fake)
+        sweep = source.tables()
+        assert sweep.pull.mode == "incremental" and sweep.pull.metadata_exported == ""
+        assert _metadata_calls(fake) == before  # no metadata, setup, DAG or mapping export
+        assert sweep.pull.traffic.calls.keys() == {"export_logging", "export_records"}
+    assert list(sweep["enrolment"]["age"])[1:4] == [77, 77, 77]
+    fresh = make_source(tmp_path / "fresh").tables(full=True)
+    for form in fresh:  # typed by the cached dictionary = typed by the server's
+        pd.testing.assert_frame_equal(sweep[form], fresh[form], obj=form)
+    # a fresh source (a new process: the daily sweep) sweeps without the metadata too
+    fake.tick()
+    fake.save("1", age="78")
+    again = make_source(tmp_path).tables()
+    assert again.pull.mode == "incremental" and again.pull.metadata_exported == ""
+    assert again["enrolment"]["age"].iloc[0] == 78
+
+
+def test_a_design_change_the_log_does_not_show_is_caught_by_the_periodic_check(fake, tmp_path):
+    source = make_source(tmp_path, every=3)
+    source.tables()
+    fake.meta.append(("notes", "visits", "notes", "", ""))  # changed, but not logged
+    seen = []
+    for _ in range(3):
+        fake.tick()
+        fake.save("3", age="60")
+        seen.append(source.tables().pull)
+    assert [p.mode for p in seen] == ["incremental", "incremental", "full"]
+    assert seen[2].metadata_exported.startswith("full check every 3 sweeps")
+    assert "metadata changed" in seen[2].reason
 
 
 def test_full_flag_repulls_everything(fake, tmp_path):

@@ -95,3 +95,31 @@ def test_sweep_after_edits_and_a_deletion_equals_a_full_pull(study, tmp_path):
     assert_same_tables(sweep, fresh)
     row = sweep["enrolment"].set_index("record_id").loc[changed]
     assert row["inelig_reason"] == "edited by the sweep test"
+
+
+def test_a_changed_choice_list_is_noticed_by_the_next_sweep(tmp_path):
+    """Sweeps reuse the cached dictionary while the log shows no design change; a change of
+    a field's choices between two sweeps is logged as one, so the next sweep exports the
+    metadata, finds it changed and pulls in full with the new labels."""
+    sandbox = Sandbox(tmp_path / "sandbox")
+    with serve_in_thread(sandbox, port=0) as url:
+        token = seed_study(sandbox, n=6, problem_rate=0.0, api_url=url).token
+        source = RedcapSource(url, token, settings=_settings(tmp_path), progress=False)
+        assert source.tables().pull.mode == "full"
+        project = redcap.Project(url, token)
+        project.import_records([{"record_id": "1", "inelig_reason": "a quiet edit"}])
+        source.tables()  # may re-read the seeding's own design entries of this minute
+        project.import_records([{"record_id": "2", "inelig_reason": "another quiet edit"}])
+        quiet = source.tables()
+        assert quiet.pull.mode == "incremental" and quiet.pull.metadata_exported == ""
+        assert "export_metadata" not in quiet.pull.traffic.calls
+        metadata = project.export_metadata(format_type="json")
+        row = next(r for r in metadata if r["field_name"] == "ecog")
+        codes = [c.split(",")[0].strip() for c in row["select_choices_or_calculations"].split("|")]
+        row["select_choices_or_calculations"] = " | ".join(f"{c}, ECOG grade {c}" for c in codes)
+        project.import_metadata(metadata, import_format="json")
+        changed = source.tables()
+    assert changed.pull.metadata_exported == "the project log shows a design change"
+    assert changed.pull.mode == "full" and "metadata changed" in changed.pull.reason
+    assert list(changed["demographics"]["ecog"].cat.categories) == [
+        f"ECOG grade {c}" for c in codes]

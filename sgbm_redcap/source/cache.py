@@ -22,9 +22,12 @@ encoding; Parquet cost 0.72 s of a 1,000-patient pull (issue 16).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import logging
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,8 @@ from filelock import FileLock
 
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source.tables import normalise_raw
+
+log = logging.getLogger(__name__)
 
 BASE = "base.arrow"
 METADATA = "metadata.csv"
@@ -59,6 +64,12 @@ class CacheState:
     #: log entries at the watermark's minute that the cached rows already reflect, so the next
     #: sweep does not fetch those records again (REDCap logs to the minute)
     seen_at_watermark: list[list[str]] = field(default_factory=list)
+    #: sweeps since the metadata was last exported (a sweep reuses the cached dictionary
+    #: when the log shows no design change, up to ``Settings.metadata_check_every``)
+    sweeps_since_metadata: int = 0
+    #: design log entries the cached metadata reflects (read before it was exported); a
+    #: full pull reads the log after the metadata, so it records none
+    design_seen: list[list[str]] = field(default_factory=list)
     #: [{"file": "delta-0001.arrow", "records": [...replaced or deleted...]}, ...]
     deltas: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
@@ -69,10 +80,23 @@ def sha256(text: str) -> str:
 
 
 class PullCache:
-    """Read and write one project's cached pulls."""
+    """Read and write one project's cached pulls.
+
+    ``save_full(..., background=True)`` writes on a helper thread, off the pull's critical
+    path (the tables are typed meanwhile); every other call of this cache waits for that
+    write first, and the interpreter waits for it at exit. A write that fails removes
+    state.json (logged), so the next pull is a full one instead of reading a half cache.
+    """
 
     def __init__(self, cache_dir: str | os.PathLike[str]):
         self.dir = Path(cache_dir)
+        self._writer: threading.Thread | None = None
+
+    def wait(self) -> None:
+        """Return once a background write (if any) has finished."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
 
     def _lock(self) -> FileLock:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +109,7 @@ class PullCache:
 
     def load_state(self) -> tuple[CacheState, str] | None:
         """(state, metadata csv), or None when there is no usable cache."""
+        self.wait()
         if not (self.dir / STATE).is_file():
             return None
         with self._lock():
@@ -122,9 +147,30 @@ class PullCache:
         return raw
 
     def save_full(self, state: CacheState, raw: pd.DataFrame, metadata_csv: str,
-                  table: pa.Table | None = None) -> None:
+                  table: pa.Table | None = None, *, background: bool = False) -> None:
         """Replace everything with a full pull's rows (``table``: the same rows as an Arrow
-        table of strings, written as it is)."""
+        table of strings, written as it is); ``background``: on a helper thread."""
+        self.wait()
+        if background:
+            state = copy.deepcopy(state)
+            self._writer = threading.Thread(
+                target=self._save_full_logged, args=(state, raw, metadata_csv, table),
+                name="sgbm-cache-write")
+            self._writer.start()
+            return
+        self._save_full(state, raw, metadata_csv, table)
+
+    def _save_full_logged(self, state: CacheState, raw: pd.DataFrame, metadata_csv: str,
+                          table: pa.Table | None) -> None:
+        try:
+            self._save_full(state, raw, metadata_csv, table)
+        except Exception as exc:  # noqa: BLE001 - a thread has no caller to raise to
+            log.error("Writing the pull cache in %s failed (%s); the next pull will be a "
+                      "full one", self.dir, exc)
+            (self.dir / STATE).unlink(missing_ok=True)
+
+    def _save_full(self, state: CacheState, raw: pd.DataFrame, metadata_csv: str,
+                   table: pa.Table | None) -> None:
         with self._lock():
             old = [d["file"] for d in self._current_deltas()]
             _atomic_rows(self.dir / BASE, raw if table is None else table)
@@ -137,6 +183,7 @@ class PullCache:
     def save_delta(self, state: CacheState, rows: pd.DataFrame, replaced: list[str],
                    previous: CacheState) -> None:
         """Record a sweep: ``rows`` replace every earlier row of the ``replaced`` records."""
+        self.wait()
         with self._lock():
             state.deltas = list(previous.deltas)
             if replaced:

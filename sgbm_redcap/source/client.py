@@ -254,10 +254,14 @@ class RedcapClient:
         self._verify_tls = verify_tls
         self._project = _Project(self.url, token, self.session, verify_tls)
 
-    def refresh(self) -> None:
+    def refresh(self, metadata: list[dict[str, Any]] | None = None) -> None:
         """Forget what PyCap cached about the project (metadata, record id field): a long-lived
-        client must see a dictionary change on its next pull."""
+        client must see a dictionary change on its next pull. ``metadata``: rows known to be
+        current (a cached dictionary), given to PyCap as its metadata cache, so that its
+        record exports (which name every field) need no metadata export."""
         self._project = _Project(self.url, self._token, self.session, self._verify_tls)
+        if metadata is not None:
+            self._project._metadata = metadata  # what PyCap's own .metadata property caches
 
     def __repr__(self) -> str:
         return f"RedcapClient(url={self.url!r}, token=<hidden>)"

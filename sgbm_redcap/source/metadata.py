@@ -26,6 +26,11 @@ def metadata_rows_to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def metadata_csv_to_rows(text: str) -> list[dict[str, str]]:
+    """The API metadata rows back from ``metadata_rows_to_csv``'s CSV."""
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def dictionary_from_text(text: str, *, source: str = "<metadata>") -> Any:
     """A Dictionary from a dictionary/metadata CSV text or a JSON metadata export."""
     from sgbm_redcap.dictionary import load_dictionary

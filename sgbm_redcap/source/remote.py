@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -36,7 +37,11 @@ from sgbm_redcap.errors import RedcapAuthError, SourceDataError
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic, check_url
 from sgbm_redcap.source.csvread import read_export_csv, read_export_pandas, to_raw_frame
-from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
+from sgbm_redcap.source.metadata import (
+    dictionary_from_text,
+    metadata_csv_to_rows,
+    metadata_rows_to_csv,
+)
 from sgbm_redcap.source.tables import StudyTables, build_tables, normalise_raw
 
 log = logging.getLogger(__name__)
@@ -68,6 +73,9 @@ class Pull:
     elapsed_s: float = 0.0
     traffic: Traffic = field(default_factory=Traffic)
     reason: str = ""  # why a full pull was chosen
+    #: why the metadata was exported ('' = not exported: the log showed no design change
+    #: since the last pull, so the cached dictionary was used)
+    metadata_exported: str = ""
 
 
 def _parse_log_time(text: str) -> datetime | None:
@@ -157,7 +165,7 @@ class RedcapSource:
         raw = self._raw if self._raw is not None else self.cache.load_raw()  # type: ignore[union-attr]
         state = self._state
         dictionary = dictionary_from_text(self._metadata_csv, source=f"{self.url} metadata")
-        return build_tables(
+        tables = build_tables(
             raw,
             dictionary,
             repeating_forms=[r.get("form_name", "") for r in state.repeating],
@@ -166,48 +174,73 @@ class RedcapSource:
             source=self.url,
             normalised=True,  # normalise_raw made it (the pull's rows or the cache's)
         )
+        if self.cache is not None:
+            self.cache.wait()  # the full pull's cache write ran while the tables were typed
+        return tables
 
     def pull(self, *, full: bool = False) -> Pull:
         """Fetch what changed since the last pull (or everything) into the cache.
 
-        A sweep only writes the rows it fetched; ``tables()`` reads the merged rows.
+        A sweep only writes the rows it fetched; ``tables()`` reads the merged rows. A full
+        pull's rows are written to the cache on a helper thread: ``tables()`` types them
+        meanwhile and returns once the write is done; any later use of the cache waits too.
         """
         started = time.perf_counter()
         before = _snapshot(self.client.traffic)
-        self.client.refresh()
-        metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
-        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
-        rid = dictionary.record_id
         cached = None if (full or self.cache is None) else self.cache.load_state()
         reason = "requested" if full else ("no cache" if cached is None else "")
+        if cached is not None and cached[0].url != self.url:
+            reason, cached = "cache belongs to another project", None
+        entries: list[dict[str, Any]] | None = None
+        why = reason
         if cached is not None:
-            if cached[0].url != self.url:
-                reason, cached = "cache belongs to another project", None
-            elif cached[0].metadata_sha256 != sha256(metadata_csv):
+            since = datetime.strptime(cached[0].watermark, WATERMARK_FORMAT)
+            entries = self._log(begin_time=since)
+            why = _metadata_due(cached[0], entries, self.settings.metadata_check_every)
+        if why or cached is None:
+            self.client.refresh()
+            metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
+            setup = (self.client.export_repeating(), self.client.export_dags(),
+                     self.client.export_event_mapping())
+            checked = 0
+            # exported after the log was read: the design entries read are reflected in it
+            design_seen = [_entry_key(e) for e in _design_entries(entries or [])]
+            if cached is not None and cached[0].metadata_sha256 != sha256(metadata_csv):
                 reason, cached = "metadata changed since the last pull", None
+        else:  # the log shows no design change: the cached dictionary and setup still hold
+            old, metadata_csv = cached
+            self.client.refresh(metadata=metadata_csv_to_rows(metadata_csv))
+            setup = (old.repeating, old.dags, old.event_mapping)
+            checked = old.sweeps_since_metadata + 1
+            design_seen = old.design_seen
+        dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
+        rid = dictionary.record_id
         state = CacheState(
             url=self.url,
             watermark="",
             pulled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             metadata_sha256=sha256(metadata_csv),
             record_id=rid,
-            repeating=self.client.export_repeating(),
-            dags=self.client.export_dags(),
-            event_mapping=self.client.export_event_mapping(),
+            repeating=setup[0],
+            dags=setup[1],
+            event_mapping=setup[2],
+            sweeps_since_metadata=checked,
+            design_seen=design_seen if cached is not None else [],
         )
         if cached is None:
             pull = Pull("full", self.url, state.pulled_at, "", reason=reason)
             raw, table = self._full(rid, state, pull)
             state.records = sorted(set(raw[rid]), key=record_sort_key) if len(raw) else []
             if self.cache is not None:
-                self.cache.save_full(state, raw, metadata_csv, table=table)
+                self.cache.save_full(state, raw, metadata_csv, table=table, background=True)
             self._raw = raw
         else:
             pull = Pull("incremental", self.url, state.pulled_at, "")
-            fresh, replaced = self._incremental(rid, cached[0], state, pull)
+            fresh, replaced = self._incremental(rid, cached[0], state, pull, entries)
             self.cache.save_delta(state, fresh, replaced, cached[0])  # type: ignore[union-attr]
             self._raw = None
         self._state, self._metadata_csv = state, metadata_csv
+        pull.metadata_exported = why or ""
         pull.watermark = state.watermark
         pull.n_records = len(state.records)
         pull.elapsed_s = time.perf_counter() - started
@@ -232,11 +265,11 @@ class RedcapSource:
         pull.changed_records = ids
         return raw, table
 
-    def _incremental(self, rid: str, old: CacheState, state: CacheState,
-                     pull: Pull) -> tuple[pd.DataFrame, list[str]]:
-        """(rows of the changed records, records whose cached rows they replace)."""
+    def _incremental(self, rid: str, old: CacheState, state: CacheState, pull: Pull,
+                     entries: list[dict[str, Any]] | None) -> tuple[pd.DataFrame, list[str]]:
+        """(rows of the changed records, records whose cached rows they replace);
+        ``entries``: the project log since the old watermark (None: not readable)."""
         since = datetime.strptime(old.watermark, WATERMARK_FORMAT)
-        entries = self._log(begin_time=since)
         if entries is None:  # no Logging right: overlap on our clock, deletions unseen
             entries = []
             self._set_watermark(state, [], fallback=_clock_floor(), exported=None)
@@ -268,23 +301,20 @@ class RedcapSource:
                            pull: Pull) -> tuple[pd.DataFrame, pa.Table | None]:
         """(the rows as a normalised raw frame, the same rows as an Arrow table of strings in
         export order when every batch could be read that way, else None)."""
-        parts: list[pa.Table | pd.DataFrame] = []
+        # HTTP stays on this thread (the client is not shared); each answer is parsed on a
+        # helper thread while the next batch is being exported (pyarrow's reader releases
+        # the GIL), so parsing costs no wall time but the last batch's.
+        futures: list[Future[tuple[pa.Table | None, pd.DataFrame]]] = []
         bar = tqdm(total=len(ids), unit="rec", desc="export_records", disable=not self.progress,
                    file=sys.stderr, leave=False)
         try:
-            for batch in _batches(ids, self.batch_size):
-                text = self.client.export_records_csv(records=batch)
-                part = read_export_csv(text)
-                if part is None:
-                    part = read_export_pandas(text)
-                columns = part.column_names if isinstance(part, pa.Table) else part.columns
-                if len(part) and rid not in columns:
-                    raise SourceDataError(
-                        f"REDCap's export_records answer has no {rid!r} column",
-                        file=self.url, column=rid)
-                parts.append(part)
-                pull.batches += 1
-                bar.update(len(batch))
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgbm-parse") as pool:
+                for batch in _batches(ids, self.batch_size):
+                    text = self.client.export_records_csv(records=batch)
+                    futures.append(pool.submit(_read_batch, text, rid, self.url))
+                    pull.batches += 1
+                    bar.update(len(batch))
+                parts = [f.result() for f in futures]
         finally:
             bar.close()
         return _join_batches(parts, rid, self.url)
@@ -336,25 +366,59 @@ class RedcapSource:
         ]
 
 
-def _join_batches(parts: list[pa.Table | pd.DataFrame], rid: str,
+def _read_batch(text: str, rid: str, source: str) -> tuple[pa.Table | None, pd.DataFrame]:
+    """(the batch as an Arrow table of strings, or None when pandas had to read it; the
+    batch as a DataFrame of strings)."""
+    table = read_export_csv(text)
+    frame = read_export_pandas(text) if table is None else to_raw_frame(table)
+    if len(frame) and rid not in frame.columns:
+        raise SourceDataError(f"REDCap's export_records answer has no {rid!r} column",
+                              file=source, column=rid)
+    return table, frame
+
+
+def _join_batches(parts: list[tuple[pa.Table | None, pd.DataFrame]], rid: str,
                   source: str) -> tuple[pd.DataFrame, pa.Table | None]:
-    """One raw frame from the batches: Arrow tables of one schema are joined and converted
-    once (no whole-frame fillna: every value is a str already); anything else goes the way
-    it always went (pandas concat, blanks filled, values checked)."""
-    parts = [p for p in parts if p.num_columns] if all(
-        isinstance(p, pa.Table) for p in parts) else parts
-    if parts and all(isinstance(p, pa.Table) for p in parts) and all(
-            p.schema.equals(parts[0].schema) for p in parts):
-        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        return normalise_raw(to_raw_frame(table), rid, source=source, strings=True), table
-    frames = [p.to_pandas() if isinstance(p, pa.Table) else p for p in parts]
-    frames = [f for f in frames if len(f.columns)]
-    if not frames:
+    """One raw frame from the batches, and the same rows as one Arrow table when every
+    batch was read by pyarrow with one schema. Batches of the same columns need no
+    whole-frame fillna (every value is a str already); anything else goes the way it always
+    went (pandas concat, blanks filled, values checked)."""
+    parts = [p for p in parts if len(p[1].columns)]
+    if not parts:
         return pd.DataFrame(columns=[rid]), None
-    joined = pd.concat(frames, ignore_index=True)
+    frames = [frame for _table, frame in parts]
+    joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    tables = [table for table, _frame in parts]
+    if all(t is not None and t.schema.equals(tables[0].schema) for t in tables):
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        return normalise_raw(joined, rid, source=source, strings=True), table
     if joined.isna().any().any():  # batches with different columns
         joined = joined.fillna("")
     return normalise_raw(joined, rid, source=source), None
+
+
+#: REDCap logs every change of the project's design (dictionary, instruments, repeating
+#: setup, events, DAGs) with this action text (REDCAP_API.md: "Manage/Design ", with a space).
+_DESIGN_ACTION = "manage/design"
+
+
+def _design_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries
+            if str(e.get("action", "")).strip().lower().startswith(_DESIGN_ACTION)]
+
+
+def _metadata_due(old: CacheState, entries: list[dict[str, Any]] | None, every: int) -> str:
+    """Why a sweep must export the metadata again, or '' when the cached dictionary holds.
+
+    Design entries the cached metadata already reflects (read before it was exported, at the
+    watermark's minute: REDCap logs to the minute) do not count again."""
+    if entries is None:
+        return "the project log cannot be read"
+    if _unseen(_design_entries(entries), old.design_seen):
+        return "the project log shows a design change"
+    if old.sweeps_since_metadata + 1 >= every:
+        return f"full check every {every} sweeps (metadata_check_every)"
+    return ""
 
 
 def _clock_floor() -> str:
