@@ -181,6 +181,10 @@ def cast_many(columns: list[np.ndarray], kind: ColumnKind) -> list[tuple[Any, np
     ``cast_column`` call (its fixed cost, not the values, dominated small columns)."""
     if kind.kind not in _BY_DISTINCT_VALUE:
         return [cast_values(values, kind) for values in columns]
+    if kind.kind == "integer" and len(columns) > 1:
+        # to_numeric reads a column holding a blank or a misfit as float64, so integers
+        # beyond 2**53 round only in such columns: pooling columns would spread that
+        return [cast_many([values], kind)[0] for values in columns]
     values = np.concatenate(columns) if len(columns) != 1 else columns[0]
     codes, uniques = pd.factorize(values)
     typed, bad = cast_column(pd.Series(uniques, dtype=object), kind)
