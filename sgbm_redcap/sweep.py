@@ -81,8 +81,9 @@ def run_sweep(
     """Run one sweep.
 
     ``source`` is a ``RedcapSource`` or ``FileSource`` (pulled here), or tables already
-    pulled (``StudyTables``, :class:`RawTables`). ``dictionary`` is the study's versioned dictionary (the live project's
-    may carry retired codes); default: the one of the tables. ``cutoff`` (default ``today``)
+    pulled (``StudyTables``, :class:`RawTables`). ``dictionary`` is the study's versioned
+    dictionary (the live project's may carry retired codes); default: the one of the
+    tables. ``cutoff`` (default ``today``)
     is the reference date of time-dependent rules.
     """
     today = today or date.today()

@@ -60,3 +60,19 @@ def test_default_cutoff_is_the_end_of_the_previous_month():
     assert previous_month_end(date(2026, 11, 25)) == date(2026, 10, 31)
     assert previous_month_end(date(2026, 3, 1)) == date(2026, 2, 28)
     assert previous_month_end(date(2025, 1, 15)) == date(2024, 12, 31)
+
+
+def test_listings_command_writes_one_listing_per_site(tmp_path):
+    project = load_project("redcap_project")
+    cohort = generate_cohort(n=20, seed=3, problem_rate=0.0)
+    export = tmp_path / "records.csv"
+    cohort.to_frame(dictionary=project.dictionary, with_dag=True).to_csv(export, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "listings", "--records", str(export),
+                                       "--cutoff", "2026-10-31", "--out", str(out),
+                                       "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    sites = sorted(set(cohort.dags.values()))
+    written = sorted((out / "site_queries").glob("queries_*_2026-10-31.html"))
+    assert [p.name for p in written] == [f"queries_{s}_2026-10-31.html" for s in sites]
+    assert result.stdout.split() == [str(p) for p in written]
