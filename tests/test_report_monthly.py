@@ -206,3 +206,27 @@ def test_subgroup_table_shows_the_hazard_ratios_of_the_analysis(report, results)
     assert f"{r.ipfs_hr:.2f} ({r.ipfs_hr_lower:.2f}–{r.ipfs_hr_upper:.2f})" in shown
     assert sum(r[-1] == "1 (reference)" for r in table.rows) == int(
         results.subgroups["hr_reference"].sum())
+
+
+def test_landmark_rates_never_extrapolate_past_the_follow_up(report, results):
+    """Issue 19: no rate with 0 at risk or past the last observation; NE where an endpoint has
+    nobody at risk; columns only at months the follow-up reaches; the CIF caption quotes only
+    estimable months."""
+    ctx = report[0].context
+    tte = ctx.find("tte-summary")
+    months = results.landmark_months
+    assert months and set(months) <= set(results.options.landmark_months)
+    assert tte.columns[4:] == [f"{m:g}-month rate, % (95% CI)" for m in months]
+    marks = results.landmarks.set_index(["endpoint", "months"])
+    labels = {"Intracranial PFS": "ipfs", "PFS (either compartment)": "pfs",
+              "Overall survival": "os", "Duration of intracranial response": "idor"}
+    for row in tte.rows:
+        for month, cell in zip(months, row[4:], strict=True):
+            mark = marks.loc[(labels[row[0]], month)]
+            assert " 0 at risk" not in cell
+            assert (cell == "NE") == (mark["at_risk"] == 0)
+    cif = results.cumulative_incidence_ipd.set_index("time")
+    caption = ctx.find("fig-cif").note
+    for month in results.options.landmark_months:
+        quoted = f"at {month:g} months" in caption
+        assert quoted == (cif.loc[month, "at_risk"] > 0), (month, caption)
