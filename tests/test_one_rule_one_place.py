@@ -17,6 +17,8 @@ RULES = {
     "natural record order": ("dictionary/model.py",
                              r"^\s*def \w*(natural|record_sort|record_order|sort_key)\w*\("),
     "context table": ("logic/context.py", r"^\s*def \w*(context_table|from_base)\w*\("),
+    "Project XML reader": ("dictionary/odm.py",
+                           r"""find\w*\(\s*["'][^"']*MetaDataVersion"""),
     # sessions, adapters and retry policies: what makes an HTTP client to REDCap
     "REDCap HTTP transport": ("source/client.py",
                               r"requests\.Session\(|HTTPAdapter\)|\bRetry\(|Retrying\("),
