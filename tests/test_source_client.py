@@ -283,8 +283,8 @@ def test_an_answer_that_is_not_json_is_named():
 
 
 def test_the_query_backends_use_the_one_transport():
-    from sgbm_redcap.queries import RedcapHttp
     from sgbm_redcap.jobs.connection import make_backend
+    from sgbm_redcap.queries import RedcapHttp
 
     backend = make_backend("records", "http://127.0.0.1:9/api/", TOKEN)
     assert type(backend.http) is RedcapClient and RedcapHttp is RedcapClient
