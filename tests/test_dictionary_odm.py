@@ -105,11 +105,12 @@ def test_reader_on_real_project_xml(path) -> None:
         return
     project = read_project_xml(text, str(path))
     d = project.dictionary
-    # every field variable REDCap declared, except form status and the DAG pseudo-field
+    # every field variable REDCap declared, except form status, survey timestamps and the
+    # redcap_* pseudo-fields (DAG, survey identifier): none is a dictionary row
     variables = set(re.findall(rb'<ItemDef [^>]*redcap:Variable="([^"]+)"', text))
     variables = {v.decode() for v in variables}
-    expected = {v for v in variables if v != "redcap_data_access_group"
-                and not any(v == f"{form}_complete" for form in d.forms)}
+    expected = {v for v in variables if not v.startswith("redcap_")
+                and not any(v in (f"{form}_complete", f"{form}_timestamp") for form in d.forms)}
     assert {f.name for f in d} == expected
     for f in d:
         if f.field_type in ("radio", "dropdown", "checkbox"):

@@ -232,3 +232,59 @@ def test_an_html_page_is_named_as_such_with_the_host(status, page, title):
     assert f"REDCap at {host} answered export_metadata with an HTML page" in message
     assert f"HTTP {status}: {title}" in message and "Expecting value" not in message
     assert info.value.status_code == status
+
+
+# -- the one transport's retry policy for raw calls (the query backends' path) -------------
+
+def _count_app(request):
+    return 200, {}, '{"count": 1}'
+
+
+@pytest.mark.parametrize("fault", ["500", "drop"])
+def test_a_write_that_may_have_reached_redcap_is_not_resent(fault):
+    """A 5xx or a dropped connection after the request was sent may mean REDCap applied it:
+    a write that does not say it is idempotent is sent once and the error named."""
+    with local_redcap(_count_app, faults=[fault] * 3) as (srv, url):
+        client = RedcapClient(url, TOKEN, retries=3, backoff_s=0.0)
+        with pytest.raises((RedcapApiError, RedcapConnectionError)) as info:
+            client.post("import_records", {"content": "record", "data": "[]"})
+        assert srv.hits == 1
+    assert info.value.call == "import_records"
+
+
+@pytest.mark.parametrize("fault", ["500", "drop"])
+def test_reads_and_idempotent_writes_are_retried(fault):
+    with local_redcap(_count_app, faults=[fault] * 2) as (srv, url):
+        client = RedcapClient(url, TOKEN, retries=3, backoff_s=0.0)
+        assert client.post("import_records", {"content": "record", "data": "[]"},
+                           idempotent=True) == {"count": 1}
+        assert srv.hits == 3
+    assert client.traffic.calls == {"import_records": 1}
+
+
+def test_a_write_is_retried_when_the_connection_never_opened(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("urllib3.util.retry.time.sleep", slept.append)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there: the request is never sent
+    client = RedcapClient(f"http://127.0.0.1:{port}/api/", TOKEN, retries=2, backoff_s=0.1)
+    with pytest.raises(RedcapConnectionError):
+        client.post("import_records", {"content": "record", "data": "[]"})
+    assert slept == pytest.approx([0.2])  # two retries: urllib3 waits before the second
+
+
+def test_an_answer_that_is_not_json_is_named():
+    with local_redcap(lambda request: (200, {}, "record_id\n1\n")) as (_srv, url):
+        with pytest.raises(RedcapApiError) as info:
+            RedcapClient(url, TOKEN, retries=0).post("export_records", {}, idempotent=True)
+    assert "not JSON" in str(info.value) and info.value.call == "export_records"
+
+
+def test_the_query_backends_use_the_one_transport():
+    from sgbm_redcap.jobs.connection import make_backend
+    from sgbm_redcap.queries import RedcapHttp
+
+    backend = make_backend("records", "http://127.0.0.1:9/api/", TOKEN)
+    assert type(backend.http) is RedcapClient and RedcapHttp is RedcapClient

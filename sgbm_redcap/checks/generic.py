@@ -18,6 +18,10 @@ import pandas as pd
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.findings import hits
 from sgbm_redcap.checks.registry import REGISTRY
+from sgbm_redcap.errors import LogicError
+from sgbm_redcap.logic.context import fill_from_base
+from sgbm_redcap.logic.nodes import String
+from sgbm_redcap.logic.refs import referenced_fields, references
 from sgbm_redcap.study_codes import Checkbox, FormStatus
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,6 @@ VALIDATION_PATTERNS: dict[str, str] = {
     "phone": r"[\d\s().+-]{7,}",
 }
 _NUMERIC_TYPES = {"integer", "number", "number_1dp", "number_2dp", "number_3dp", "number_4dp"}
-_FIELD_REF = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(|\])")
 
 
 def _fields(ctx: CheckContext):
@@ -71,22 +74,35 @@ def _parsed(text: str):
 
 
 def _logic_table(ctx: CheckContext, form: str, logic_texts: list[str]) -> pd.DataFrame:
-    """The rows of ``form`` with the non-repeating values the logic refers to filled in."""
+    """The rows of ``form`` with the non-repeating values the logic refers to filled in
+    (``logic.context.fill_from_base``; the fields come from the parser's AST)."""
     rows = ctx.form_rows(form)
     if not ctx.is_repeating(form):
         return rows
-    needed = {m for t in logic_texts for m in _FIELD_REF.findall(t)}
-    base = ctx.base.set_index("record_id")
-    table = rows.copy()
-    for col in needed:
-        cols = [c for c in base.columns if c == col or c.startswith(col + "___")]
-        for c in cols:
-            from_base = table["record_id"].map(base[c]).fillna("")
-            if c in table.columns:
-                table[c] = table[c].fillna("").where(table[c].fillna("") != "", from_base)
-            else:
-                table[c] = from_base
-    return table
+    needed: set[str] = set()
+    for text in logic_texts:
+        try:
+            needed.update(referenced_fields(_parsed(text)))
+        except LogicError:
+            continue  # not evaluated either (visible() treats the field as shown)
+    columns: list[str] = []
+    for name in needed:
+        f = ctx.dictionary.get(name) if ctx.dictionary is not None else None
+        columns += f.export_columns() if f is not None else [name]
+    return fill_from_base(rows, ctx.base, ["record_id"], columns)
+
+
+def _reads_the_clock(equation: str) -> bool:
+    """True when the equation's value depends on the day it is computed: ``'today'`` or
+    ``'now'`` as an argument, or a smart variable (``[survey-date-completed]`` ...). An
+    equation that does not parse counts as such (it is not checked)."""
+    try:
+        tree = _parsed(equation)
+    except LogicError:
+        return True
+    return bool(references(tree).smart_variables) or any(
+        isinstance(node, String) and node.value.strip().lower() in ("today", "now")
+        for node in tree.walk())
 
 
 def visible(ctx: CheckContext, form: str) -> dict[str, pd.Series]:
@@ -399,8 +415,7 @@ def calc_mismatch(ctx: CheckContext) -> pd.DataFrame:
 
     def bad(f, rows):
         eq = (f.choices_raw or "").strip()
-        if f.field_type != "calc" or not eq or re.search(r"today|now|\[[a-z-]+-[a-z-]+\]",
-                                                          eq, re.I):
+        if f.field_type != "calc" or not eq or _reads_the_clock(eq):
             return None
         try:
             table = _logic_table(ctx, f.form, [eq])

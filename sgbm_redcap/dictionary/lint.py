@@ -10,11 +10,10 @@ Branching and calc logic is parsed with ``sgbm_redcap.logic`` when that package 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from typing import Any
@@ -30,6 +29,9 @@ from sgbm_redcap.dictionary.model import (
     parse_choice_items,
 )
 from sgbm_redcap.errors import DictionaryError
+from sgbm_redcap.logic import check as logic_check
+from sgbm_redcap.logic import parse as logic_parse
+from sgbm_redcap.logic.refs import referenced_fields
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +215,10 @@ _IDENTIFIER_LABEL = re.compile(
     r"postal code|zip code|social security|passport number|national id)\b", re.I)
 _IDENTIFIER_VALIDATION = ("email", "phone", "ssn", "mrn_", "vmrn", "zipcode", "postalcode_")
 
+#: A min/max bound piped from another field (``[x]``, ``[x][previous-instance]``). Kept as a
+#: pattern on purpose: a bound is not logic (REDCap pipes it at entry time), and only its
+#: shape matters here, not which field it names.
 _PIPED = re.compile(r"^(\[[^\[\]]+\])+$")
-
-#: Field references in logic: optional [event], [field(code):mod], optional [instance].
-_FIELD_REF = re.compile(r"\[([^\[\]]+)\]")
 
 
 @dataclass(frozen=True)
@@ -271,23 +273,10 @@ class LintReport:
 
 
 # ----------------------------------------------------------------------------- logic access
-def _logic_api() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None]:
-    """``(parse, check)`` of ``sgbm_redcap.logic`` when that package provides them.
-
-    Imported lazily so the dictionary package does not need the logic package to load;
-    ``check`` may be missing while ``parse`` exists (then unknown fields are found by walking
-    the tree here)."""
-    try:
-        module = importlib.import_module("sgbm_redcap.logic")
-    except ImportError:
-        return None, None
-    parse = getattr(module, "parse", None)
-    check = getattr(module, "check", None)
-    return (parse if callable(parse) else None, check if callable(check) else None)
-
-
 def logic_available() -> bool:
-    return _logic_api()[0] is not None
+    """True: branching and calc logic are read by ``sgbm_redcap.logic`` (its parser and
+    checker; field references come from its AST, never from a pattern over the text)."""
+    return True
 
 
 # ----------------------------------------------------------------------------- the linter
@@ -311,7 +300,7 @@ class _Linter:
         self.names = {f.name for f in d.fields}
         self.forms = set(d.forms)
         self.known = self.names | {f"{form}_complete" for form in self.forms} | set(known_fields)
-        self.parse, self.check = _logic_api()
+        self.parse, self.check = logic_parse, logic_check
         self._parsed: dict[str, object] = {}
 
     def add(self, rule: str, f: Field | None, column: str, message: str, row: int | None = None) -> None:
@@ -530,46 +519,18 @@ class _Linter:
                 return f"unclosed {k!r}"
         return None
 
-    def _refs(self, text: str) -> list[tuple[str, str | None]]:
-        """(field, checkbox code) of every field reference, without the parser."""
-        out: list[tuple[str, str | None]] = []
-        stripped = re.sub(r"'[^']*'|\"[^\"]*\"", "''", text)
-        for m in _FIELD_REF.finditer(stripped):
-            inner = m.group(1).strip()
-            if "-" in inner.split("(")[0] or ":" in inner.split("(")[0] and not inner.split(":")[0].isidentifier():
-                continue  # smart variable
-            base = inner.split(":")[0]
-            fm = re.fullmatch(r"([A-Za-z0-9_]+)(?:\((.*)\))?", base)
-            if fm:
-                out.append((fm.group(1), fm.group(2)))
-        return out
-
     def _check_logic(self, f: Field, text: str, kind: str) -> object | None:
         col = UI_HEADER[5] if kind == "calc" else UI_HEADER[11]
         problem = self._scan(text)
         if problem:
             self.add(f"{kind}-unbalanced", f, col, problem)
             return None
-        tree = None
-        refs: list[tuple[str, str | None]]
-        if self.parse is not None:
-            try:
-                tree = self.parse(text)
-            except Exception as exc:  # LogicSyntaxError; any parser bug must not crash lint
-                self.add(f"{kind}-syntax", f, col, str(exc))
-                return None
-            if self.check is not None:
-                self._apply_check(f, tree, kind, col)
-                return tree
-            refs = [(node.field, node.code) for node in tree.walk()
-                    if type(node).__name__ == "FieldRef"]
-        else:
-            refs = self._refs(text)
-        unknown = sorted({name for name, _ in refs if name not in self.known
-                          and not self._is_event(name, refs)})
-        if unknown:
-            self.add(f"{kind}-unknown-field", f, col,
-                     "unknown field(s): " + ", ".join(f"[{u}]" for u in unknown))
+        try:
+            tree = self.parse(text)
+        except Exception as exc:  # LogicSyntaxError; any parser bug must not crash lint
+            self.add(f"{kind}-syntax", f, col, str(exc))
+            return None
+        self._apply_check(f, tree, kind, col)
         return tree
 
     def _subset(self, tree: Any) -> _FieldSubset:
@@ -608,11 +569,6 @@ class _Linter:
             self.add(f"{kind}-unknown-field", f, col,
                      "unknown field(s): " + ", ".join(f"[{u}]" for u in sorted(unknown)))
 
-    def _is_event(self, name: str, refs: list[tuple[str, str | None]]) -> bool:
-        # Without the parser, "[event][field]" yields the event name as a reference too;
-        # it cannot be told apart from a typo, so names ending in _arm_N count as events.
-        return self.parse is None and bool(re.search(r"_arm_\d+[a-z]?$", name))
-
     def calc(self, f: Field) -> None:
         if f.field_type != "calc":
             return
@@ -646,8 +602,7 @@ class _Linter:
             return
         tree = self._check_logic(f, text, "branching")
         self._repeating_refs(f, tree, UI_HEADER[11])
-        refs = self._refs(text)
-        if any(name == f.name for name, _ in refs):
+        if tree is not None and f.name in referenced_fields(tree):
             self.add("branching-self-reference", f, UI_HEADER[11], f"[{f.name}] in its own logic")
         impossible = self._impossible_atoms(tree, text)
         for ref_name, value in impossible:
@@ -679,13 +634,6 @@ class _Linter:
                         codes = self._choice_codes(a.field)
                         if codes is not None and value != "" and str(value) not in codes:
                             out.append((a.field, str(value)))
-            return out
-        for m in re.finditer(r"\[([a-z0-9_]+)\]\s*==?\s*(?:'([^']*)'|\"([^\"]*)\"|(-?\d+(?:\.\d+)?))",
-                             text):
-            value = next(g for g in m.groups()[1:] if g is not None)
-            codes = self._choice_codes(m.group(1))
-            if codes is not None and value != "" and value not in codes:
-                out.append((m.group(1), value))
         return out
 
     def _conjunctive_impossible(self, tree: object | None, impossible: list[tuple[str, str]]) -> bool:
@@ -803,7 +751,7 @@ def lint(dictionary: Dictionary, *, known_fields: Iterable[str] = (),
     linter = _Linter(dictionary, known_fields, repeating_forms)
     issues = linter.run()
     return LintReport(file=dictionary.source, issues=issues, n_fields=len(dictionary),
-                      logic_parser=linter.parse is not None)
+                      logic_parser=logic_available())
 
 
 def lint_path(path: str | PathLike[str], *,

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from sgbm_redcap.dictionary.model import COLUMNS, Dictionary, Field, checkbox_column
@@ -257,6 +257,10 @@ def build_project_xml(project: StudyProject, *, now: dt.datetime | None = None) 
 # ----------------------------------------------------------------------------- reading back
 @dataclass
 class ProjectXml:
+    """A REDCap Project XML as read by :func:`read_project_xml`: the one reader of the
+    format, used by the linter/diff (``dictionary``) and by the sandbox, which rebuilds a
+    whole project from it (the fields from ``form_labels`` on)."""
+
     dictionary: Dictionary
     repeating_forms: list[str]
     dag_labels: list[str]
@@ -264,33 +268,102 @@ class ProjectXml:
     title: str = ""
     #: the dictionary version this toolkit writes into ProjectNotes ('' for other files)
     version: str = ""
+    #: form name -> the instrument's label (``FormDef/@Name``)
+    form_labels: dict[str, str] = field(default_factory=dict)
+    #: GlobalVariables project settings (purpose, notes, auto-numbering, ...), API names
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: repeating instruments and events: ``event_name``, ``form_name`` ('' for a repeating
+    #: event), ``custom_form_label``
+    repeating: list[dict[str, str]] = field(default_factory=list)
+    roles: list[dict[str, str]] = field(default_factory=list)
+    surveys: dict[str, dict[str, str]] = field(default_factory=dict)
+    survey_queue: list[dict[str, str]] = field(default_factory=list)
+    #: StudyEventDefs (unique name, label, arm, offsets) and their FormRefs
+    events: list[dict[str, Any]] = field(default_factory=list)
+    form_event_mapping: list[dict[str, Any]] = field(default_factory=list)
+    #: the ClinicalData element (records), when the file carries data
+    clinical: ET.Element | None = field(default=None, repr=False)
 
 
 def _r(name: str) -> str:
     return f"{{{NS['redcap']}}}{name}"
 
 
-def read_project_xml(text: str | bytes, source: str = "<xml>") -> ProjectXml:
-    """Read a REDCap Project XML's metadata back into a ``Dictionary``.
+#: GlobalVariables tags -> API project settings
+_SETTINGS = (("Purpose", "purpose"), ("PurposeOther", "purpose_other"),
+             ("ProjectNotes", "project_notes"), ("SurveysEnabled", "surveys_enabled"),
+             ("RecordAutonumberingEnabled", "record_autonumbering_enabled"),
+             ("SchedulingEnabled", "scheduling_enabled"),
+             ("CustomRecordLabel", "custom_record_label"),
+             ("SecondaryUniqueField", "secondary_unique_field"),
+             ("MissingDataCodes", "missing_data_codes"))
+_TEXT_SETTINGS = frozenset({"project_notes", "purpose_other"})
 
-    Form status fields and ``redcap_data_access_group`` are left out (they are not dictionary
-    rows); checkbox options are folded back into one field."""
+
+def read_project_xml(text: str | bytes, source: str = "<xml>") -> ProjectXml:
+    """Read a REDCap Project XML: its metadata as a ``Dictionary``, plus the project setup.
+
+    Form status fields, ``redcap_*`` pseudo-fields (DAG, survey identifier) and survey
+    ``<form>_timestamp`` fields are left out (they are not dictionary rows); checkbox options
+    are folded back into one field."""
+    if isinstance(text, str):  # ElementTree refuses a str that declares its encoding
+        text = text.strip().encode("utf-8")
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else None
         raise DictionaryError(f"not well-formed XML: {exc}", file=source, row=line) from None
-    mdv = root.find("odm:Study/odm:MetaDataVersion", NS)
-    if mdv is None:
+    study = root.find("odm:Study", NS)
+    mdv = study.find("odm:MetaDataVersion", NS) if study is not None else None
+    if study is None or mdv is None:
         raise DictionaryError("no Study/MetaDataVersion element: not a REDCap Project XML",
                               file=source)
+    fields, form_labels = _read_fields(mdv)
+    g = study.find("odm:GlobalVariables", NS)
+    repeating: list[dict[str, str]] = []
+    dags: list[str] = []
+    settings: dict[str, Any] = {}
+    title = version = ""
+    if g is not None:
+        for ri in g.iter(_r("RepeatingInstrument")):
+            repeating.append({"event_name": ri.get(_r("UniqueEventName")) or "",
+                              "form_name": ri.get(_r("RepeatInstrument")) or "",
+                              "custom_form_label": ri.get(_r("CustomLabel")) or ""})
+        for re_ in g.iter(_r("RepeatingEvent")):
+            repeating.append({"event_name": re_.get(_r("UniqueEventName")) or "",
+                              "form_name": "", "custom_form_label": ""})
+        for dag in g.iter(_r("DataAccessGroups")):
+            dags.append(dag.get("group_name") or "")
+        for tag, key in _SETTINGS:
+            el = g.find(f"redcap:{tag}", NS)
+            if el is not None:
+                v = el.text or ""
+                settings[key] = int(v) if v.isdigit() and key not in _TEXT_SETTINGS else v
+        title = g.findtext("odm:StudyName", "", NS)
+        m = re.search(r"version (\S+)", g.findtext(_r("ProjectNotes"), "") or "")
+        version = m.group(1) if m else ""
+    events, fem = _read_events(study)
+    return ProjectXml(
+        Dictionary(fields=fields, source=source),
+        [r["form_name"] for r in repeating if r["form_name"]], dags,
+        mdv.get(_r("RecordIdField")) or "", title, version,
+        form_labels=form_labels, settings=settings, repeating=repeating,
+        roles=[dict(r.attrib) for r in root.iter(_r("UserRoles"))],
+        surveys={s.get("form_name", ""): dict(s.attrib) for s in root.iter(_r("Surveys"))},
+        survey_queue=[dict(q.attrib) for q in root.iter(_r("SurveysQueue"))],
+        events=events, form_event_mapping=fem, clinical=root.find("odm:ClinicalData", NS))
+
+
+def _read_fields(mdv: ET.Element) -> tuple[list[Field], dict[str, str]]:
     items = {i.get("OID"): i for i in mdv.findall("odm:ItemDef", NS)}
     code_lists = {c.get("OID"): c for c in mdv.findall("odm:CodeList", NS)}
     groups = {g.get("OID"): g for g in mdv.findall("odm:ItemGroupDef", NS)}
     fields: list[Field] = []
+    form_labels: dict[str, str] = {}
     seen: set[str] = set()
     for form_def in mdv.findall("odm:FormDef", NS):
-        form = form_def.get(_r("FormName")) or ""
+        form = form_def.get(_r("FormName")) or (form_def.get("OID") or "").removeprefix("Form.")
+        form_labels[form] = form_def.get("Name") or form
         for gref in form_def.findall("odm:ItemGroupRef", NS):
             group = groups.get(gref.get("ItemGroupOID"))
             if group is None:
@@ -298,26 +371,33 @@ def read_project_xml(text: str | bytes, source: str = "<xml>") -> ProjectXml:
             for iref in group.findall("odm:ItemRef", NS):
                 var = iref.get(_r("Variable")) or iref.get("ItemOID") or ""
                 item = items.get(iref.get("ItemOID"))
-                if item is None or var in seen or var == "redcap_data_access_group" \
-                        or var == f"{form}_complete":
+                if item is None or var in seen or var.startswith("redcap_") \
+                        or var in (f"{form}_complete", f"{form}_timestamp"):
                     continue
                 seen.add(var)
                 fields.append(_field_from_item(item, var, form, code_lists, len(fields) + 2))
-    g = root.find("odm:Study/odm:GlobalVariables", NS)
-    repeating: list[str] = []
-    dags: list[str] = []
-    if g is not None:
-        for ri in g.iter(_r("RepeatingInstrument")):
-            repeating.append(ri.get(_r("RepeatInstrument")) or "")
-        for dag in g.iter(_r("DataAccessGroups")):
-            dags.append(dag.get("group_name") or "")
-    title = version = ""
-    if g is not None:
-        title = g.findtext("odm:StudyName", "", NS)
-        m = re.search(r"version (\S+)", g.findtext(_r("ProjectNotes"), "") or "")
-        version = m.group(1) if m else ""
-    return ProjectXml(Dictionary(fields=fields, source=source), repeating, dags,
-                      mdv.get(_r("RecordIdField")) or "", title, version)
+    return fields, form_labels
+
+
+def _read_events(study: ET.Element) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    fem: list[dict[str, Any]] = []
+    for se in study.iter(f"{{{NS['odm']}}}StudyEventDef"):
+        unique = se.get(_r("UniqueEventName")) or ""
+        if not unique:
+            continue
+        arm = int(se.get(_r("ArmNum")) or 1)
+        events.append({"event_name": se.get(_r("EventName")) or "", "arm_num": arm,
+                       "arm_name": se.get(_r("ArmName")) or "",
+                       "day_offset": se.get(_r("DayOffset")) or "0",
+                       "offset_min": se.get(_r("OffsetMin")) or "0",
+                       "offset_max": se.get(_r("OffsetMax")) or "0",
+                       "unique_event_name": unique,
+                       "custom_event_label": se.get(_r("CustomEventLabel")) or ""})
+        for fr in se.findall("odm:FormRef", NS):
+            form = fr.get(_r("FormName")) or (fr.get("FormOID") or "").removeprefix("Form.")
+            fem.append({"arm_num": arm, "unique_event_name": unique, "form": form})
+    return events, fem
 
 
 def _field_from_item(item: ET.Element, var: str, form: str,

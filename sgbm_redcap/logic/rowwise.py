@@ -4,6 +4,11 @@ Slow on purpose: one Python call per node per row, straight from the rules in
 :mod:`sgbm_redcap.logic.values`. It exists so the vectorised evaluator has something
 independent to be compared against (tests, benchmark). Library code should call
 :func:`sgbm_redcap.logic.evaluate`.
+
+A deliberate second implementation (issue 12): it shares only the scalar rules of
+``values.py`` with the vectorised evaluator, never its code paths. ``test_logic_evaluate.py``
+runs every case through both and ``test_logic_properties.py`` compares them on generated
+expressions (``test_second_implementations.py`` lists both such pairs).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@
   Vanderbilt's ``data_quality_api`` external module (docs/REDCAP_API.md §6).
 
 Both read the current queries as an EXISTING_COLUMNS frame and post the rows of a
-:class:`~sgbm_redcap.queries.reconcile.Plan`.
+:class:`~sgbm_redcap.queries.reconcile.Plan`, through the one REDCap transport
+(``source.client.RedcapClient.post``); both declare their writes idempotent, so the
+transport may resend them after a timeout or a dropped connection.
 """
 
 from __future__ import annotations
@@ -19,10 +21,7 @@ import zlib
 from typing import Any, Protocol
 
 import pandas as pd
-import requests
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from sgbm_redcap.errors import RedcapApiError, RedcapAuthError, RedcapConnectionError
 from sgbm_redcap.queries.reconcile import (
     ANSWERED,
     CLOSED,
@@ -31,10 +30,13 @@ from sgbm_redcap.queries.reconcile import (
     REOPENED,
     normalise_existing,
 )
+from sgbm_redcap.source.client import RedcapClient
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = (500, 502, 503, 504)
+#: The query backends talk to REDCap through the one transport, ``source.client`` (its
+#: timeouts, retry policy and named errors); the name is kept for the backends' callers.
+RedcapHttp = RedcapClient
 
 
 class QueryBackend(Protocol):
@@ -45,81 +47,12 @@ class QueryBackend(Protocol):
     def send(self, actions: list[dict[str, Any]]) -> int: ...
 
 
-class _Retryable(Exception):
-    pass
-
-
-class RedcapHttp:
-    """A small REDCap API poster with a timeout and retries on 5xx and dropped connections.
-
-    Only idempotent calls go through it (exports, and imports with explicit instance
-    numbers), so retrying a POST is safe. The token is sent in the form body and never
-    logged or shown."""
-
-    def __init__(self, url: str, token: str, *, timeout_s: float = 60.0, retries: int = 6,
-                 backoff_s: float = 0.2, session: requests.Session | None = None) -> None:
-        self.url = url
-        self._token = token
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.session = session or requests.Session()
-
-    def __repr__(self) -> str:
-        return f"RedcapHttp(url={self.url!r}, token=<hidden>)"
-
-    def post(self, call: str, data: dict[str, Any], *, params: dict[str, str] | None = None
-             ) -> Any:
-        payload = {"token": self._token, "format": "json", "returnFormat": "json", **data}
-
-        def once() -> Any:
-            try:
-                r = self.session.post(self.url, data=payload, params=params,
-                                      timeout=self.timeout_s)
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                raise _Retryable(type(exc).__name__) from exc
-            if r.status_code in RETRY_STATUSES:
-                raise _Retryable(f"HTTP {r.status_code}")
-            if r.status_code in (401, 403):
-                raise RedcapAuthError(f"REDCap rejected the token during {call}",
-                                      call=call, status_code=r.status_code,
-                                      redcap_message=_message(r.text))
-            if r.status_code >= 400:
-                raise RedcapApiError(f"REDCap refused {call} (HTTP {r.status_code}): "
-                                     f"{_message(r.text)}", call=call,
-                                     status_code=r.status_code, redcap_message=_message(r.text))
-            try:
-                return r.json()
-            except ValueError as exc:
-                raise _Retryable("truncated body") from exc
-
-        retrying = Retrying(retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
-                            stop=stop_after_attempt(self.retries + 1),
-                            wait=wait_exponential(multiplier=self.backoff_s, max=5),
-                            reraise=True)
-        try:
-            return retrying(once)
-        except _Retryable as exc:
-            raise RedcapConnectionError(
-                f"REDCap at {self.url} did not answer {call} after {self.retries + 1} tries "
-                f"({exc}). Check the server and the network; nothing was lost: the next sweep "
-                f"starts from what REDCap holds.", call=call) from exc
-
-
-def _message(text: str) -> str:
-    try:
-        return str(json.loads(text).get("error", text))[:300]
-    except (ValueError, AttributeError):
-        return text[:300]
-
-
 class RecordsBackend:
     """Queries as instances of the ``data_queries`` repeating instrument."""
 
     name = "records"
 
-    def __init__(self, http: RedcapHttp, *, record_id: str = "record_id") -> None:
+    def __init__(self, http: RedcapClient, *, record_id: str = "record_id") -> None:
         self.http = http
         self.record_id = record_id
 
@@ -128,7 +61,7 @@ class RecordsBackend:
         data = {"content": "record", "type": "flat"}
         for i, f in enumerate(fields):
             data[f"fields[{i}]"] = f
-        rows = self.http.post("export_records", data)
+        rows = self.http.post("export_records", data, idempotent=True)
         frame = pd.DataFrame(rows if isinstance(rows, list) else []).astype(str)
         return normalise_existing(frame, self.record_id)
 
@@ -137,12 +70,17 @@ class RecordsBackend:
         return action["row"]
 
     def send(self, actions: list[dict[str, Any]]) -> int:
-        """Import the rows of ``actions`` (one request; the caller batches)."""
+        """Import the rows of ``actions`` (one request; the caller batches). Idempotent, so
+        the transport may resend it after a timeout or a dropped connection: every row names
+        its record and instance (never ``new``, never auto-numbered) and
+        ``overwriteBehavior=normal`` never blanks a value, so a resend writes the same values
+        into the same instances."""
         if not actions:
             return 0
         self.http.post("import_records", {
             "content": "record", "type": "flat", "overwriteBehavior": "normal",
-            "returnContent": "count", "data": json.dumps([a["row"] for a in actions])})
+            "returnContent": "count", "data": json.dumps([a["row"] for a in actions])},
+            idempotent=True)
         return len(actions)
 
 
@@ -164,7 +102,7 @@ class DataQualityApiBackend:
 
     name = "data_quality_api"
 
-    def __init__(self, http: RedcapHttp, *, pid: str | int, user: str = "sgbm_sweep",
+    def __init__(self, http: RedcapClient, *, pid: str | int, user: str = "sgbm_sweep",
                  prefix: str = DQ_PREFIX, today: str | None = None) -> None:
         self.http = http
         self.pid = str(pid)
@@ -177,7 +115,7 @@ class DataQualityApiBackend:
                 "pid": self.pid}
 
     def threads(self) -> dict[str, Any]:
-        out = self.http.post("dq_export", {}, params=self._params("export"))
+        out = self.http.post("dq_export", {}, params=self._params("export"), idempotent=True)
         return out if isinstance(out, dict) else {}
 
     def existing(self) -> pd.DataFrame:
@@ -230,5 +168,8 @@ class DataQualityApiBackend:
         if not actions:
             return 0
         data = [self._resolution(a) for a in actions]
-        self.http.post("dq_import", {"data": json.dumps(data)}, params=self._params("import"))
+        # idempotent: each resolution's ts is derived from the query id and the day, and the
+        # module drops a resolution with the same ts and user as a duplicate
+        self.http.post("dq_import", {"data": json.dumps(data)}, params=self._params("import"),
+                       idempotent=True)
         return len(data)

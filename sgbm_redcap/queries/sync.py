@@ -43,7 +43,8 @@ def sync_queries(
     """Bring the backend's queries in line with ``findings``.
 
     Each batch is written to the audit log before it is sent. A batch that fails after its
-    retries raises (``RedcapConnectionError``); what was sent before stays sent, and the next
+    retries raises (``RedcapConnectionError``; ``RedcapApiError`` for an HTTP 5xx that persists,
+    as for a pull); what was sent before stays sent, and the next
     sweep plans from what REDCap then holds, so nothing is duplicated or lost.
     """
     current = backend.existing() if existing is None else existing

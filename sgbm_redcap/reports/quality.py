@@ -8,7 +8,6 @@ frame of :func:`sgbm_redcap.checks.run_checks` and, inside the raw export, the r
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -17,6 +16,9 @@ from typing import Any
 import pandas as pd
 
 from sgbm_redcap.dictionary.project import StudyProject
+from sgbm_redcap.errors import LogicError
+from sgbm_redcap.logic.context import form_context
+from sgbm_redcap.logic.refs import referenced_fields
 from sgbm_redcap.queries.listings import SiteQueries, site_listing_rows
 from sgbm_redcap.reports.contexts import (
     Cover,
@@ -144,9 +146,6 @@ def _shown(rows: pd.DataFrame, logic: str, dictionary: Any) -> pd.Series | None:
         return None
 
 
-_FIELD_REF = re.compile(r"\[([A-Za-z0-9_]+)(?:\(|\])")
-
-
 def _form_rows(raw: pd.DataFrame, dictionary: Any, form: str, repeating: bool,
                fields: list[Any]) -> pd.DataFrame:
     """The rows a form's fields live on, with the record's other values visible to logic
@@ -158,15 +157,18 @@ def _form_rows(raw: pd.DataFrame, dictionary: Any, form: str, repeating: bool,
         return raw[instr == ""]
     wanted = {f.name for f in fields}
     for f in fields:
-        wanted.update(_FIELD_REF.findall(f.branching_logic or ""))
-    keep = [c for c in raw.columns if c in wanted or c.split("___")[0] in wanted
+        try:
+            wanted.update(referenced_fields(f.branching_logic or "") if
+                          (f.branching_logic or "").strip() else ())
+        except LogicError:
+            pass  # not evaluated either: the field counts as shown
+    columns = set()
+    for name in wanted:
+        target = dictionary.get(name)
+        columns.update(target.export_columns() if target is not None else [name])
+    keep = [c for c in raw.columns if c in columns
             or c.startswith("redcap_") or c == dictionary.record_id]
-    try:
-        from sgbm_redcap.logic.context import form_context
-
-        return form_context(raw[keep], dictionary, form)
-    except ImportError:
-        return raw.loc[instr == form, keep]
+    return form_context(raw[keep], dictionary, form)
 
 
 #: Instruments the toolkit itself writes (the query log), not part of the CRF.

@@ -1,24 +1,28 @@
 """Calculated fields: REDCap re-runs every calc of a record after each save.
 
 Uses ``sgbm_redcap.logic`` (CONTRACTS §2) on a context table of the touched records holding
-only the fields the calcs read.
+only the fields the calcs read (found from the parser's AST, ``logic.refs``); a repeating
+row's context comes from ``logic.context.fill_from_base``, the one context-table rule.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 from typing import Any
 
+import pandas as pd
+
 from sgbm_redcap.dictionary.model import checkbox_column
+from sgbm_redcap.errors import LogicError
 from sgbm_redcap.logic import evaluate, parse
+from sgbm_redcap.logic.context import fill_from_base
+from sgbm_redcap.logic.refs import references
 
 from .meta import ProjectMeta
 from .rows import RowKey, applicable_forms
 
 log = logging.getLogger(__name__)
-_REF = re.compile(r"\[([a-z][a-z0-9_]*)(?:\(([^)]*)\))?\]")
 
 
 def format_number(value: float) -> str:
@@ -30,43 +34,44 @@ def format_number(value: float) -> str:
 
 
 def _references(meta: ProjectMeta, calcs: list[Any]) -> tuple[set[str], set[tuple[str, str]]]:
+    """The plain fields and the (checkbox, code) options the calcs read (from the logic
+    parser's AST; a calc that does not parse reads nothing: it cannot be evaluated)."""
     plain: set[str] = set()
     boxes: set[tuple[str, str]] = set()
     for f in calcs:
-        for name, code in _REF.findall(f.calc):
-            target = meta.fields.get(name)
+        try:
+            refs = references(f.calc).refs
+        except LogicError:
+            continue
+        for ref in refs:
+            target = meta.fields.get(ref.field)
             if target is not None and target.ftype == "checkbox":
-                boxes.update((name, c) for c in ([code] if code else target.choices))
-            elif name in meta.fields or name.endswith("_complete"):
-                plain.add(name)
+                boxes.update((ref.field, c) for c in ([ref.code] if ref.code else target.choices))
+            elif ref.field in meta.fields or ref.field.endswith("_complete"):
+                plain.add(ref.field)
     return plain, boxes
-
-
-_BRACKET = re.compile(r"\[([^\]]*)\]")
 
 
 def _row_local(meta: ProjectMeta, calcs: list[Any]) -> bool:
     """True when every calc reads plain fields of its own row only: no ``[event][field]``,
-    ``[field][instance]`` or smart variable that could look at another row."""
+    ``[field][instance]`` or smart variable that could look at another row, and no name that
+    is neither a field nor a form status (a calc that does not parse is not local)."""
     cache = meta.cache
     got = cache.get("calcs_row_local")
     if got is None:
-        got = True
-        for f in calcs:
-            text = re.sub(r"\s+", "", f.calc)
-            if "][" in text:
-                got = False
-                break
-            for token in _BRACKET.findall(text):
-                name = token.split("(", 1)[0]
-                if name not in meta.fields and not (
-                        name.endswith("_complete") and name[:-9] in meta.form_fields):
-                    got = False
-                    break
-            if not got:
-                break
+        got = all(_reads_own_row(meta, f.calc) for f in calcs)
         cache["calcs_row_local"] = got
     return got
+
+
+def _reads_own_row(meta: ProjectMeta, text: str) -> bool:
+    try:
+        refs = references(text)
+    except LogicError:
+        return False
+    return refs.row_local and all(
+        name in meta.fields or (name.endswith("_complete") and name[:-9] in meta.form_fields)
+        for name in refs.fields)
 
 
 def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
@@ -113,7 +118,7 @@ def recalculate(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]],
             continue
         table = tables.get(id(table_keys))
         if table is None:
-            table = tables[id(table_keys)] = _context_table(meta, rows, table_keys, plain, boxes)
+            table = tables[id(table_keys)] = _calc_table(meta, rows, table_keys, plain, boxes)
         try:
             result = list(evaluate(parse(f.calc), table))
         except Exception as exc:  # noqa: BLE001 - a broken calc leaves the field blank
@@ -158,40 +163,36 @@ def _stored_text(value: Any) -> str:
     return "" if text == "nan" else text
 
 
-def _context_table(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]], keys: list[RowKey],
-                   plain: set[str], boxes: set[tuple[str, str]]) -> Any:
+def _calc_table(meta: ProjectMeta, rows: dict[RowKey, dict[str, Any]], keys: list[RowKey],
+                   plain: set[str], boxes: set[tuple[str, str]]) -> pd.DataFrame:
     """The rows ``keys`` as a logic context table of the fields ``plain`` and the checkbox
-    columns ``boxes``; a repeating row sees its record's non-repeating values where its own
-    are blank or 0."""
-    import pandas as pd
-
-    box_columns = [(checkbox_column(name, code), name, code) for name, code in boxes]
-
-    def row_of(stored: dict[str, Any]) -> dict[str, str]:
-        row = {n: stored.get(n, "") for n in plain}
-        for column, name, code in box_columns:
-            row[column] = "1" if code in stored.get(name, ()) else "0"
-        return row
-
-    # a base row's non-blank, non-zero values: what its repeating rows inherit (computed once
-    # per base row, not once per repeating row)
-    inherited: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    table_rows = []
+    columns ``boxes``, laid out as REDCap's flat export lays them out (a field of another
+    form is blank on a repeating row, its checkbox columns too); a repeating row then sees
+    its record's non-repeating values through ``logic.context.fill_from_base``."""
+    box_columns = [(checkbox_column(name, code), name, code, meta.fields[name].form)
+                   for name, code in boxes]
     record_id = meta.record_id
-    for key in keys:
-        row = row_of(rows[key])
-        if key[2] or key[3]:  # repeating rows see the record's non-repeating values
-            base = inherited.get((key[0], key[1]))
-            if base is None:
-                base_row = row_of(rows.get((key[0], key[1], "", 0), {}))
-                base = inherited[(key[0], key[1])] = [
-                    (k, v) for k, v in base_row.items() if v not in ("", "0")]
-            for k, v in base:
-                if row.get(k, "") in ("", "0"):
-                    row[k] = v
+
+    def row_of(key: RowKey, stored: dict[str, Any]) -> dict[str, str]:
+        row = {n: stored.get(n, "") for n in plain}
+        for column, name, code, form in box_columns:
+            on_row = not key[2] or form == key[2]  # REDCap's export: blank off the form
+            row[column] = ("1" if code in stored.get(name, ()) else "0") if on_row else ""
         row[record_id] = key[0]
         row["redcap_event_name"] = key[1]
         row["redcap_repeat_instrument"] = key[2]
         row["redcap_repeat_instance"] = str(key[3]) if key[3] else ""
-        table_rows.append(row)
-    return pd.DataFrame(table_rows, dtype=object).fillna("")
+        return row
+
+    table = pd.DataFrame([row_of(key, rows[key]) for key in keys], dtype=object)
+    repeating = [i for i, key in enumerate(keys) if key[2] or key[3]]
+    if repeating:
+        bases = {(key[0], key[1]) for key in keys if key[2] or key[3]}
+        base_keys = [(r, e, "", 0) for r, e in sorted(bases) if (r, e, "", 0) in rows]
+        base = pd.DataFrame([row_of(key, rows[key]) for key in base_keys],
+                            columns=table.columns, dtype=object)
+        columns = [*plain, *(c for c, *_ in box_columns)]
+        keyed = [record_id, "redcap_event_name"]
+        part = table.iloc[repeating]
+        table.iloc[repeating] = fill_from_base(part, base, keyed, columns)[table.columns].to_numpy()
+    return table.fillna("")

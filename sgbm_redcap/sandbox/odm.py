@@ -11,6 +11,9 @@ import base64
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
+from sgbm_redcap.dictionary.odm import read_project_xml
+from sgbm_redcap.errors import DictionaryError
+
 from .endpoints.files import store_field_file
 from .endpoints.records import load_trusted_rows
 from .handler import Context
@@ -28,134 +31,25 @@ def _r(el: ET.Element, name: str, default: str = "") -> str:
     return el.get(R + name, default)
 
 
-def _text(el: ET.Element | None, path: str) -> str:
-    if el is None:
-        return ""
-    found = el.find(path, NS)
-    return (found.text or "") if found is not None else ""
+_NOT_XML = ("The XML file could not be processed because it appears not to be valid XML or is "
+            "missing certain basic components.")
 
 
 def parse_odm(text: str) -> dict[str, Any]:
-    """The parts of a Project XML the sandbox uses, as plain data."""
+    """The parts of a Project XML the sandbox uses, as plain data, read by the one Project
+    XML reader (``dictionary.odm.read_project_xml``)."""
     try:
-        root = ET.fromstring(text.strip().encode("utf-8"))
-    except ET.ParseError as exc:
-        raise ApiError("The XML file could not be processed because it appears not to be valid "
-                       "XML or is missing certain basic components.") from exc
-    study = root.find("odm:Study", NS)
-    mdv = study.find("odm:MetaDataVersion", NS) if study is not None else None
-    if study is None or mdv is None:
-        raise ApiError("The XML file could not be processed because it appears not to be valid "
-                       "XML or is missing certain basic components.")
-    gv = study.find("odm:GlobalVariables", NS)
-    out: dict[str, Any] = {"title": _text(gv, "odm:StudyName"), "settings": {}}
-    for tag, key in (("Purpose", "purpose"), ("PurposeOther", "purpose_other"),
-                     ("ProjectNotes", "project_notes"), ("SurveysEnabled", "surveys_enabled"),
-                     ("RecordAutonumberingEnabled", "record_autonumbering_enabled"),
-                     ("SchedulingEnabled", "scheduling_enabled"),
-                     ("CustomRecordLabel", "custom_record_label"),
-                     ("SecondaryUniqueField", "secondary_unique_field"),
-                     ("MissingDataCodes", "missing_data_codes")):
-        el = gv.find(f"redcap:{tag}", NS) if gv is not None else None
-        if el is not None:
-            v = el.text or ""
-            out["settings"][key] = int(v) if v.isdigit() and key not in (
-                "project_notes", "purpose_other") else v
-    out["dags"] = [d.get("group_name", "") for d in root.iter(R + "DataAccessGroups")]
-    out["roles"] = [dict(r.attrib) for r in root.iter(R + "UserRoles")]
-    out["repeating"] = (
-        [{"event_name": _r(r, "UniqueEventName"), "form_name": _r(r, "RepeatInstrument"),
-          "custom_form_label": _r(r, "CustomLabel")} for r in root.iter(R + "RepeatingInstrument")]
-        + [{"event_name": _r(r, "UniqueEventName"), "form_name": "", "custom_form_label": ""}
-           for r in root.iter(R + "RepeatingEvent")])
-    out["surveys"] = {s.get("form_name", ""): dict(s.attrib) for s in root.iter(R + "Surveys")}
-    out["survey_queue"] = [dict(q.attrib) for q in root.iter(R + "SurveysQueue")]
-    out.update(_metadata(mdv))
-    out["events"], out["fem"] = _events(study)
-    out["clinical"] = root.find("odm:ClinicalData", NS)
-    return out
-
-
-def _metadata(mdv: ET.Element) -> dict[str, Any]:
-    items = {i.get("OID", ""): i for i in mdv.findall("odm:ItemDef", NS)}
-    groups = {g.get("OID", ""): g for g in mdv.findall("odm:ItemGroupDef", NS)}
-    codelists = {c.get("OID", ""): c for c in mdv.findall("odm:CodeList", NS)}
-    rows: list[dict[str, str]] = []
-    form_labels: dict[str, str] = {}
-    seen: set[str] = set()
-    for form in mdv.findall("odm:FormDef", NS):
-        fname = _r(form, "FormName") or form.get("OID", "").removeprefix("Form.")
-        form_labels[fname] = form.get("Name", fname)
-        for gref in form.findall("odm:ItemGroupRef", NS):
-            group = groups.get(gref.get("ItemGroupOID", ""))
-            if group is None:
-                continue
-            for iref in group.findall("odm:ItemRef", NS):
-                item = items.get(iref.get("ItemOID", ""))
-                var = iref.get(R + "Variable") or iref.get("ItemOID", "")
-                if item is None or var in seen or var.startswith("redcap_") \
-                        or var in (f"{fname}_complete", f"{fname}_timestamp"):
-                    continue
-                seen.add(var)
-                rows.append(_field_row(item, var, fname, codelists))
-    return {"metadata": rows, "form_labels": form_labels}
-
-
-def _field_row(item: ET.Element, var: str, form: str,
-               codelists: dict[str, ET.Element]) -> dict[str, str]:
-    ftype = _r(item, "FieldType", "text")
-    choices = ""
-    ref = item.find("odm:CodeListRef", NS)
-    if ref is not None:
-        cl = codelists.get(ref.get("CodeListOID", ""))
-        if cl is not None:
-            choices = _r(cl, "CheckboxChoices")
-            if not choices and ftype not in ("yesno", "truefalse"):
-                choices = " | ".join(
-                    f"{ci.get('CodedValue', '')}, {_text(ci, 'odm:Decode/odm:TranslatedText')}"
-                    for ci in cl.findall("odm:CodeListItem", NS))
-    if ftype == "calc":
-        choices = _r(item, "Calculation")
-    if ftype == "slider":
-        choices = _r(item, "SliderLabels")
-    vmin = vmax = ""
-    for rc in item.findall("odm:RangeCheck", NS):
-        value = _text(rc, "odm:CheckValue")
-        if rc.get("Comparator") == "GE":
-            vmin = value
-        elif rc.get("Comparator") == "LE":
-            vmax = value
+        xml = read_project_xml(text)
+    except DictionaryError as exc:
+        raise ApiError(_NOT_XML) from exc
     return {
-        "field_name": var, "form_name": form, "section_header": _r(item, "SectionHeader"),
-        "field_type": ftype, "field_label": _text(item, "odm:Question/odm:TranslatedText"),
-        "select_choices_or_calculations": choices, "field_note": _r(item, "FieldNote"),
-        "text_validation_type_or_show_slider_number": _r(item, "TextValidationType"),
-        "text_validation_min": vmin, "text_validation_max": vmax,
-        "identifier": _r(item, "Identifier"), "branching_logic": _r(item, "BranchingLogic"),
-        "required_field": "y" if _r(item, "RequiredField") == "y" else "",
-        "custom_alignment": _r(item, "CustomAlignment"),
-        "question_number": _r(item, "QuestionNumber"),
-        "matrix_group_name": _r(item, "MatrixGroupName"), "matrix_ranking": "",
-        "field_annotation": _r(item, "FieldAnnotation"),
+        "title": xml.title, "settings": dict(xml.settings), "dags": list(xml.dag_labels),
+        "roles": xml.roles, "repeating": xml.repeating, "surveys": xml.surveys,
+        "survey_queue": xml.survey_queue, "form_labels": xml.form_labels,
+        "metadata": [dict(f.raw) for f in xml.dictionary.fields],
+        "events": [dict(e) for e in xml.events], "fem": xml.form_event_mapping,
+        "clinical": xml.clinical,
     }
-
-
-def _events(study: ET.Element) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    events, fem = [], []
-    for se in study.iter(O + "StudyEventDef"):
-        unique = _r(se, "UniqueEventName")
-        if not unique:
-            continue
-        arm = int(_r(se, "ArmNum", "1") or 1)
-        events.append({"event_name": _r(se, "EventName"), "arm_num": arm,
-                       "arm_name": _r(se, "ArmName"), "day_offset": _r(se, "DayOffset", "0"),
-                       "offset_min": _r(se, "OffsetMin", "0"),
-                       "offset_max": _r(se, "OffsetMax", "0"), "unique_event_name": unique,
-                       "custom_event_label": _r(se, "CustomEventLabel")})
-        for fr in se.findall("odm:FormRef", NS):
-            form = _r(fr, "FormName") or fr.get("FormOID", "").removeprefix("Form.")
-            fem.append({"arm_num": arm, "unique_event_name": unique, "form": form})
-    return events, fem
 
 
 def create_from_odm(sb: Sandbox, odm_text: str, settings: dict[str, Any], *,

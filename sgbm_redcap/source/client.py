@@ -13,7 +13,23 @@ one place:
   into an error that carries REDCap's own message;
 * every failure leaves as a ``RedcapApiError`` subclass naming the call.
 
-Only read-only exports go through this client, which is why retrying POSTs is safe here.
+It is the only HTTP transport to REDCap: the pulls use it through PyCap, the query backends
+(``queries.backends``) through :meth:`RedcapClient.post`. **One retry policy**, decided by
+whether sending a request twice is harmless (``idempotent``):
+
+* reads (every export) and idempotent writes are retried on connection errors, timeouts,
+  dropped connections (also mid-answer) and HTTP 500/502/503/504, with exponential backoff
+  (``Retry-After`` respected);
+* any other write is retried **only when it certainly never reached the server** (the
+  connection could not be opened). A timeout, a dropped connection or a 5xx after the
+  request was sent may mean REDCap already applied it, and resending could duplicate data;
+  the error is raised instead and the next run starts from what REDCap holds.
+
+The toolkit's writes are idempotent by construction and say so: query rows are imported with
+explicit instance numbers and ``overwriteBehavior=normal`` (a resend writes the same values
+into the same instances), and Data Resolution Workflow resolutions carry a timestamp derived
+from the query id, which the module treats as a duplicate. Nothing is ever imported with
+``forceAutoNumber`` or without an instance number, the writes that are not idempotent.
 The token is held by PyCap's ``Project`` and sent in the form body; it never appears in a
 message, a log line or a repr.
 """
@@ -138,6 +154,15 @@ def html_title(response: requests.Response, body: bytes) -> str | None:
     return title[:80] or "(untitled page)"
 
 
+class _NotJson(Exception):
+    """A complete answer that is not the JSON asked for (a truncated one is a
+    ``ChunkedEncodingError``, retried)."""
+
+    def __init__(self, excerpt: str):
+        super().__init__(excerpt)
+        self.excerpt = excerpt
+
+
 class _TimeoutAdapter(HTTPAdapter):
     """An adapter with a default timeout: PyCap never passes one, requests defaults to none."""
 
@@ -222,7 +247,9 @@ class _Project(redcap.Project):
 
 
 class RedcapClient:
-    """Read-only REDCap API access with timeouts, retries, byte accounting and named errors.
+    """REDCap API access with timeouts, retries, byte accounting and named errors: PyCap's
+    exports, and :meth:`post` for the query backends' raw calls (module docstring: the retry
+    policy).
 
     Args:
         url: the REDCap API URL (must end in ``/api/``).
@@ -250,6 +277,9 @@ class RedcapClient:
         self.traffic = Traffic()
         self._current_call = ""
         self.session = self._build_session(timeout_s, retries, backoff_s)
+        #: for writes that are not idempotent: only a connection that never opened is retried
+        self.write_session = self._build_session(timeout_s, retries, backoff_s,
+                                                 resend_safe=False)
         self._token = token
         self._verify_tls = verify_tls
         self._project = _Project(self.url, token, self.session, verify_tls)
@@ -266,14 +296,17 @@ class RedcapClient:
     def __repr__(self) -> str:
         return f"RedcapClient(url={self.url!r}, token=<hidden>)"
 
-    def _build_session(self, timeout_s: float, retries: int, backoff_s: float) -> requests.Session:
+    def _build_session(self, timeout_s: float, retries: int, backoff_s: float, *,
+                       resend_safe: bool = True) -> requests.Session:
         retry = Retry(
             total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
+            connect=retries,  # the request was never sent: always safe to try again
+            read=retries if resend_safe else 0,
+            status=retries if resend_safe else 0,
             other=0,  # TLS and the like: retrying will not help, say what is wrong at once
-            allowed_methods=None,  # POST too: this client only exports
+            # REDCap's API is all POST: every POST may be retried when resending is harmless,
+            # none (after it was sent) otherwise (an empty set would mean "any" in urllib3 2)
+            allowed_methods=None if resend_safe else frozenset({"GET", "HEAD"}),
             status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff_s,
             raise_on_status=False,  # hand back the last 5xx so the hook can read REDCap's text
@@ -304,15 +337,16 @@ class RedcapClient:
 
     # -- calling -------------------------------------------------------------------------
 
-    def call(self, name: str, fn: Callable[[], T]) -> T:
-        """Run one PyCap call; retry drops during the body read; map every failure."""
+    def call(self, name: str, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run one call; retry drops during the body read when resending is harmless; map
+        every failure to a named error."""
         self.traffic.calls[name] = self.traffic.calls.get(name, 0) + 1
         self._current_call = name
         retrying = _TenacityRetrying(
             retry=retry_if_exception_type(
                 (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
             ),
-            stop=stop_after_attempt(self.retries + 1),
+            stop=stop_after_attempt(self.retries + 1 if idempotent else 1),
             wait=wait_exponential(multiplier=self.backoff_s, max=30),
             reraise=True,
             before_sleep=self._count_retry,
@@ -338,6 +372,9 @@ class RedcapClient:
                 call=call,
                 status_code=exc.status,
             )
+        if isinstance(exc, _NotJson):
+            return RedcapApiError(f"REDCap's answer to {call} is not JSON: {exc.excerpt}",
+                                  call=call, redcap_message=exc.excerpt)
         if isinstance(exc, _HttpStatusError):
             if exc.status in (401, 403):
                 return RedcapAuthError(
@@ -381,6 +418,25 @@ class RedcapClient:
         if isinstance(exc, (AssertionError, ValueError)):
             return RedcapApiError(f"{call} could not be sent: {exc}", call=call)
         return exc
+
+    def post(self, call: str, data: dict[str, Any], *, params: dict[str, str] | None = None,
+             idempotent: bool = False) -> Any:
+        """One raw API call (form body ``data`` plus the token, ``format=json``); the parsed
+        JSON answer. ``idempotent``: sending it twice is harmless (every export; a write
+        that says so), so it is retried like a read; a write that does not say so is only
+        retried when the connection never opened (module docstring)."""
+        payload = {"token": self._token, "format": "json", "returnFormat": "json", **data}
+        session = self.session if idempotent else self.write_session
+
+        def once() -> Any:
+            response = session.post(self.url, data=payload, params=params,
+                                    verify=self._verify_tls)
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise _NotJson(redcap_error_message(response.content)) from exc
+
+        return self.call(call, once, idempotent=idempotent)
 
     # -- the exports a pull needs -------------------------------------------------------
 

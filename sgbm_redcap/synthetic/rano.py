@@ -7,6 +7,13 @@ gone.  The generator draws lesion sizes, then derives the investigator's call fr
 :func:`time_point_call`, so a clean record can never hold a call its numbers contradict.
 :func:`is_clear_of_thresholds` keeps drawn values away from the cut points, so that a
 checker rounding differently (or using a 1 mm default for tiny lesions) still agrees.
+
+A deliberate second implementation (issue 12) of what ``analysis.rano`` derives: the
+simulator must not compute its "investigator" calls with the code the analysis is tested
+against. ``tests/test_second_implementations.py`` checks the two agree on the clean cohort.
+One difference is known and kept there as the only exception: leptomeningeal disease present
+but not progressing (``ia_lmd`` 1 or 2) bars CR in the analysis (CR needs LMD absent), while
+:func:`time_point_call` only looks at LMD progression.
 """
 
 from __future__ import annotations
