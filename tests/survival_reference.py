@@ -36,12 +36,17 @@ def km_rows(times, events, conf_type="log-log"):
 
 
 def band(p, se, conf_type, z=Z95):
-    if p == 0 or (conf_type == "log-log" and p >= 1):  # R: NA at 0 and 1, NaN past 1
+    if p == 0 or (conf_type == "log-log" and p >= 1 - 1e-12):  # R: NA at 0 and 1, NaN past 1
         return NAN, NAN
     if conf_type == "log":
         return p * math.exp(-z * se), min(1.0, p * math.exp(z * se))
     centre, half = math.log(-math.log(p)), z * se / abs(math.log(p))
-    return math.exp(-math.exp(centre + half)), math.exp(-math.exp(centre - half))
+    return math.exp(-_exp(centre + half)), math.exp(-_exp(centre - half))
+
+
+def _exp(x):
+    # exp past the float range is inf (as in R), so exp(-inf) = 0, where math.exp raises
+    return math.inf if x > 709.0 else math.exp(x)
 
 
 def table_median(times, values):
