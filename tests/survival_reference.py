@@ -36,8 +36,12 @@ def km_rows(times, events, conf_type="log-log"):
 
 
 def band(p, se, conf_type, z=Z95):
-    if p == 0 or (conf_type == "log-log" and p >= 1 - 1e-12):  # R: NA at 0 and 1, NaN past 1
+    if p == 0 or (conf_type == "log-log" and p >= 1):  # R: NA at 0 and 1, NaN past 1
         return NAN, NAN
+    if conf_type == "log-log" and p > 1 - 1e-12:
+        # a CIF at 1 up to rounding (every patient had the event): R prints 1 (1-1); the
+        # numerical-derivative SE of this reference is only noise there
+        return p, p
     if conf_type == "log":
         return p * math.exp(-z * se), min(1.0, p * math.exp(z * se))
     centre, half = math.log(-math.log(p)), z * se / abs(math.log(p))

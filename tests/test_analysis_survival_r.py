@@ -100,6 +100,16 @@ def test_landmark_past_the_last_observation_is_not_estimable():
         km.landmark(-1)
 
 
+def test_aalen_johansen_reaching_one_prints_r_band():
+    """Ten cause-1 events at 0.1-0.3 (found by hypothesis): R 4.2.2 / survival 3.5-3,
+    conf.type="log-log", prints CIF 0.7, 0.9, 1 with bands 0.3287-0.8919, 0.4730-0.9853, 1-1."""
+    got = cumulative_incidence([0.1] * 6 + [0.2, 0.1, 0.2, 0.3], [1] * 10)
+    got = got[got["time"] > 0]
+    assert got["cumulative_incidence"].tolist() == pytest.approx([0.7, 0.9, 1.0])
+    assert got["lower"].tolist() == pytest.approx([0.3287166, 0.4730093, 1.0], abs=1e-7)
+    assert got["upper"].tolist() == pytest.approx([0.8919490, 0.9852814, 1.0], abs=1e-7)
+
+
 def test_aalen_johansen_keeps_events_at_time_zero():
     """t = 0, 1, 2, 3 with causes 1, 0, 1, 2: R 0.25, 0.25, 0.625, 0.625 (log-log band)."""
     got = cumulative_incidence([0, 1, 2, 3], [1, 0, 1, 2])

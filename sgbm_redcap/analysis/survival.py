@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 _TOL = math.sqrt(np.finfo(float).eps)  # R: .Machine$double.eps^0.5
 CONF_TYPES = ("log-log", "log")
-#: how close to 1 a curve counts as 1 in the log-log band (floating-point sums of a CIF)
-ONE_TOLERANCE = 1e-12
 #: lifelines' Newton–Raphson stops at 1e-7 by default (veteran trt HR 1.017856); at 1e-12 it
 #: lands where R's coxph (eps 1e-9, full Newton steps) does: 1.017901.
 COX_PRECISION = 1e-12
@@ -211,9 +209,7 @@ def confidence_band(p: np.ndarray, se_log: np.ndarray, confidence: float, conf_t
             lower = np.exp(np.log(xx) - z * se_log)
             upper = np.minimum(np.exp(np.log(xx) + z * se_log), 1.0)
         else:
-            # a CIF that reaches 1 through a floating-point sum (every patient had the event
-            # of interest) is 1, where R's band is NA, not a band of width ~0 or 0-1
-            xx = np.where((p == 0) | (p >= 1 - ONE_TOLERANCE), np.nan, p)
+            xx = np.where((p == 0) | (p == 1), np.nan, p)
             loglog = np.log(-np.log(xx))
             lower = np.exp(-np.exp(loglog - z * se_log / np.log(xx)))
             upper = np.exp(-np.exp(loglog + z * se_log / np.log(xx)))
