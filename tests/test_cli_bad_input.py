@@ -125,6 +125,12 @@ def test_a_job_at_an_impossible_time_is_a_configuration_error():
 
 # -- the dictionary ----------------------------------------------------------------------
 
+def test_lint_of_a_missing_path_is_refused(tmp_path):
+    missing = tmp_path / "no_such.csv"
+    line = own_error(invoke(["dictionary", "lint", str(missing)]), 2)
+    assert f"{missing} does not exist" in line and "dictionary CSV" in line
+
+
 def test_lint_of_an_empty_folder_is_refused(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -23,6 +23,8 @@ __all__ = ["LEVEL_ORDER", "LintRun", "build_xml", "diff", "lint"]
 
 NOTHING_TO_LINT_HELP = ("{path} holds no dictionary: give a dictionary CSV, a folder of CSVs "
                         "or a project folder (project.toml + dictionary).")
+NO_SUCH_PATH_HELP = ("{path} does not exist: give a dictionary CSV, a folder of CSVs or a "
+                     "project folder (project.toml + dictionary).")
 
 
 @dataclass
@@ -48,9 +50,11 @@ class LintRun:
 
 def lint(paths: tuple[Path, ...] | list[Path]) -> LintRun:
     """Lint every dictionary named: a CSV, a folder of CSVs, or a project folder (then with
-    its repeating forms). A folder with nothing to lint is refused (``DictionaryError``)."""
+    its repeating forms). A missing path or a folder with nothing to lint is refused (``DictionaryError``)."""
     reports: list[LintReport] = []
     for path in paths:
+        if not path.exists():
+            raise DictionaryError(NO_SUCH_PATH_HELP.format(path=path), file=str(path))
         if path.is_dir() and (path / "project.toml").exists():
             project = load_project(path)
             reports.append(lint_path(project.dictionary.source,
