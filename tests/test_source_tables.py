@@ -286,6 +286,7 @@ _KINDS = [ColumnKind("date", "v"), ColumnKind("datetime", "v"), ColumnKind("inte
           ColumnKind("text", "v")]
 
 
+@example([["", "\x00"]])  # a NUL collided with '' in pandas' string hash table
 @example([[""], ["99999999999999999"]])  # pooled with a blank, it rounded
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.lists(st.one_of(st.sampled_from(_AWKWARD_VALUES), st.text(max_size=6)),

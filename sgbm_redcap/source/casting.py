@@ -186,7 +186,7 @@ def cast_many(columns: list[np.ndarray], kind: ColumnKind) -> list[tuple[Any, np
         # beyond 2**53 round only in such columns: pooling columns would spread that
         return [cast_many([values], kind)[0] for values in columns]
     values = np.concatenate(columns) if len(columns) != 1 else columns[0]
-    codes, uniques = pd.factorize(values)
+    codes, uniques = _factorize_exactly(values)
     typed, bad = cast_column(pd.Series(uniques, dtype=object), kind)
     typed_all, bad_all = typed.array.take(codes), bad.to_numpy(dtype=bool)[codes]
     out, start = [], 0
@@ -195,6 +195,19 @@ def cast_many(columns: list[np.ndarray], kind: ColumnKind) -> list[tuple[Any, np
         out.append((typed_all[start:end], bad_all[start:end]))
         start = end
     return out
+
+
+def _factorize_exactly(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of strings, checked: its string hash table reads C strings, so a value
+    holding a NUL character ("\\x00") collides with the text before it (found by the property
+    test: '' and '\\x00'). Such a column is factorised by a Python dict instead."""
+    codes, uniques = pd.factorize(values)
+    if np.array_equal(uniques.take(codes) if len(codes) else values, values):
+        return codes, uniques
+    index: dict[Any, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.intp,
+                        count=len(values))
+    return codes, np.array(list(index), dtype=object)
 
 
 def text_values(values: np.ndarray, blank: np.ndarray | None = None) -> Any:
