@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install sysdeps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages that some tests use (PDF text layer, headless browser, R); never fatal.
+sysdeps:
+	./scripts/sysdeps.sh
+
 demo: $(STAMP)
 	$(BIN)/sgbm-redcap demo --out out
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/ruff check sgbm_redcap tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
