@@ -170,7 +170,7 @@ ALLOWED = {
 }
 #: the library layers below the jobs: none of them may use the synthetic study
 BELOW_THE_JOBS = ("errors", "config", "dictionary", "logic", "sandbox", "source", "checks",
-                  "queries", "analysis", "reports")
+                  "queries", "analysis", "monitoring", "reports")
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))

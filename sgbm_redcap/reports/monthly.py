@@ -52,6 +52,7 @@ from sgbm_redcap.reports.quality import (
     query_metrics,
     site_labels,
 )
+from sgbm_redcap.reports.query_ageing import add_query_ageing
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import VitalStatus, YesNo
 
@@ -327,6 +328,8 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
         benchmarks_section(),
         notes_section([*results.notes, *notes]),
     ]
+    add_query_ageing(sections, tables.raw, dags if dags is not None else project.dags,
+                     cutoff=cutoff)
     number_blocks(sections)
     return ReportContext(cover, sections, f"{project.short_name} monthly interim report · cut-off "
                          f"{cutoff.isoformat()}")
