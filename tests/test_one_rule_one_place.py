@@ -19,12 +19,15 @@ RULES = {
     "context table": ("logic/context.py", r"^\s*def \w*(context_table|from_base)\w*\("),
     "Project XML reader": ("dictionary/odm.py",
                            r"""find\w*\(\s*["'][^"']*MetaDataVersion"""),
+    # reading a missing data code list, and whether a value/field is (takes) a code
+    "missing data codes": ("dictionary/missing.py",
+                           r"^\s*def \w*(missing_code|nomissing)\w*\("),
     # sessions, adapters and retry policies: what makes an HTTP client to REDCap
     "REDCap HTTP transport": ("source/client.py",
                               r"requests\.Session\(|HTTPAdapter\)|\bRetry\(|Retrying\("),
 }
 #: rules whose one implementation has more than one matching line (in its one home)
-MANY_LINES = {"choice parsing", "REDCap HTTP transport"}
+MANY_LINES = {"choice parsing", "REDCap HTTP transport", "missing data codes"}
 
 
 def test_no_pattern_extracts_field_references_from_logic() -> None:

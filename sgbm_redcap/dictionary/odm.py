@@ -171,7 +171,8 @@ def build_project_xml(project: StudyProject, *, now: dt.datetime | None = None) 
         "\t<redcap:PurposeOther></redcap:PurposeOther>\n"
         f"\t<redcap:ProjectNotes>Data dictionary version {escape(project.version)}"
         "</redcap:ProjectNotes>\n"
-        "\t<redcap:MissingDataCodes></redcap:MissingDataCodes>\n"
+        f"\t<redcap:MissingDataCodes>{escape(project.missing_codes.to_xml_text())}"
+        "</redcap:MissingDataCodes>\n"
     )
     if repeating:
         head += "\t<redcap:RepeatingInstrumentsAndEvents>\n\t\t<redcap:RepeatingInstruments>\n"

@@ -20,6 +20,12 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from sgbm_redcap.dictionary.load import load_dictionary
+from sgbm_redcap.dictionary.missing import (
+    NO_CODES,
+    MissingCodes,
+    missing_codes_from,
+    parse_missing_codes,
+)
 from sgbm_redcap.dictionary.model import Dictionary
 from sgbm_redcap.dictionary.odm import read_project_xml
 from sgbm_redcap.errors import DictionaryError
@@ -48,6 +54,8 @@ class StudyProject:
     path: Path | None = None
     repeating_labels: dict[str, str] = field(default_factory=dict)
     record_autonumbering: bool = True
+    #: the project's missing data codes (``[missing_data_codes]``; REDCap's project setup)
+    missing_codes: MissingCodes = NO_CODES
 
 
 def load_project(directory: str | PathLike[str]) -> StudyProject:
@@ -102,6 +110,8 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         raise DictionaryError("enrolment_start must be a date such as 2024-08-01 (no quotes)",
                               file=str(meta_path), column="project.enrolment_start")
 
+    missing_codes = _declared_codes(meta.get("missing_data_codes", {}), meta_path)
+
     return StudyProject(
         dictionary=dictionary,
         version=version,
@@ -115,7 +125,20 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         path=root,
         repeating_labels=labels,
         record_autonumbering=bool(proj.get("record_autonumbering", True)),
+        missing_codes=missing_codes,
     )
+
+
+def _declared_codes(table: object, meta_path: Path) -> MissingCodes:
+    """``[missing_data_codes]`` of project.toml: code = "label" lines, in order."""
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise DictionaryError('[missing_data_codes] must be lines of CODE = "label"',
+                              file=str(meta_path), column="missing_data_codes")
+    try:
+        return missing_codes_from(table)
+    except ValueError as exc:
+        raise DictionaryError(str(exc), file=str(meta_path),
+                              column="missing_data_codes") from None
 
 
 def default_project_dir() -> Path:
@@ -157,5 +180,6 @@ def load_any(path: str | PathLike[str]) -> StudyProject | Dictionary:
             dags=[(unique_group_name(label), label) for label in xml.dag_labels],
             title=xml.title,
             path=p,
+            missing_codes=parse_missing_codes(str(xml.settings.get("missing_data_codes", ""))),
         )
     return load_dictionary(p)
