@@ -8,6 +8,7 @@ assignments and ``ItemDataBase64Binary`` file uploads). REDCAP_API.md §3 (boots
 from __future__ import annotations
 
 import base64
+import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,22 @@ def _role(attrs: dict[str, str], forms: list[str]) -> dict[str, Any]:
     return role
 
 
+#: ODM's datetime (``2023-07-31T14:49:07``), which REDCap's Project XML carries for datetime
+#: fields; REDCap stores and exports them with a space (``2023-07-31 14:49:07``).
+_ODM_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)$")
+
+
+def _stored_value(meta: Any, oid: str, value: str) -> str:
+    """An ``ItemData`` value as REDCap stores it: a datetime field's ISO ``T`` becomes the
+    space of REDCap's own format (else DQ rule C would call every such value invalid)."""
+    info = meta.fields.get(oid)
+    if info is not None and info.validation.startswith("datetime"):
+        m = _ODM_DATETIME.match(value)
+        if m:
+            return f"{m.group(1)} {m.group(2)}"
+    return value
+
+
 def _load_clinical(sb: Sandbox, token: str, pid: int, clinical: ET.Element,
                    longitudinal: bool) -> None:
     """Import ClinicalData through the API itself, so it is validated and logged as usual."""
@@ -148,7 +165,7 @@ def _load_clinical(sb: Sandbox, token: str, pid: int, clinical: ET.Element,
                     row["redcap_repeat_instance"] = instance
                 for item in fd.iter(O + "ItemData"):
                     oid, value = item.get("ItemOID", ""), item.get("Value", "")
-                    row[oid] = value
+                    row[oid] = _stored_value(meta, oid, value)
                 for b in fd.iter(O + "ItemDataBase64Binary"):
                     files.append((rec, event, instrument, int(instance or 0),
                                   b.get("ItemOID", ""), _r(b, "DocName") + "\x00" +
