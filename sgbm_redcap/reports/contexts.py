@@ -133,12 +133,28 @@ def study_cover(report_title: str, cutoff_date: date, *, extract_date: datetime 
 
 
 @dataclass
+class ExecutiveSummary:
+    """Page 1 of the monthly report (``templates/monthly/executive_summary.html.j2``):
+    headline figures, one sentence per topic, what needs the committee's attention (derived
+    from the data; empty when nothing does) and ``changes_summary``, the sentence on what
+    changed since the previous data cut (filled by the data-cut job; rendered when not
+    empty)."""
+
+    key: KeyFigures
+    paragraphs: list[Paragraph]
+    attention: list[str]
+    changes_summary: str = ""
+
+
+@dataclass
 class ReportContext:
-    """Context of ``monthly_report.html.j2`` and ``data_quality.html.j2``."""
+    """Context of ``monthly_report.html.j2`` and ``data_quality.html.j2``; ``summary`` is the
+    monthly report's executive summary (None: not shown)."""
 
     cover: Cover
     sections: list[Section]
     running_header: str
+    summary: ExecutiveSummary | None = None
 
     def section(self, section_id: str) -> Section:
         for s in self.sections:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.analysis.flow import patient_flow
 from sgbm_redcap.checks.engine import CheckResult
 from sgbm_redcap.dictionary.project import StudyProject, study_project
 from sgbm_redcap.reports import figures
@@ -42,6 +43,7 @@ from sgbm_redcap.reports.monthly_clinical import (
     exposure_section,
     safety_section,
 )
+from sgbm_redcap.reports.monthly_summary import executive_summary
 from sgbm_redcap.reports.pdf import write_html_pdf
 from sgbm_redcap.reports.quality import (
     completeness,
@@ -288,11 +290,14 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                           dags: Any = None, data_source: str = "",
                           dictionary_version: str = "", extract_date: datetime | None = None,
                           generated_at: datetime | None = None,
-                          project: StudyProject | None = None) -> ReportContext:
+                          project: StudyProject | None = None,
+                          changes_summary: str = "") -> ReportContext:
     """Every section of the monthly report, from study tables (``StudyTables``).
 
     ``project`` names the study on the cover and running header (default: the study of this
-    repository, :func:`sgbm_redcap.dictionary.project.study_project`)."""
+    repository, :func:`sgbm_redcap.dictionary.project.study_project`); ``changes_summary``
+    (what changed since the previous data cut) is shown in the executive summary when not
+    empty."""
     from sgbm_redcap.analysis import analyse_study
     from sgbm_redcap.analysis.endpoints import apply_cutoff
 
@@ -331,8 +336,12 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
     add_query_ageing(sections, tables.raw, dags if dags is not None else project.dags,
                      cutoff=cutoff)
     number_blocks(sections)
+    summary = executive_summary(results, study, tables, cutoff=cutoff, project=project,
+                                flow=patient_flow(study, sets, results.exposure),
+                                labels=labels, findings=findings,
+                                changes_summary=changes_summary)
     return ReportContext(cover, sections, f"{project.short_name} monthly interim report · cut-off "
-                         f"{cutoff.isoformat()}")
+                         f"{cutoff.isoformat()}", summary=summary)
 
 
 _NUMBER = re.compile(r"^(Table|Figure|Listing) \d+[a-z]?\. ")
