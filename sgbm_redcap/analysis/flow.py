@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sgbm_redcap.analysis.inputs import StudyData
-from sgbm_redcap.study_codes import YesNo
+from sgbm_redcap.study_codes import VitalStatus, YesNo
 
 #: the text shown for a screen failure whose reason was left blank
 NO_REASON = "Reason not recorded"
@@ -121,3 +121,32 @@ def patient_flow(study: StudyData, sets: pd.DataFrame, exposure: pd.DataFrame) -
         on_treatment=int((~stopped).sum()),
         stopped=FlowStep("Stopped SG", int(stopped.sum()), _counts(stop_reasons)),
     )
+
+
+#: a patient alive at the last contact is "not seen recently" after this many days
+RECENT_CONTACT_DAYS = 90
+
+
+def follow_up_end(study: StudyData, endpoints: pd.DataFrame, population: list[str],
+                  cutoff: pd.Timestamp | None) -> list[tuple[str, int, bool]]:
+    """Why follow-up ended for the patients of ``population`` (the safety set), as (label,
+    n, is_sub_row): died (the OS event), lost to follow-up (vital status), or still in
+    follow-up at the cut-off, split by the last contact within / beyond
+    :data:`RECENT_CONTACT_DAYS`. The top rows add up to the population, the sub-rows to
+    their row."""
+    fu = study.one_per_record("follow_up").set_index("record_id").reindex(population)
+    os_ = endpoints[(endpoints["endpoint"] == "os") & endpoints["record_id"].isin(population)]
+    died = fu.index.isin(os_.loc[os_["event"] == 1, "record_id"])
+    lost = ~died & (fu["vital_status"] == VitalStatus.LOST_TO_FOLLOW_UP).to_numpy()
+    followed = ~died & ~lost
+    last = fu["last_contact_date"]
+    if cutoff is not None:
+        days = (cutoff - last).dt.days
+        recent = followed & (days <= RECENT_CONTACT_DAYS).to_numpy()
+    else:
+        recent = followed & last.notna().to_numpy()
+    return [("Died", int(died.sum()), False), ("Lost to follow-up", int(lost.sum()), False),
+            ("In follow-up at the cut-off", int(followed.sum()), False),
+            (f"last contact within {RECENT_CONTACT_DAYS} days", int(recent.sum()), True),
+            (f"last contact more than {RECENT_CONTACT_DAYS} days before, or not recorded",
+             int((followed & ~recent).sum()), True)]

@@ -57,7 +57,8 @@ AESI_TERMS: dict[str, tuple[str, ...]] = {
     "Anemia": ("anemia",),
     "Neutropenic colitis": ("colitis", "typhlitis", "neutropenic colitis", "enterocolitis"),
     "Seizure": ("seizure",),
-    "Cerebral edema": ("cerebral edema", "cerebral oedema"),
+    # "Edema cerebral" is the CTCAE v5.0 term (ae_term 1603)
+    "Cerebral edema": ("edema cerebral", "cerebral edema", "cerebral oedema"),
     "Radionecrosis": ("central nervous system necrosis", "radiation necrosis"),
 }
 

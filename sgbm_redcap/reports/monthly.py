@@ -43,6 +43,7 @@ from sgbm_redcap.reports.monthly_clinical import (
     exposure_section,
     safety_section,
 )
+from sgbm_redcap.reports.monthly_sections import add_sections
 from sgbm_redcap.reports.monthly_summary import executive_summary
 from sgbm_redcap.reports.pdf import write_html_pdf
 from sgbm_redcap.reports.quality import (
@@ -291,13 +292,15 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                           dictionary_version: str = "", extract_date: datetime | None = None,
                           generated_at: datetime | None = None,
                           project: StudyProject | None = None,
-                          changes_summary: str = "") -> ReportContext:
+                          changes_summary: str = "",
+                          report_version: str = "1") -> ReportContext:
     """Every section of the monthly report, from study tables (``StudyTables``).
 
     ``project`` names the study on the cover and running header (default: the study of this
     repository, :func:`sgbm_redcap.dictionary.project.study_project`); ``changes_summary``
     (what changed since the previous data cut) is shown in the executive summary when not
-    empty."""
+    empty; ``report_version`` is the version on the cover and in the document-control
+    block (a re-issue of the same cut-off gets a new one)."""
     from sgbm_redcap.analysis import analyse_study
     from sgbm_redcap.analysis.endpoints import apply_cutoff
 
@@ -315,6 +318,7 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
         data_source=data_source or getattr(pull, "url", "") or "export file",
         generated_at=generated_at or datetime.now(timezone.utc),
         package_versions=package_versions())
+    cover = replace(cover, report_version=report_version)
     notes: list[str] = []
     if check_result is not None and check_result.failed_rules:
         notes.append("Check rules that failed to run: "
@@ -335,9 +339,11 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
     ]
     add_query_ageing(sections, tables.raw, dags if dags is not None else project.dags,
                      cutoff=cutoff)
+    flow = patient_flow(study, sets, results.exposure)
+    add_sections(sections, flow=flow, results=results, study=study, labels=labels)
     number_blocks(sections)
     summary = executive_summary(results, study, tables, cutoff=cutoff, project=project,
-                                flow=patient_flow(study, sets, results.exposure),
+                                flow=flow,
                                 labels=labels, findings=findings,
                                 changes_summary=changes_summary)
     return ReportContext(cover, sections, f"{project.short_name} monthly interim report · cut-off "

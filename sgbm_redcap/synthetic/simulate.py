@@ -297,6 +297,25 @@ class PatientSimulator:
         self.modality = "1" if rng.random() < 0.9 else "2"
         v["bm_baseline_modality"] = self.modality
 
+    def _recent_radiotherapy(self) -> date | None:
+        """About one patient in five with treated BM has SRS or fractionated SRT ending in
+        the week before the baseline brain scan, so within ~4 weeks of SG start (the
+        radiotherapy sensitivity analysis). Drawn from a side stream seeded by the patient's
+        stream, which it leaves untouched: the rest of the patient is as before."""
+        side = random.Random(hash(self.rng.getstate()[1]))
+        if side.random() >= 0.2:
+            return None
+        srs = side.random() < 0.7
+        end = self.scan0 - timedelta(days=1 + int(side.random() * 6))
+        start = end if srs else end - timedelta(days=4)
+        self.add("prior_cns_therapy", {
+            "cns_type": "2" if srs else "3", "cns_type_other": "", "cns_resection": "",
+            "cns_start_date": iso(start), "cns_end_date": iso(end),
+            "cns_dose_gy": "20" if srs else "27", "cns_fractions": "1" if srs else "3",
+            "cns_lesions": "", "cns_memantine": "",
+        })
+        return end
+
     def _prior_therapy(self) -> None:
         rng = self.rng
         last_rt_end: date | None = None
@@ -325,6 +344,7 @@ class PatientSimulator:
                 if kind != "1":
                     last_rt_end = end
                 start = end + timedelta(days=_ri(rng, 40, 200))
+            last_rt_end = self._recent_radiotherapy() or last_rt_end
         self.p.facts["last_cns_therapy_end"] = last_rt_end
         # systemic: (neo)adjuvant for relapsed disease, then metastatic lines before SG
         if not self.de_novo:

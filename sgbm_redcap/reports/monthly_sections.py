@@ -1,0 +1,338 @@
+"""The monthly report's sections and blocks added for issue 14 ("Missing today"): the
+patient-flow diagram, adverse events by system organ class, AESI course, progression
+pattern, time to response, OS by subgroup, time on treatment, dose intensity by cycle,
+imaging intervals, the radiotherapy sensitivity analysis.
+
+Every number comes from :mod:`sgbm_redcap.analysis`; this module lays them out and
+:func:`add_sections` puts them where they belong in the report's sections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sgbm_redcap.analysis.flow import PatientFlow, follow_up_end
+from sgbm_redcap.analysis.outcomes import (
+    dose_intensity_by_cycle,
+    first_progression_pattern,
+    os_by_subgroup,
+    time_on_treatment,
+    time_to_response,
+)
+from sgbm_redcap.analysis.sensitivity import (
+    INTERVAL_BANDS,
+    imaging_intervals,
+    interval_summary,
+    rt_sensitivity,
+)
+from sgbm_redcap.analysis.soc import GRADE_BANDS, aesi_table, teae_by_soc
+from sgbm_redcap.reports import figures
+from sgbm_redcap.reports.benchmarks import benchmarks_section
+from sgbm_redcap.reports.contexts import Figure, Section, Table
+from sgbm_redcap.reports.flow_figure import FlowRow, flow_figure
+from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
+from sgbm_redcap.reports.monthly_summary import median_text, plural
+
+# --------------------------------------------------------------------------- patient flow
+#: "n = " that never wraps inside a box
+_N = "n\u00a0=\u00a0"
+
+
+def _items(reasons: list[tuple[str, int]]) -> list[str]:
+    return [f"• {_sentence(reason)}: {n}" for reason, n in reasons]
+
+
+def _sentence(text: str) -> str:
+    """A reason as readers see it: capital first letter, "≥" for ">="."""
+    text = text.replace(">=", "≥")
+    return text[:1].upper() + text[1:]
+
+
+def flow_rows(flow: PatientFlow) -> list[FlowRow]:
+    """The diagram's boxes from the flow (each split shown with its reasons)."""
+    not_eligible = [f"Not eligible ({_N}{flow.not_eligible.n})",
+                    *_items(flow.not_eligible.reasons)]
+    if flow.eligibility_unknown:
+        not_eligible.append(f"Eligibility not recorded: {flow.eligibility_unknown}")
+    eligible = [f"Eligible ({_N}{flow.eligible})"]
+    if flow.enrolled != flow.eligible:
+        eligible.append(f"with an enrolment date: {flow.enrolled}")
+    return [
+        FlowRow([f"Screened ({_N}{flow.screened})"], not_eligible),
+        FlowRow(eligible, [f"Not treated ({_N}{flow.not_treated.n})",
+                           *_items(flow.not_treated.reasons)]
+                if flow.not_treated.n else None),
+        FlowRow([f"Treated with SG ({_N}{flow.treated})", "≥ 1 dose: safety set"],
+                [f"Excluded from the full analysis set ({_N}{flow.not_fas.n})",
+                 *_items(flow.not_fas.reasons)] if flow.not_fas.n else None,
+                [f"Status at the cut-off ({_N}{flow.treated})",
+                 f"Still on SG: {flow.on_treatment}",
+                 f"Stopped SG: {flow.stopped.n}", *_items(flow.stopped.reasons)]),
+        FlowRow([f"Full analysis set ({_N}{flow.fas})"],
+                [f"Not response-evaluable ({_N}{flow.not_ires.n})",
+                 *_items(flow.not_ires.reasons)] if flow.not_ires.n else None),
+        FlowRow([f"Response-evaluable set ({_N}{flow.ires})", "iORR denominator"]),
+    ]
+
+
+def flow_block(flow: PatientFlow) -> Figure:
+    problems = flow.check()
+    note = ("Each box counts patients; every split adds up to the box above it. Reasons for "
+            "non-eligibility are the sites' own words; reasons for stopping SG are those of "
+            "the end-of-treatment form.")
+    if problems:
+        note += " These counts do not add up: " + "; ".join(problems) + "."
+    return Figure("fig-flow", "Figure 1. Patient flow from screening to the analysis sets",
+                  flow_figure(flow_rows(flow), figure_id="flow"), note)
+
+
+def follow_up_end_table(rows: list[tuple[str, int, bool]], n: int) -> Table:
+    return Table("follow-up-end", "Table 3a. End of follow-up (safety set)",
+                 ["Follow-up", f"Safety set (N = {n})"],
+                 [[("    " if sub else "") + label, n_pct(k, n)] for label, k, sub in rows],
+                 footnote="Died: death recorded by the cut-off. Lost to follow-up: as recorded "
+                 "by the site. The indented rows add up to the patients still in follow-up.")
+
+
+# --------------------------------------------------------------------------- safety
+def soc_table(by_soc: pd.DataFrame, n: int) -> Table:
+    """TEAEs by SOC (bold rows) and term (indented), patients at their highest grade."""
+    rows = []
+    for r in by_soc.itertuples(index=False):
+        label = str(r.soc) if not r.term else f"    {r.term}"
+        rows.append([label, n_pct(r.n_any, n),
+                     *[n_pct(getattr(r, c), n) for c, _, _ in GRADE_BANDS]])
+    missing = int(by_soc.loc[by_soc["term"] == "", "n_grade_missing"].sum()) \
+        if len(by_soc) else 0
+    note = ("Treatment-emergent adverse events of the safety set. Each patient is counted "
+            "once per system organ class and once per term, at the highest grade there, so "
+            "the grade columns add up to the any-grade column. System organ class of each "
+            "CTCAE v5.0 term as in the study's term list; neutropenia, anaemia and "
+            "leukopenia pool their CTCAE terms.")
+    if missing:
+        note += (f" {plural(missing, 'patient')} in a class had no grade recorded: counted "
+                 "under any grade only.")
+    return Table("teae-by-soc", "Table 18a. TEAEs by system organ class and term (CTCAE "
+                 "v5.0)", ["System organ class / term", "Any grade",
+                           *[label for _, label, _ in GRADE_BANDS]], rows,
+                 footnote=note, empty_message="No treatment-emergent adverse event.")
+
+
+def _range(median: float, low: float, high: float) -> str:
+    if pd.isna(median):
+        return DASH
+    return f"{median:g} ({low:g}–{high:g})"
+
+
+def aesi_block(aesi: pd.DataFrame, n: int) -> Table:
+    rows = [[str(r.aesi) + ("" if r.prespecified else " (flagged by the site)"),
+             n_pct(r.n, n), str(r.n_grade3plus),
+             _range(r.onset_median, r.onset_min, r.onset_max),
+             f"{r.resolved}/{r.episodes}" if r.episodes else DASH,
+             _range(r.duration_median, r.duration_min, r.duration_max)]
+            for r in aesi.itertuples(index=False)]
+    return Table("aesi", "Table 20. Adverse events of special interest: incidence, onset, "
+                 "duration and resolution",
+                 ["AESI", "Patients", "Grade ≥ 3", "First onset, day", "Resolved",
+                  "Duration, days"], rows, wide=True,
+                 footnote="Every pre-specified AESI is listed, with 0 when none occurred. "
+                 "Patients: n (%) of the safety set; grade ≥ 3: patients whose worst episode "
+                 "was grade ≥ 3. First onset: median (range) day of a patient's first "
+                 "episode, day 1 = first SG dose. Resolved: episodes resolved by the cut-off "
+                 "of all episodes; duration: median (range) of the resolved ones. An episode is one treatment-emergent adverse event; "
+                 "it is resolved when its end date is on or before the cut-off and lasts "
+                 "from onset to end date inclusive; an episode not resolved by the cut-off "
+                 "has no duration yet.")
+
+
+# --------------------------------------------------------------------------- efficacy
+def progression_table(pattern: pd.DataFrame, n_fas: int) -> Table:
+    progressed = int(pattern.loc[pattern["progressed"], "n"].sum())
+    rows = [["Progressed by the cut-off", n_pct(progressed, n_fas)]]
+    rows += [[f"    {r.pattern}", n_pct(int(r.n), n_fas)]
+             for r in pattern[pattern["progressed"]].itertuples(index=False)]
+    rows += [[str(r.pattern), n_pct(int(r.n), n_fas)]
+             for r in pattern[~pattern["progressed"]].itertuples(index=False)]
+    return Table("first-pd-pattern", "Table 16a. Pattern of first progression (full analysis "
+                 "set)", ["First progression", f"FAS (N = {n_fas})"], rows,
+                 footnote="As recorded by the site (pattern of first progression) for the "
+                 "patients with an intracranial or extracranial progression dated by the "
+                 "cut-off; the indented rows add up to the patients who progressed.")
+
+
+def response_time_table(ttr: pd.DataFrame, n_ires: int) -> Table:
+    m = ttr["months"]
+    rows = [["Confirmed responders", f"{len(ttr)} of {n_ires}"],
+            ["Time to response, months, median (IQR)", median_iqr(m)],
+            ["Range, months", DASH if m.empty else f"{m.min():.1f}–{m.max():.1f}"]]
+    return Table("time-to-response", "Table 16b. Time to intracranial response (confirmed "
+                 "responders)", ["", "Response-evaluable set"], rows,
+                 footnote="From SG start (day 1) to the first assessment of CR or PR of a "
+                 "confirmed response (RANO-BM). Responders only: not a time-to-event "
+                 "estimate for the whole set.")
+
+
+def os_subgroup_table(est: pd.DataFrame) -> Table:
+    rows: list[list[str]] = []
+    groups: set[int] = set()
+    for subgroup, part in est.groupby("subgroup", sort=False):
+        groups.add(len(rows))
+        rows.append([str(subgroup), "", "", "", ""])
+        for r in part.itertuples(index=False):
+            if pd.isna(r.os_median) and r.flag:
+                med = "not estimated †"
+            elif pd.isna(r.os_median):
+                med = DASH
+            else:
+                med = f"{num(r.os_median)} ({num(r.os_lower)}–{num(r.os_upper)})"
+            hr = ("1 (reference)" if r.hr_reference else DASH if pd.isna(r.os_hr) else
+                  f"{r.os_hr:.2f} ({r.os_hr_lower:.2f}–{r.os_hr_upper:.2f})")
+            rows.append([str(r.level), str(r.n_fas), str(r.os_events), med, hr])
+    return Table("subgroup-os", "Table 17a. Median overall survival by subgroup (full "
+                 "analysis set)", ["Subgroup", "N", "Deaths", "Median OS, months (95% CI)",
+                                   "HR (95% CI)"], rows, group_rows=frozenset(groups),
+                 footnote="Kaplan–Meier medians, log-log CI; NR = not reached. † Not "
+                 "estimated: fewer than 10 patients or 5 deaths. HR: Cox model (Efron ties, "
+                 "Wald CI) of the second level against the first, for subgroups of two "
+                 "levels; descriptive only.")
+
+
+def tot_figure(frame: pd.DataFrame, km: Any) -> Figure:
+    curve = figures.SurvivalCurve("Safety set", frame["months"].to_numpy(float),
+                                  frame["event"].to_numpy(int),
+                                  table=None if km is None else km.table)
+    return Figure("fig-km-tot", "Figure 7a. Time on treatment (Kaplan–Meier)",
+                  figures.km_figure([curve], ylabel="On SG (%)", figure_id="km-tot"),
+                  "Safety set, from the first dose; stopping SG for any reason is the event "
+                  "(at the last dose), patients still on SG are censored at the cut-off. "
+                  f"Median {median_text(km)}.")
+
+
+def dose_cycle_table(by_cycle: pd.DataFrame) -> Table:
+    rows = [[str(r.cycle), str(r.patients), num(r.delivered_median),
+             f"{100 * r.rdi_median:.0f} ({100 * r.rdi_q1:.0f}–{100 * r.rdi_q3:.0f})",
+             n_pct(r.delayed, r.patients), n_pct(r.omitted, r.patients),
+             n_pct(r.reduced, r.patients)] for r in by_cycle.itertuples(index=False)]
+    return Table("dose-by-cycle", "Table 11a. Dose intensity by cycle (safety set)",
+                 ["Cycle", "Patients", "mg/kg given, median", "RDI, %, median (IQR)",
+                  "Dose delayed", "Dose omitted", "Below starting dose"], rows, wide=True,
+                 footnote="Patients with ≥ 1 dose given in the cycle; the last three columns "
+                 "count patients with ≥ 1 such dose in it. Dose given from the dose levels "
+                 "(10, 7.5 or 5 mg/kg); RDI (relative dose intensity): given "
+                 "over the planned 20 mg/kg per 21-day cycle (days 1 and 8). Later cycles "
+                 "are pooled in the last row (each patient-cycle counted once). Below the "
+                 "starting dose: a dose given at a lower level than the patient's first.",
+                 empty_message="No SG dose recorded.")
+
+
+def interval_table(summary: pd.DataFrame, labels: dict[str, str]) -> Table:
+    rows = []
+    for r in summary.to_dict("records"):
+        site = "All sites" if r["site"] is None else labels.get(str(r["site"]), str(r["site"]))
+        n = r["intervals"]
+        rows.append([site, str(r["patients"]), str(n),
+                     DASH if not n else f"{r['median']:.0f} ({r['q1']:.0f}–{r['q3']:.0f})",
+                     *[n_pct(r[label], n) for label, _, _ in INTERVAL_BANDS]])
+    return Table("imaging-intervals", "Table 16c. Intervals between brain scans, by site "
+                 "(full analysis set)", ["Site", "Patients", "Intervals",
+                                        "Days, median (IQR)",
+                                        *[label for label, _, _ in INTERVAL_BANDS]], rows,
+                 footnote="Days between consecutive intracranial assessments of a patient, "
+                 "from the baseline scan on, up to the cut-off. Long or irregular intervals "
+                 "delay the detection of progression and bias iPFS upwards; iPFS events "
+                 "after more than 16 weeks without a scan are censored at the last "
+                 "adequate assessment.", empty_message="No follow-up scan yet.")
+
+
+#: short row labels of the sensitivity table, by the analysis' row name
+RT_ROWS = {"All patients (primary analysis)": "All patients (primary analysis)",
+           "Excluding brain radiotherapy < 4 weeks before SG": "Without radiotherapy "
+           "< 4 weeks before SG", "Brain radiotherapy < 4 weeks before SG only":
+           "Radiotherapy < 4 weeks before SG only"}
+
+
+def rt_table(sens: pd.DataFrame) -> Table:
+    rows = []
+    for r in sens.itertuples(index=False):
+        p, km = r.iorr, r.ipfs
+        rows.append([RT_ROWS.get(r.analysis, str(r.analysis)),
+                     f"{p.x}/{p.n}" if p.n else "0/0",
+                     f"{100 * p.estimate:.1f} ({100 * p.lower:.1f}–{100 * p.upper:.1f})"
+                     if p.n else "NE (no patient)", str(r.n_fas),
+                     str(km.events) if km is not None else "0",
+                     km.median_text() if km is not None and km.events else
+                     "NE (no event)"])
+    unknown = sens.attrs.get("unknown_timing", 0)
+    note = ("iORR: confirmed, response-evaluable set, exact (Clopper–Pearson) 95% CI; iPFS: "
+            "full analysis set, Kaplan–Meier median with 95% CI; NR = not reached. Brain "
+            "radiotherapy: SRS, fractionated SRT, WBRT or hippocampal-avoidance WBRT ending "
+            "(without an end date: starting) less than 28 days before SG start. Radiation "
+            "effects (response and pseudo-response) cannot be told from an SG effect in these "
+            "patients; a published SG series saw all CNS responses in patients irradiated "
+            "less than a month before SG.")
+    if unknown:
+        note += (f" {plural(unknown, 'patient')} with brain radiotherapy of unknown date "
+                 "stay in the analysis without them.")
+    return Table("rt-sensitivity", "Table 16d. Sensitivity analysis: excluding brain "
+                 "radiotherapy within 4 weeks before SG",
+                 ["Analysis", "iORR, n/N", "iORR, % (95% CI)", "iPFS, N", "iPFS events",
+                  "Median iPFS, months (95% CI)"], rows, footnote=note)
+
+
+# --------------------------------------------------------------------------- assemble
+def _insert(section: Section, blocks: list[Any], *, after: str | None = None,
+            before: str | None = None, replace: str | None = None) -> None:
+    ids = [getattr(b, "id", None) for b in section.blocks]
+    if replace in ids:
+        at = ids.index(replace)
+        section.blocks[at:at + 1] = blocks
+        return
+    if before in ids:
+        at = ids.index(before)
+    elif after in ids:
+        at = ids.index(after) + 1
+    else:
+        at = len(section.blocks)
+    section.blocks[at:at] = blocks
+
+
+def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, study: Any,
+                 labels: dict[str, str]) -> None:
+    """Put the new blocks into the report's ``sections`` (by section and block id); the
+    benchmarks section is the one of :mod:`sgbm_redcap.reports.benchmarks` (with its
+    literature references)."""
+    for i, section in enumerate(sections):
+        if section.id == "benchmarks":
+            sections[i] = benchmarks_section()
+    by_id = {s.id: s for s in sections}
+    n_safety = int(results.set_counts.get("safety", 0))
+    safety_ids = results.sets.loc[results.sets["safety"], "record_id"].tolist()
+    if "study-status" in by_id:
+        _insert(by_id["study-status"], [flow_block(flow)], before="screening-flow")
+    if "follow-up" in by_id:
+        _insert(by_id["follow-up"], [follow_up_end_table(
+            follow_up_end(study, results.endpoints, safety_ids, results.cutoff), n_safety)],
+            after="followup-status")
+    if "exposure" in by_id:
+        frame, km = time_on_treatment(results.exposure, results.cutoff)
+        _insert(by_id["exposure"], [dose_cycle_table(dose_intensity_by_cycle(study,
+                                                                            safety_ids)),
+                                    tot_figure(frame, km)])
+    if "efficacy" in by_id:
+        fas = results.sets.loc[results.sets["fas"], "record_id"].tolist()
+        section = by_id["efficacy"]
+        _insert(section, [os_subgroup_table(os_by_subgroup(study, results)),
+                          progression_table(first_progression_pattern(study, fas), len(fas)),
+                          response_time_table(time_to_response(results),
+                                              int(results.set_counts.get("ires", 0))),
+                          interval_table(interval_summary(imaging_intervals(results)),
+                                         labels),
+                          rt_table(rt_sensitivity(study, results))])
+    if "safety" in by_id:
+        section = by_id["safety"]
+        ae = results.adverse_events
+        _insert(section, [soc_table(teae_by_soc(ae), n_safety)], after="teae-grade3")
+        _insert(section, [aesi_block(aesi_table(ae, n_safety, results.cutoff), n_safety)],
+                replace="aesi")
