@@ -60,7 +60,8 @@ def time_to_response(results: Any) -> pd.DataFrame:
     source = results.options.endpoint_rules.response_source
     first = response_dates(results.intracranial_timepoints, bor, source)
     start = results.sets.set_index("record_id")["sg_start_date"]
-    days = (first["response_date"] - first["record_id"].map(start)).dt.days + 1
+    days = (pd.to_datetime(first["response_date"])
+            - pd.to_datetime(first["record_id"].map(start))).dt.days + 1
     return first.assign(months=days / DAYS_PER_MONTH).reset_index(drop=True)
 
 
@@ -87,6 +88,8 @@ def time_on_treatment(exposure: pd.DataFrame, cutoff: pd.Timestamp | None
     """Per patient of ``exposure`` (the safety set): months on SG and whether SG stopped;
     and the Kaplan–Meier fit (None when nobody is treated)."""
     ex = exposure.dropna(subset=["first_dose"])
+    if ex.empty:
+        return pd.DataFrame({"record_id": [], "months": [], "event": []}), None
     stopped = ex["discontinued"].astype(bool)
     end = ex["last_dose"].where(stopped, cutoff if cutoff is not None else ex["last_dose"])
     days = (pd.to_datetime(end) - ex["first_dose"]).dt.days + 1
@@ -104,7 +107,11 @@ def dose_intensity_by_cycle(study: StudyData, safety: list[str],
     over 20 mg/kg) median, and patients with a delayed dose, an omitted dose or a dose below
     their starting level in that cycle."""
     adm = study["sg_administration"]
+    columns = ["cycle", "patients", "delivered_median", "rdi_median", "rdi_q1", "rdi_q3",
+               "delayed", "omitted", "reduced"]
     adm = adm[adm["record_id"].isin(safety) & adm["adm_cycle"].notna()].copy()
+    if adm.empty:
+        return pd.DataFrame(columns=columns)
     adm["mg_per_kg"] = adm["adm_dose_level"].map(MG_PER_KG)
     given = adm["adm_status"].isin(GIVEN) | adm["adm_status"].isna()
     adm["delivered"] = adm["mg_per_kg"].where(given, 0.0).fillna(0.0)
@@ -132,5 +139,4 @@ def dose_intensity_by_cycle(study: StudyData, safety: list[str],
                      "delayed": int(part.loc[part["delayed"], "record_id"].nunique()),
                      "omitted": int(part.loc[part["omitted"], "record_id"].nunique()),
                      "reduced": int(part.loc[part["reduced"], "record_id"].nunique())})
-    return pd.DataFrame(rows, columns=["cycle", "patients", "delivered_median", "rdi_median",
-                                       "rdi_q1", "rdi_q3", "delayed", "omitted", "reduced"])
+    return pd.DataFrame(rows, columns=columns)

@@ -40,8 +40,9 @@ def imaging_intervals(results: Any) -> pd.DataFrame:
     tp = tp[tp["record_id"].isin(fas)][["record_id", "date"]].dropna()
     base = sets.loc[fas, "baseline_scan_date"].dropna()
     dates = pd.concat([tp, pd.DataFrame({"record_id": base.index, "date": base.to_numpy()})])
+    dates["date"] = pd.to_datetime(dates["date"])
     dates = dates.drop_duplicates().sort_values(["record_id", "date"])
-    dates = dates[dates["date"] >= dates["record_id"].map(base)]
+    dates = dates[dates["date"] >= pd.to_datetime(dates["record_id"].map(base))]
     gaps = dates.groupby("record_id")["date"].diff().dt.days
     out = pd.DataFrame({"record_id": dates["record_id"], "interval_days": gaps}).dropna()
     out.insert(1, "site", out["record_id"].map(sets["redcap_data_access_group"]))

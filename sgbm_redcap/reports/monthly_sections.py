@@ -30,7 +30,7 @@ from sgbm_redcap.analysis.sensitivity import (
 from sgbm_redcap.analysis.soc import GRADE_BANDS, aesi_table, teae_by_soc
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.benchmarks import benchmarks_section
-from sgbm_redcap.reports.contexts import Figure, Section, Table
+from sgbm_redcap.reports.contexts import Figure, Paragraph, Section, Table
 from sgbm_redcap.reports.flow_figure import FlowRow, flow_figure
 from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
 from sgbm_redcap.reports.monthly_summary import median_text, plural
@@ -199,7 +199,10 @@ def os_subgroup_table(est: pd.DataFrame) -> Table:
                  "levels; descriptive only.")
 
 
-def tot_figure(frame: pd.DataFrame, km: Any) -> Figure:
+def tot_figure(frame: pd.DataFrame, km: Any) -> Figure | Paragraph:
+    if km is None:
+        return Paragraph("Time on treatment: no patient has received SG by the cut-off.",
+                         "note")
     curve = figures.SurvivalCurve("Safety set", frame["months"].to_numpy(float),
                                   frame["event"].to_numpy(int),
                                   table=None if km is None else km.table)
