@@ -143,6 +143,15 @@ class SystemicAgent(Choice):
 
     T_DXD = "20", "Trastuzumab deruxtecan (T-DXd)"
     OTHER_ADC = "21", "Other antibody-drug conjugate"
+    CDK4_6 = "11", "CDK4/6 inhibitor"
+    CHECKPOINT_INHIBITOR = "22", "Immune checkpoint inhibitor"
+
+
+@of("sys_setting")
+class SysSetting(Choice):
+    NEOADJUVANT = "1", "Neoadjuvant"
+    ADJUVANT = "2", "Adjuvant"
+    METASTATIC = "3", "Metastatic"
 
 
 #: lab ``*_unit`` codes; each unit field offers only the units of its own quantity

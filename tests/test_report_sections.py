@@ -233,3 +233,58 @@ def test_end_of_follow_up_adds_up_to_the_safety_set(study, results, world):
     assert rows[0] == ("Died", int(dead.sum()), False)
     lost = ~dead & (base["vital_status"] == "3")
     assert rows[1] == ("Lost to follow-up", int(lost.sum()), False)
+
+
+def test_sae_listing_shows_day_seriousness_and_action_from_the_raw_form(context, world,
+                                                                        results):
+    listing = context.find("listing-sae")
+    assert listing.columns[4:8] == ["Onset", "Day", "Seriousness", "Action with SG"]
+    raw = world[1]
+    ae = _rows(raw, "adverse_events")
+    ae = ae[(ae["ae_serious"] == "1") & ae["record_id"].isin(_ids(results, "safety"))]
+    labels = world[0].dictionary.field("ae_sae_criteria").choices
+    actions = world[0].dictionary.field("ae_action").choices
+    first = pd.to_datetime(_rows(raw, "sg_administration").query(
+        "adm_status in ['1', '2'] and adm_date != ''").groupby("record_id")["adm_date"].min())
+    expected = set()
+    for r in ae.itertuples():
+        ticked = [label for code, label in labels.items()
+                  if getattr(r, f"ae_sae_criteria___{code}") == "1"]
+        day = (pd.Timestamp(r.ae_onset_date) - first[r.record_id]).days + 1
+        expected.add((r.record_id, r.ae_onset_date, str(day),
+                      "; ".join(ticked) or "Not recorded", actions.get(r.ae_action,
+                                                                     "Not recorded")))
+    shown = {(row[0], row[4], row[5], row[6], row[7]) for row in listing.rows}
+    assert shown and shown <= expected
+
+
+def test_death_listing_flags_deaths_within_30_days_of_the_last_dose(context, results):
+    listing = context.find("listing-deaths")
+    col = listing.columns.index("Within 30 days of last dose")
+    days = listing.columns.index("Days after last dose")
+    flagged = [r for r in listing.rows if r[col] == "Yes"]
+    assert flagged and all(int(r[days]) <= 30 for r in flagged)
+    assert all(r[days] == "–" or int(r[days]) > 30 for r in listing.rows if r[col] == "No")
+
+
+def test_baseline_by_subtype_counts_each_column_from_the_raw_export(context, results, world):
+    table = context.find("baseline-table")
+    base = _base(world[1]).loc[_ids(results, "fas")]
+    tnbc = base[base["subtype_sg"] == "2"]
+    hr = base[base["subtype_sg"] == "1"]
+    assert table.columns[1:] == [f"FAS (N = {len(base)})", f"HR+/HER2− (N = {len(hr)})",
+                                 f"TNBC (N = {len(tnbc)})"]
+    rows = {r[0].strip(): r for r in table.rows}
+    # prior CDK4/6 inhibitor: any prior systemic line with the agent ticked, per column
+    sys = _rows(world[1], "prior_systemic_therapy")
+    cdk = set(sys.loc[sys["sys_agents___11"] == "1", "record_id"])
+    at = [i for i, r in enumerate(table.rows) if r[0] == "Prior CDK4/6 inhibitor"][0]
+    yes = table.rows[at + 1]
+    assert yes[0].strip() == "Yes"
+    for cell, frame in zip(yes[1:], (base, hr, tnbc), strict=True):
+        assert cell.startswith(f"{len(set(frame.index) & cdk)} (")
+    # prior metastatic lines add up to each column
+    at = [i for i, r in enumerate(table.rows) if r[0] == "Prior metastatic lines"][0]
+    counts = [[int(c.split(" ")[0]) for c in r[1:]] for r in table.rows[at + 1:at + 5]]
+    assert [sum(c) for c in zip(*counts, strict=True)] == [len(base), len(hr), len(tnbc)]
+    assert "Local CNS therapy before SG (a patient may have several)" in rows

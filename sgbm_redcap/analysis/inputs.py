@@ -97,7 +97,8 @@ SCHEMA: dict[str, dict[str, str]] = {
 
 #: checkbox fields the analyses read (one ``name___code`` column per option), per form
 CHECKBOXES: dict[str, tuple[str, ...]] = {"tumour": ("ec_mets",),
-                                          "prior_systemic_therapy": ("sys_agents",)}
+                                          "prior_systemic_therapy": ("sys_agents",),
+                                          "adverse_events": ("ae_sae_criteria",)}
 
 #: Labels the dictionary cannot give: ``her2_low`` is a calc (1 = HER2-low, 0 = not), and
 #: REDCap calc fields have no choices; the analysis reads it as yes/no. Every other label

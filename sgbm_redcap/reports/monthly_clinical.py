@@ -21,6 +21,7 @@ from sgbm_redcap.reports.contexts import (
     Table,
 )
 from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
+from sgbm_redcap.reports.monthly_sections import death_details, sae_details
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
 
@@ -479,9 +480,14 @@ def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
             ("grade_text", "Grade"), ("ae_onset_date", "Onset"), ("ae_end_date", "End"),
             ("relation", "Relation to SG"), ("outcome", "Outcome")]
     by_record = {"key": lambda c: c.map(record_sort_key) if c.name == "record_id" else c}
+    view = view.assign(**sae_details(view, dictionary))
+    sae_cols = [*cols[:5], ("study_day", "Day"), ("seriousness", "Seriousness"),
+                ("action", "Action with SG"), *cols[6:]]
     sae = listing_table(view[view["serious"].astype(bool)].sort_values(
-        ["record_id", "ae_onset_date"], **by_record), columns=cols, id="listing-sae",
-        dictionary=dictionary, caption="Listing 1. Serious treatment-emergent adverse events")
+        ["record_id", "ae_onset_date"], **by_record), columns=sae_cols, id="listing-sae",
+        dictionary=dictionary, caption="Listing 1. Serious treatment-emergent adverse events",
+        footnote="Day: study day of onset (day 1 = first SG dose). Seriousness: the criteria "
+        "ticked on the adverse event form.")
     disc = listing_table(view[view["ae_action"] == AeAction.DISCONTINUED].sort_values(
                          ["record_id", "ae_onset_date"], **by_record),
                          columns=cols, id="listing-discontinuation", dictionary=dictionary,
@@ -493,14 +499,19 @@ def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
         results.sets.set_index("record_id")["redcap_data_access_group"]).map(
         lambda d: labels.get(str(d), d)),
         months=dead["months"].map(lambda m: f"{m:.1f}"))
+    dead = dead.assign(**death_details(dead, results))
     columns = [("record_id", "Record"), ("site", "Site"), ("end_date", "Date of death"),
-               ("months", "Months from SG start")]
+               ("months", "Months from SG start"), ("days_after_last_dose",
+                                                    "Days after last dose"),
+               ("within_30_days", "Within 30 days of last dose")]
     if cause is not None:
         dead = dead.assign(cause=dead["record_id"].map(cause))
         columns.append(("cause", "Cause"))
     deaths = listing_table(dead.sort_values("end_date"), columns=columns,
                            id="listing-deaths", dictionary=dictionary, wide=False,
-                           caption="Listing 3. Deaths up to the cut-off (safety set)")
+                           caption="Listing 3. Deaths up to the cut-off (safety set)",
+                           footnote="Within 30 days of last dose: death no more than 30 days "
+                           "after the last SG dose given (the treatment-emergent window).")
     return [sae, disc, deaths]
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.analysis.baseline import baseline_table
+from sgbm_redcap.analysis.baseline_extra import baseline_extra
+from sgbm_redcap.analysis.deaths import deaths
 from sgbm_redcap.analysis.flow import PatientFlow, follow_up_end
 from sgbm_redcap.analysis.outcomes import (
     dose_intensity_by_cycle,
@@ -28,12 +31,15 @@ from sgbm_redcap.analysis.sensitivity import (
     rt_sensitivity,
 )
 from sgbm_redcap.analysis.soc import GRADE_BANDS, aesi_table, teae_by_soc
+from sgbm_redcap.analysis.subgroups import subgroup_membership
+from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.benchmarks import benchmarks_section
 from sgbm_redcap.reports.contexts import Figure, Paragraph, Section, Table
 from sgbm_redcap.reports.flow_figure import FlowRow, flow_figure
 from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
 from sgbm_redcap.reports.monthly_summary import median_text, plural
+from sgbm_redcap.study_codes import Checkbox
 
 # --------------------------------------------------------------------------- patient flow
 #: "n = " that never wraps inside a box
@@ -284,6 +290,92 @@ def rt_table(sens: pd.DataFrame) -> Table:
                   "Median iPFS, months (95% CI)"], rows, footnote=note)
 
 
+# --------------------------------------------------------------------------- baseline
+#: the subtype columns of the baseline table: subgroup level -> heading
+SUBTYPE_COLUMNS = {"HR+/HER2-": "HR+/HER2−", "TNBC": "TNBC"}
+
+
+def baseline_columns(study: Any, results: Any) -> list[tuple[str, list[str]]]:
+    """(heading, record ids): the FAS, then its patients of each main subtype."""
+    fas = results.sets.loc[results.sets["fas"], "record_id"].tolist()
+    subtype = subgroup_membership(study).set_index("record_id")["Subtype"]
+    out = [("FAS", fas)]
+    for level, heading in SUBTYPE_COLUMNS.items():
+        out.append((heading, [i for i in fas if subtype.get(i) == level]))
+    return out
+
+
+def baseline_by_subtype_table(study: Any, results: Any) -> Table:
+    """The baseline characteristics with the DOMAIN §6.2 additions, FAS and by subtype."""
+    columns = baseline_columns(study, results)
+    frames = [pd.concat([baseline_table(study, ids), baseline_extra(study, ids)],
+                        ignore_index=True) for _, ids in columns]
+    rows: list[list[str]] = []
+    groups: set[int] = set()
+    first = frames[0]
+    for variable in dict.fromkeys(first["variable"]):
+        parts = [f[f["variable"] == variable] for f in frames]
+        levels = list(dict.fromkeys(lv for part in parts for lv in part["level"]))
+        groups.add(len(rows))
+        rows.append([str(variable), *[""] * len(frames)])
+        for level in levels:
+            cells = []
+            for part in parts:
+                hit = part[part["level"] == level]
+                cells.append(str(hit["value"].iloc[0]) if len(hit) else "0")
+            rows.append([f"    {level}", *cells])
+        missing = [int(part["n_missing"].dropna().iloc[0]) if part["n_missing"].notna().any()
+                   else 0 for part in parts]
+        if any(missing):
+            rows.append(["    Missing", *[str(m) for m in missing]])
+    return Table("baseline-table", "Table 9. Baseline characteristics (full analysis set and by "
+                 "subtype)", ["Characteristic", *[f"{h} (N = {len(ids)})" for h, ids in columns]],
+                 rows, group_rows=frozenset(groups),
+                 footnote="n (%) of each column; continuous variables as median (IQR; range). "
+                 "A Missing row is shown where a value is missing for a patient who should "
+                 "have it. Subtype at SG start (HR+/HER2− and TNBC, the study's main "
+                 "stratifier); patients of other subtypes are in the FAS column only. Local "
+                 "CNS therapy: a patient with several types of course counts in each. The "
+                 "breast GPA is not shown: its factor points are not yet verified.")
+
+
+# --------------------------------------------------------------------------- listings
+def sae_details(ae: pd.DataFrame, dictionary: Any) -> dict[str, pd.Series]:
+    """Columns the serious-AE listing adds: study day of onset (day 1 = first dose), the
+    seriousness criteria ticked (their labels, in dictionary order) and the action taken
+    with SG (its label); ``dictionary`` gives the labels (default: the study's)."""
+    if dictionary is None:
+        from sgbm_redcap.dictionary.project import study_project
+
+        dictionary = study_project().dictionary
+    criteria = dictionary.field("ae_sae_criteria").choices
+    actions = dictionary.field("ae_action").choices
+    ticked = [[] for _ in range(len(ae))]
+    for code, label in criteria.items():
+        column = checkbox_column("ae_sae_criteria", code)
+        if column in ae.columns:
+            for i, hit in enumerate((ae[column] == Checkbox.CHECKED).to_numpy()):
+                if hit:
+                    ticked[i].append(label)
+    seriousness = pd.Series(["; ".join(t) or "Not recorded" for t in ticked], index=ae.index)
+    day = ae["onset_day"].map(lambda d: DASH if pd.isna(d) else f"{d:.0f}")
+    return {"study_day": day, "seriousness": seriousness,
+            "action": ae["ae_action"].map(lambda c: actions.get(c, "Not recorded")
+                                          if c is not None and not pd.isna(c)
+                                          else "Not recorded")}
+
+
+def death_details(dead: pd.DataFrame, results: Any) -> dict[str, pd.Series]:
+    """Columns the death listing adds: days from the last SG dose to death and the flag of
+    a death within 30 days of it (:mod:`sgbm_redcap.analysis.deaths`)."""
+    safety = results.sets.loc[results.sets["safety"], "record_id"].tolist()
+    d = deaths(results.endpoints, results.exposure, safety).set_index("record_id")
+    days = dead["record_id"].map(d["days_after_last_dose"])
+    flag = dead["record_id"].map(d["within_30_days"])
+    return {"days_after_last_dose": days.map(lambda v: DASH if pd.isna(v) else f"{v:.0f}"),
+            "within_30_days": flag.map(lambda v: "Yes" if v is True else "No")}
+
+
 # --------------------------------------------------------------------------- assemble
 def _insert(section: Section, blocks: list[Any], *, after: str | None = None,
             before: str | None = None, replace: str | None = None) -> None:
@@ -314,6 +406,9 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
     safety_ids = results.sets.loc[results.sets["safety"], "record_id"].tolist()
     if "study-status" in by_id:
         _insert(by_id["study-status"], [flow_block(flow)], before="screening-flow")
+    if "baseline" in by_id:
+        _insert(by_id["baseline"], [baseline_by_subtype_table(study, results)],
+                replace="baseline-table")
     if "follow-up" in by_id:
         _insert(by_id["follow-up"], [follow_up_end_table(
             follow_up_end(study, results.endpoints, safety_ids, results.cutoff), n_safety)],
