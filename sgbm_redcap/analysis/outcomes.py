@@ -65,14 +65,22 @@ def time_to_response(results: Any) -> pd.DataFrame:
     return first.assign(months=days / DAYS_PER_MONTH).reset_index(drop=True)
 
 
-def os_by_subgroup(study: StudyData, results: Any) -> pd.DataFrame:
-    """Median OS (FAS) per level of each pre-specified subgroup, with the Cox HR of
-    two-level subgroups: the columns of ``subgroup_estimates`` with ``ipfs_`` read ``os_``."""
+#: the subgroups OS is shown by: the study's main stratifier and BM activity (each Cox fit
+#: costs; the iPFS table has them all)
+OS_SUBGROUPS = ("Subtype", "BM activity")
+
+
+def os_by_subgroup(study: StudyData, results: Any, membership: pd.DataFrame | None = None,
+                   subgroups: tuple[str, ...] = OS_SUBGROUPS) -> pd.DataFrame:
+    """Median OS (FAS) per level of each of ``subgroups``, with the Cox HR of two-level
+    subgroups: the columns of ``subgroup_estimates`` with ``ipfs_`` read ``os_``.
+    ``membership``: :func:`subgroup_membership` of ``study`` when already computed."""
     fas = results.sets.loc[results.sets["fas"], "record_id"].tolist()
     ep = results.endpoints
     os_ = ep[(ep["endpoint"] == "os") & ep["record_id"].isin(fas)]
     o = results.options
-    est = subgroup_estimates(subgroup_membership(study),
+    members = subgroup_membership(study) if membership is None else membership
+    est = subgroup_estimates(members[["record_id", *subgroups]],
                              pd.DataFrame({"record_id": [], "response": []}), [],
                              os_[["record_id", "months", "event"]], fas,
                              min_patients=o.min_patients, min_events=o.min_events,

@@ -66,17 +66,21 @@ def interval_summary(intervals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def recent_radiotherapy(study: StudyData) -> pd.Series:
-    """record_id → "Yes" / "No" / None (radiotherapy with no usable date)."""
-    members = subgroup_membership(study).set_index("record_id")[RECENT_RT]
-    return members.where(members.notna(), None)
+def recent_radiotherapy(study: StudyData, membership: pd.DataFrame | None = None
+                        ) -> pd.Series:
+    """record_id → "Yes" / "No" / None (radiotherapy with no usable date); ``membership``:
+    :func:`subgroup_membership` of ``study`` when already computed."""
+    members = subgroup_membership(study) if membership is None else membership
+    recent = members.set_index("record_id")[RECENT_RT]
+    return recent.where(recent.notna(), None)
 
 
-def rt_sensitivity(study: StudyData, results: Any) -> pd.DataFrame:
+def rt_sensitivity(study: StudyData, results: Any, membership: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
     """Rows: all patients (primary), excluding brain radiotherapy < 4 weeks before SG, and
     those patients alone; columns: the iORR Proportion over the response-evaluable set and
     the iPFS KM over the FAS (None when nobody is left), with the patient counts."""
-    recent = recent_radiotherapy(study)
+    recent = recent_radiotherapy(study, membership)
     ires = results.sets.loc[results.sets["ires"], "record_id"]
     fas = results.sets.loc[results.sets["fas"], "record_id"]
     bor = results.bor_intracranial.set_index("record_id")["confirmed"]

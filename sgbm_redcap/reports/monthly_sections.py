@@ -295,21 +295,23 @@ def rt_table(sens: pd.DataFrame) -> Table:
 SUBTYPE_COLUMNS = {"HR+/HER2-": "HR+/HER2−", "TNBC": "TNBC"}
 
 
-def baseline_columns(study: Any, results: Any) -> list[tuple[str, list[str]]]:
+def baseline_columns(membership: pd.DataFrame, results: Any) -> list[tuple[str, list[str]]]:
     """(heading, record ids): the FAS, then its patients of each main subtype."""
     fas = results.sets.loc[results.sets["fas"], "record_id"].tolist()
-    subtype = subgroup_membership(study).set_index("record_id")["Subtype"]
+    subtype = membership.set_index("record_id")["Subtype"]
     out = [("FAS", fas)]
     for level, heading in SUBTYPE_COLUMNS.items():
         out.append((heading, [i for i in fas if subtype.get(i) == level]))
     return out
 
 
-def baseline_by_subtype_table(study: Any, results: Any) -> Table:
-    """The baseline characteristics with the DOMAIN §6.2 additions, FAS and by subtype."""
-    columns = baseline_columns(study, results)
-    frames = [pd.concat([baseline_table(study, ids), baseline_extra(study, ids)],
-                        ignore_index=True) for _, ids in columns]
+def baseline_by_subtype_table(study: Any, results: Any, membership: pd.DataFrame) -> Table:
+    """The baseline characteristics with the DOMAIN §6.2 additions, FAS (the analysis'
+    ``results.baseline``) and by subtype."""
+    columns = baseline_columns(membership, results)
+    frames = [pd.concat([results.baseline if i == 0 else baseline_table(study, ids),
+                         baseline_extra(study, ids)], ignore_index=True)
+              for i, (_, ids) in enumerate(columns)]
     rows: list[list[str]] = []
     groups: set[int] = set()
     first = frames[0]
@@ -402,12 +404,13 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
         if section.id == "benchmarks":
             sections[i] = benchmarks_section()
     by_id = {s.id: s for s in sections}
+    membership = subgroup_membership(study)
     n_safety = int(results.set_counts.get("safety", 0))
     safety_ids = results.sets.loc[results.sets["safety"], "record_id"].tolist()
     if "study-status" in by_id:
         _insert(by_id["study-status"], [flow_block(flow)], before="screening-flow")
     if "baseline" in by_id:
-        _insert(by_id["baseline"], [baseline_by_subtype_table(study, results)],
+        _insert(by_id["baseline"], [baseline_by_subtype_table(study, results, membership)],
                 replace="baseline-table")
     if "follow-up" in by_id:
         _insert(by_id["follow-up"], [follow_up_end_table(
@@ -421,13 +424,13 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
     if "efficacy" in by_id:
         fas = results.sets.loc[results.sets["fas"], "record_id"].tolist()
         section = by_id["efficacy"]
-        _insert(section, [os_subgroup_table(os_by_subgroup(study, results)),
+        _insert(section, [os_subgroup_table(os_by_subgroup(study, results, membership)),
                           progression_table(first_progression_pattern(study, fas), len(fas)),
                           response_time_table(time_to_response(results),
                                               int(results.set_counts.get("ires", 0))),
                           interval_table(interval_summary(imaging_intervals(results)),
                                          labels),
-                          rt_table(rt_sensitivity(study, results))])
+                          rt_table(rt_sensitivity(study, results, membership))])
     if "safety" in by_id:
         section = by_id["safety"]
         ae = results.adverse_events
