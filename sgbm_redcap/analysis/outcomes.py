@@ -130,10 +130,10 @@ def dose_intensity_by_cycle(study: StudyData, safety: list[str],
     adm["delayed"] = (adm["adm_status"] == AdmStatus.DELAYED) | (adm["adm_delay_days"] > 0)
     adm["omitted"] = adm["adm_status"] == AdmStatus.OMITTED
     adm["cycle"] = adm["adm_cycle"].astype(int)
+    adm["given"] = adm["delivered"] > 0
     per = adm.groupby(["cycle", "record_id"]).agg(
-        delivered=("delivered", "sum"), given=("delivered", lambda d: bool((d > 0).any())),
-        reduced=("reduced", "any"), delayed=("delayed", "any"),
-        omitted=("omitted", "any")).reset_index()
+        delivered=("delivered", "sum"), given=("given", "any"), reduced=("reduced", "any"),
+        delayed=("delayed", "any"), omitted=("omitted", "any")).reset_index()
     per = per[per["given"]]
     per["row"] = per["cycle"].clip(upper=max_cycle + 1)
     rows = []
