@@ -170,3 +170,16 @@ def test_an_early_cutoff_says_what_is_not_estimable(cutoff, tmp_path):
         assert "Median intracranial progression-free survival (full analysis set): not " \
             "estimable (NE)" in efficacy
     assert "nan" not in " ".join(p.text for p in summary.paragraphs).lower()
+
+
+def test_attention_names_the_patients_irradiated_just_before_sg(report, world, results):
+    ctx, _ = report
+    from sgbm_redcap.analysis.sensitivity import rt_sensitivity
+
+    sens = rt_sensitivity(apply_cutoff(world[2], CUTOFF), results)
+    alone, without = sens.iloc[2], sens.iloc[1]
+    assert alone["n_fas"] > 0
+    item = next(i for i in ctx.summary.attention if "radiotherapy" in i)
+    assert item.startswith(f"{alone['n_fas']} patients of the full analysis set")
+    p = without["iorr"]
+    assert f"{p.x}/{p.n} ({100 * p.estimate:.1f}%" in item

@@ -340,12 +340,13 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
     add_query_ageing(sections, tables.raw, dags if dags is not None else project.dags,
                      cutoff=cutoff)
     flow = patient_flow(study, sets, results.exposure)
-    add_sections(sections, flow=flow, results=results, study=study, labels=labels)
+    facts = add_sections(sections, flow=flow, results=results, study=study, labels=labels)
     number_blocks(sections)
     summary = executive_summary(results, study, tables, cutoff=cutoff, project=project,
                                 flow=flow,
                                 labels=labels, findings=findings,
-                                changes_summary=changes_summary)
+                                changes_summary=changes_summary,
+                                rt_sensitivity=facts["rt_sensitivity"])
     return ReportContext(cover, sections, f"{project.short_name} monthly interim report · cut-off "
                          f"{cutoff.isoformat()}", summary=summary)
 

@@ -396,15 +396,17 @@ def _insert(section: Section, blocks: list[Any], *, after: str | None = None,
 
 
 def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, study: Any,
-                 labels: dict[str, str]) -> None:
+                 labels: dict[str, str]) -> dict[str, Any]:
     """Put the new blocks into the report's ``sections`` (by section and block id); the
     benchmarks section is the one of :mod:`sgbm_redcap.reports.benchmarks` (with its
-    literature references)."""
+    literature references). Returns the analyses the executive summary also words
+    (``rt_sensitivity``)."""
     for i, section in enumerate(sections):
         if section.id == "benchmarks":
             sections[i] = benchmarks_section()
     by_id = {s.id: s for s in sections}
     membership = subgroup_membership(study)
+    facts: dict[str, Any] = {"rt_sensitivity": rt_sensitivity(study, results, membership)}
     n_safety = int(results.set_counts.get("safety", 0))
     safety_ids = results.sets.loc[results.sets["safety"], "record_id"].tolist()
     if "study-status" in by_id:
@@ -430,10 +432,11 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
                                               int(results.set_counts.get("ires", 0))),
                           interval_table(interval_summary(imaging_intervals(results)),
                                          labels),
-                          rt_table(rt_sensitivity(study, results, membership))])
+                          rt_table(facts["rt_sensitivity"])])
     if "safety" in by_id:
         section = by_id["safety"]
         ae = results.adverse_events
         _insert(section, [soc_table(teae_by_soc(ae), n_safety)], after="teae-grade3")
         _insert(section, [aesi_block(aesi_table(ae, n_safety, results.cutoff), n_safety)],
                 replace="aesi")
+    return facts

@@ -201,11 +201,26 @@ def _flow_attention(flow: PatientFlow, results: Any) -> list[str]:
     return out
 
 
+def _radiotherapy_attention(sens: pd.DataFrame | None) -> list[str]:
+    """When FAS patients had brain radiotherapy < 4 weeks before SG: how iORR reads without
+    them (radiation response cannot be told from an SG effect)."""
+    if sens is None or len(sens) < 3 or not int(sens.iloc[2]["n_fas"]):
+        return []
+    alone, without = sens.iloc[2], sens.iloc[1]
+    return [f"{plural(int(alone['n_fas']), 'patient')} of the full analysis set had brain "
+            "radiotherapy less than 4 weeks before SG, so a radiation effect cannot be told "
+            "from an SG effect in them; without them the confirmed iORR is "
+            f"{proportion_text(without['iorr'])} (sensitivity analysis in the efficacy "
+            "section)."]
+
+
 def executive_summary(results: Any, study: Any, tables: Any, *, cutoff: date,
                       project: StudyProject, flow: PatientFlow, labels: dict[str, str],
                       findings: pd.DataFrame | None = None,
-                      changes_summary: str = "") -> ExecutiveSummary:
-    """The summary of page 1 (see the module docstring)."""
+                      changes_summary: str = "",
+                      rt_sensitivity: pd.DataFrame | None = None) -> ExecutiveSummary:
+    """The summary of page 1 (see the module docstring); ``rt_sensitivity`` is
+    :func:`sgbm_redcap.analysis.sensitivity.rt_sensitivity` when already computed."""
     enrol_key, enrol_text, attention = _enrolment(study, project, cutoff, labels)
     eff_items, eff_text = _efficacy(results)
     saf_items, saf_text, saf_attention = _safety(results)
@@ -222,5 +237,6 @@ def executive_summary(results: Any, study: Any, tables: Any, *, cutoff: date,
                   Paragraph(f"Safety. {saf_text}"),
                   Paragraph(f"Data quality. {dq_text}")]
     attention += saf_attention + _flow_attention(flow, results) + dq_attention
+    attention += _radiotherapy_attention(rt_sensitivity)
     key = KeyFigures("summary-key", [enrol_key, *eff_items, *saf_items, dq_key])
     return ExecutiveSummary(key, paragraphs, attention, changes_summary)
