@@ -75,7 +75,9 @@ def test_listings_one_csv_and_html_per_site_with_escaping(tmp_path):
                            render_html=render_site_listing)
     assert sorted(p.name for p in paths) == ["queries_site_01.csv", "queries_site_01.html",
                                             "queries_site_02.csv", "queries_site_02.html"]
-    csv = pd.read_csv(tmp_path / "queries_site_01.csv", dtype=str)
+    # UTF-8 with a BOM, so that Excel on Windows reads Chinese text right
+    assert (tmp_path / "queries_site_01.csv").read_bytes().startswith(b"\xef\xbb\xbfQuery,")
+    csv = pd.read_csv(tmp_path / "queries_site_01.csv", dtype=str, encoding="utf-8-sig")
     assert list(csv["Query"]) == ["FU-1:1:follow_up:0:last_contact_date"]
     assert list(csv["Status"]) == ["open"]
     html = (tmp_path / "queries_site_01.html").read_text()

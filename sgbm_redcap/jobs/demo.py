@@ -111,6 +111,10 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
 
     say = step or (lambda message: log.info("%s", message))
     out = writable_dir(out_dir)
+    if pdf:  # the Chinese font of the PDFs: say it is missing now, not after a minute's work
+        from sgbm_redcap.reports.fonts import require_cjk_font
+
+        require_cjk_font()
     project = load_project(DEFAULT_PROJECT_DIR)
     with tempfile.TemporaryDirectory(prefix="sgbm-sandbox-") as data_dir:
         sandbox = Sandbox(data_dir)

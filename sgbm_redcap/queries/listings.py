@@ -104,7 +104,8 @@ def write_listings(raw_or_existing: pd.DataFrame, out_dir: str | Path, *, as_of:
     for site in by_site(raw_or_existing):
         table = site.queries[LISTING_COLUMNS].fillna("").astype(str)
         csv_path = out / f"{site.stem}.csv"
-        table.rename(columns=HEADERS).to_csv(csv_path, index=False)
+        # UTF-8 with a BOM: Excel on Windows then reads Chinese text as UTF-8, not ANSI
+        table.rename(columns=HEADERS).to_csv(csv_path, index=False, encoding="utf-8-sig")
         paths.append(csv_path)
         if render_html is not None:
             html_path = out / f"{site.stem}.html"
