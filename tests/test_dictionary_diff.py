@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -246,6 +247,7 @@ def _project_copy(tmp_path, name: str, toml_edit=None, csv_edit=None):
     (d / "project.toml").write_text(toml_edit(toml) if toml_edit else toml, encoding="utf-8")
     (d / "data_dictionary.csv").write_text(edited(csv_edit) if csv_edit else OLD_TEXT,
                                            encoding="utf-8")
+    shutil.copytree(PROJECT_DIR / "translations", d / "translations")
     return d
 
 
@@ -289,6 +291,31 @@ def test_project_change_with_a_version_bump_lists_only_the_change(tmp_path) -> N
 
     assert _kinds(tmp_path, toml_edit=bump, csv_edit=_relabel) == {
         ("label-changed", SAFE), ("note-changed", SAFE)}
+
+
+def test_project_translation_changes_are_reported_item_by_item(tmp_path) -> None:
+    from sgbm_redcap.dictionary.diff import diff_projects
+    from sgbm_redcap.dictionary.project import load_project
+
+    old = load_project(_project_copy(tmp_path, "old"))
+    new_dir = _project_copy(tmp_path, "new", toml_edit=lambda t: re.sub(
+        r'^version = "[^"]+"', 'version = "99.0.0"', t, flags=re.M))
+    mlm = new_dir / "translations" / "zh-CN.mlm.json"
+    data = json.loads(mlm.read_text(encoding="utf-8"))
+    grade = next(e for e in data["fieldTranslations"] if e["id"] == "ae_grade")
+    grade["label"]["translation"] = "最高 CTCAE 分级"       # reworded
+    del grade["enum"][4]                                     # grade 5 no longer translated
+    mlm.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    changes = [c for c in diff_projects(old, load_project(new_dir)).changes
+               if c.kind.startswith("translation")]
+    assert [(c.kind, c.level, c.field) for c in changes] == [
+        ("translation-removed", REVIEW, "ae_grade"), ("translation-changed", SAFE, "ae_grade")]
+    assert changes[1].old == "CTCAE 最高分级" and changes[1].new == "最高 CTCAE 分级"
+    no_language = _project_copy(tmp_path, "none", toml_edit=lambda t: t.replace(
+        '[[languages]]\nid = "zh-CN"', '[[retired]]\nid = "zh-CN"').replace(
+        'language = "zh-CN"\n', ""))
+    kinds = {(c.kind, c.level) for c in diff_projects(old, load_project(no_language)).changes}
+    assert ("language-removed", REVIEW) in kinds
 
 
 def test_cli_diff_project_folder_against_its_project_xml(tmp_path) -> None:

@@ -228,7 +228,7 @@ def test_cli_lint_project_xml_and_project_folder(tmp_path) -> None:
     assert CliRunner().invoke(command, ["build-xml", "-o", str(xml)]).exit_code == 0
     result = CliRunner().invoke(command, ["lint", "--strict", str(xml), str(PROJECT_DIR)])
     assert result.exit_code == 0, result.output
-    assert "2 files: 0 errors, 0 warnings" in result.output
+    assert "3 files: 0 errors, 0 warnings" in result.output  # XML, CSV, zh-CN translation
     broken = tmp_path / "broken.xml"
     broken.write_text("<ODM>", encoding="utf-8")
     assert CliRunner().invoke(command, ["lint", str(broken)]).exit_code == 1

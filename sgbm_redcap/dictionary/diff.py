@@ -347,6 +347,7 @@ def diff_projects(old: StudyProject, new: StudyProject) -> DictionaryDiff:
             changes.append(Change("dag-removed", REVIEW, "", "",
                                   f"DAG {name!r} ({label}) removed: its records and users "
                                   "become unassigned", name, ""))
+    changes.extend(_translation_changes(old, new))
     if changes and old.version == new.version:
         changes.append(Change("version-unchanged", REVIEW, "", "",
                               f"the project changed but its version is still {new.version!r}; "
@@ -355,3 +356,39 @@ def diff_projects(old: StudyProject, new: StudyProject) -> DictionaryDiff:
         changes.append(Change("version-changed", SAFE, "", "",
                               f"version {old.version} → {new.version}", old.version, new.version))
     return result
+
+
+def _translation_changes(old: StudyProject, new: StudyProject) -> list[Change]:
+    """Translations (MLM) added, removed or reworded, item by item; a language added or
+    removed is one change. No stored value depends on a translation, so rewording is safe;
+    losing one is a review (the site sees English there)."""
+    from sgbm_redcap.dictionary.translation import split_key
+
+    out: list[Change] = []
+    if not (old.translations_known and new.translations_known):
+        return out  # a Project XML says nothing about MLM: nothing to compare
+    old_ids, new_ids = {lf.id for lf in old.languages}, {lf.id for lf in new.languages}
+    for lang in sorted(new_ids - old_ids):
+        out.append(Change("language-added", SAFE, "", "", f"translation {lang} added", "",
+                          lang))
+    for lang in sorted(old_ids - new_ids):
+        out.append(Change("language-removed", REVIEW, "", "", f"translation {lang} removed: "
+                          "its users see the English CRF", lang, ""))
+    for lang in sorted(old_ids & new_ids):
+        a, b = old.translation(lang), new.translation(lang)
+        before, after = (a.items if a else {}), (b.items if b else {})
+        for key in sorted(set(before) | set(after)):
+            kind, name, part, code = split_key(key)
+            what = f"{lang} {part}{' ' + code if code else ''}"
+            fld, form = (name, "") if kind == "field" else ("", name)
+            if key not in before:
+                out.append(Change("translation-added", SAFE, fld, form, f"{what} translated",
+                                  "", after[key]))
+            elif key not in after:
+                out.append(Change("translation-removed", REVIEW, fld, form, f"{what} no longer "
+                                  "translated: shown in English", before[key], ""))
+            elif before[key] != after[key]:
+                out.append(Change("translation-changed", SAFE, fld, form,
+                                  f"{what}: {before[key]!r} → {after[key]!r}", before[key],
+                                  after[key]))
+    return out

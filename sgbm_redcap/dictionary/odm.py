@@ -142,7 +142,7 @@ def build_project_xml(project: StudyProject, *, now: dt.datetime | None = None) 
     repeating = set(project.repeating_forms)
     labels = {}
     for form in d.forms:
-        labels[form] = form_label(form)
+        labels[form] = project.form_label(form)
 
     head = (
         '<?xml version="1.0" encoding="UTF-8" ?>\n'

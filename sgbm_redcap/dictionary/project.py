@@ -27,7 +27,8 @@ from sgbm_redcap.dictionary.missing import (
     parse_missing_codes,
 )
 from sgbm_redcap.dictionary.model import Dictionary
-from sgbm_redcap.dictionary.odm import read_project_xml
+from sgbm_redcap.dictionary.odm import form_label, read_project_xml
+from sgbm_redcap.dictionary.translation import Translation, load_mlm
 from sgbm_redcap.errors import DictionaryError
 
 #: REDCap's unique DAG names: lower case, digits and underscore, at most 18 characters.
@@ -56,6 +57,48 @@ class StudyProject:
     record_autonumbering: bool = True
     #: the project's missing data codes (``[missing_data_codes]``; REDCap's project setup)
     missing_codes: MissingCodes = NO_CODES
+    #: instrument labels as REDCap shows them (``[instruments.labels]``; others: REDCap's
+    #: default label of the form name)
+    instrument_labels: dict[str, str] = field(default_factory=dict)
+    #: the language of the CRF's own text, and the translations (``[[languages]]``)
+    default_language: str = "en"
+    languages: list[LanguageFiles] = field(default_factory=list)
+    #: DAG unique name → the language of the site's documents (``language`` of ``[[dags]]``)
+    dag_languages: dict[str, str] = field(default_factory=dict)
+    #: False for a project read from a Project XML, which carries no MLM translations
+    translations_known: bool = True
+    _translations: dict[str, Translation] = field(default_factory=dict, repr=False,
+                                                  compare=False)
+
+    def form_label(self, form: str) -> str:
+        """The instrument label REDCap shows for ``form`` (English)."""
+        return self.instrument_labels.get(form) or form_label(form)
+
+    def dag_language(self, dag: str) -> str:
+        """The language of a site's documents (the default language for an unknown site)."""
+        return self.dag_languages.get(dag) or self.default_language
+
+    def translation(self, language: str) -> Translation | None:
+        """The CRF translation into ``language`` (its MLM file, read once), or None for the
+        default language or a language the project has no translation for."""
+        if language in self._translations:
+            return self._translations[language]
+        spec = next((lf for lf in self.languages if lf.id == language), None)
+        if spec is None or self.path is None:
+            return None
+        self._translations[language] = load_mlm(self.path / spec.mlm)
+        return self._translations[language]
+
+
+@dataclass(frozen=True)
+class LanguageFiles:
+    """One translation of the CRF: its language id, name, and the files in the project
+    folder (the MLM language file REDCap imports, and the readable source it is built from)."""
+
+    id: str
+    display: str
+    mlm: str
+    source: str = ""
 
 
 def load_project(directory: str | PathLike[str]) -> StudyProject:
@@ -90,6 +133,7 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
     labels = {str(k): str(v) for k, v in repeating.get("labels", {}).items()}
 
     dags: list[tuple[str, str]] = []
+    dag_languages: dict[str, str] = {}
     for i, dag in enumerate(meta.get("dags", []), start=1):
         name, label = str(dag.get("unique_name", "")), str(dag.get("label", ""))
         if not _DAG_NAME.match(name) or not label:
@@ -97,6 +141,8 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
                 f"DAG #{i} needs unique_name ([a-z0-9_], at most 18 characters) and a label",
                 file=str(meta_path), column=f"dags[{i}]")
         dags.append((name, label))
+        if dag.get("language"):
+            dag_languages[name] = str(dag["language"])
     if len({n for n, _ in dags}) != len(dags):
         raise DictionaryError("duplicate DAG unique_name", file=str(meta_path), column="dags")
 
@@ -111,6 +157,20 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
                               file=str(meta_path), column="project.enrolment_start")
 
     missing_codes = _declared_codes(meta.get("missing_data_codes", {}), meta_path)
+    instruments = {str(k): str(v) for k, v in
+                   meta.get("instruments", {}).get("labels", {}).items()}
+    unknown = [f for f in instruments if f not in dictionary.forms]
+    if unknown:
+        raise DictionaryError(f"instrument labels for forms not in the dictionary: "
+                              f"{', '.join(unknown)}", file=str(meta_path),
+                              column="instruments.labels")
+    default_language, languages = _languages(meta, meta_path)
+    known = {default_language} | {lf.id for lf in languages}
+    for name, language in dag_languages.items():
+        if language not in known:
+            raise DictionaryError(f"DAG {name!r} has language {language!r}, which is neither "
+                                  f"the default ({default_language}) nor one of "
+                                  "[[languages]]", file=str(meta_path), column="dags.language")
 
     return StudyProject(
         dictionary=dictionary,
@@ -126,7 +186,24 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         repeating_labels=labels,
         record_autonumbering=bool(proj.get("record_autonumbering", True)),
         missing_codes=missing_codes,
+        instrument_labels=instruments,
+        default_language=default_language,
+        languages=languages,
+        dag_languages=dag_languages,
     )
+
+
+def _languages(meta: dict, meta_path: Path) -> tuple[str, list[LanguageFiles]]:
+    """``default_language`` of ``[project]`` and the ``[[languages]]`` translations."""
+    default = str(meta.get("project", {}).get("default_language", "en"))
+    out = []
+    for i, lang in enumerate(meta.get("languages", []), start=1):
+        if not lang.get("id") or not lang.get("mlm"):
+            raise DictionaryError(f"[[languages]] #{i} needs an id and the mlm file",
+                                  file=str(meta_path), column=f"languages[{i}]")
+        out.append(LanguageFiles(str(lang["id"]), str(lang.get("display", lang["id"])),
+                                 str(lang["mlm"]), str(lang.get("source", ""))))
+    return default, out
 
 
 def _declared_codes(table: object, meta_path: Path) -> MissingCodes:
@@ -181,5 +258,6 @@ def load_any(path: str | PathLike[str]) -> StudyProject | Dictionary:
             title=xml.title,
             path=p,
             missing_codes=parse_missing_codes(str(xml.settings.get("missing_data_codes", ""))),
+            translations_known=False,
         )
     return load_dictionary(p)

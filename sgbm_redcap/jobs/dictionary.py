@@ -16,6 +16,7 @@ from sgbm_redcap.dictionary.diff import (
 from sgbm_redcap.dictionary.lint import RULES, LintReport, lint_path
 from sgbm_redcap.dictionary.odm import build_project_xml
 from sgbm_redcap.dictionary.project import StudyProject, default_project_dir, load_any, load_project
+from sgbm_redcap.dictionary.translation_lint import TRANSLATION_RULES, lint_translations
 from sgbm_redcap.errors import DictionaryError
 from sgbm_redcap.jobs.guards import writable_file
 
@@ -44,13 +45,14 @@ class LintRun:
 
     def summary_rows(self) -> list[tuple[str, str, int, str]]:
         """(severity, rule, count, rule title), sorted."""
-        return [(severity, rule, n, RULES[rule].title)
+        rules = {**RULES, **TRANSLATION_RULES}
+        return [(severity, rule, n, rules[rule].title)
                 for (severity, rule), n in sorted(self.totals.items())]
 
 
 def lint(paths: tuple[Path, ...] | list[Path]) -> LintRun:
     """Lint every dictionary named: a CSV, a folder of CSVs, or a project folder (then with
-    its repeating forms). A missing path or a folder with nothing to lint is refused (``DictionaryError``)."""
+    its repeating forms, and its translations against the dictionary). A missing path or a folder with nothing to lint is refused (``DictionaryError``)."""
     reports: list[LintReport] = []
     for path in paths:
         if not path.exists():
@@ -59,6 +61,7 @@ def lint(paths: tuple[Path, ...] | list[Path]) -> LintRun:
             project = load_project(path)
             reports.append(lint_path(project.dictionary.source,
                                      repeating_forms=project.repeating_forms))
+            reports.extend(lint_translations(project))
         elif path.is_dir():
             found = sorted(path.glob("*.csv"))
             if not found:
