@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -20,7 +20,8 @@ from sgbm_redcap.checks import REGISTRY, CheckResult, Rule, run_checks
 from sgbm_redcap.dictionary.model import Dictionary
 from sgbm_redcap.queries import AuditLog, apply_plan, sync_queries
 from sgbm_redcap.queries.backends import QueryBackend
-from sgbm_redcap.queries.listings import write_listings
+from sgbm_redcap.queries.listings import SiteQueries, write_listings
+from sgbm_redcap.queries.messages import Localiser
 from sgbm_redcap.queries.reconcile import Plan
 from sgbm_redcap.queries.sync import BATCH_SIZE
 from sgbm_redcap.source import FileSource, RedcapSource
@@ -77,6 +78,8 @@ def run_sweep(
     rules: Iterable[Rule] | None = None,
     sweep_id: str | None = None,
     batch_size: int = BATCH_SIZE,
+    localise: Localiser | None = None,
+    site_language: Callable[[str], str] | None = None,
 ) -> SweepResult:
     """Run one sweep.
 
@@ -84,7 +87,9 @@ def run_sweep(
     pulled (``StudyTables``, :class:`RawTables`). ``dictionary`` is the study's versioned
     dictionary (the live project's may carry retired codes); default: the one of the
     tables. ``cutoff`` (default ``today``)
-    is the reference date of time-dependent rules.
+    is the reference date of time-dependent rules. ``localise`` rewrites the messages of
+    sites whose language is not English (``queries.messages.localiser(project)``);
+    ``site_language`` (DAG → language) sets the language of each site's listing.
     """
     today = today or date.today()
     sweep_id = sweep_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -101,7 +106,8 @@ def run_sweep(
     timings["read_queries"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     rules_run = {r.rule_id for r in selected} - checked.not_run
-    result = sync_queries(checked.findings, backend, today=today, audit=audit, sweep_id=sweep_id,
+    findings = localise(checked.findings) if localise is not None else checked.findings
+    result = sync_queries(findings, backend, today=today, audit=audit, sweep_id=sweep_id,
                           dry_run=dry_run, rules_run=rules_run, existing=existing,
                           batch_size=batch_size)
     timings["post"] = time.perf_counter() - t0
@@ -112,8 +118,12 @@ def run_sweep(
         state["dag"] = state["record_id"].map(_dags(tables)).fillna("")
         from sgbm_redcap.reports.quality import render_site_listing  # the HTML template
 
-        paths = write_listings(state, listings_dir, as_of=str(today),
-                               render_html=render_site_listing)
+        def render(site: SiteQueries, as_of: str) -> str:
+            return render_site_listing(site, as_of, language=language_of(site.dag))
+
+        language_of = site_language or (lambda dag: "en")
+        paths = write_listings(state, listings_dir, as_of=str(today), render_html=render,
+                               language_of=language_of)
         timings["listings"] = time.perf_counter() - t0
     out = SweepResult(sweep_id, checked, result.plan, result.sent, dry_run, paths, timings)
     log.info("%s", out.summary())

@@ -84,7 +84,9 @@ def test_listings_one_csv_and_html_per_site_with_escaping(tmp_path):
     assert "&lt;b&gt;stale&lt;/b&gt; 1" in html and "<b>stale</b>" not in html
     # the reports' site-listing template, with the same rows as the CSV
     assert "Data queries: site_01" in html and f"{study_project().short_name} data queries" in html
-    assert "FU-1" in html and "last_contact_date" in html
+    # labels as the CRF shows them, never the raw form/field names
+    assert "FU-1" in html and "Date of last contact (last known alive)" in html
+    assert "last_contact_date" not in html
 
 
 def test_the_sweep_listings_and_the_report_site_listing_share_their_rows():

@@ -130,7 +130,7 @@ def test_quality_report_and_site_listing_render_escaped(dictionary):
     assert by_site["Site B"][1:5] == ["2", "0", "1", "1"]
     listing = site_listing(raw, "site_a", cover=_cover(), site_label="Site A")
     assert len(listing.open_queries.rows) == 1 and listing.answered_queries.rows == []
-    assert listing.open_queries.rows[0][7] == str((pd.Timestamp(CUTOFF) -
+    assert listing.open_queries.rows[0][6] == str((pd.Timestamp(CUTOFF) -
                                                    pd.Timestamp("2026-09-01")).days)
     page = render("site_queries.html.j2", listing)
     assert "&lt;b&gt;Please&lt;/b&gt;" in page and "<b>Please" not in page

@@ -99,8 +99,10 @@ def listings(cutoff: datetime | None, force: bool, out_dir: Path, no_pdf: bool,
 @project_option
 @out_dir_option(help=OUT_HELP)
 @no_pdf_option
+@click.option("--language", default=None, metavar="LANG",
+              help="en (default), a translation of the CRF (zh-CN), or both (side by side).")
 def codebook(config_file: Path | None, project_dir: Path | None, out_dir: Path,
-             no_pdf: bool) -> None:
+             no_pdf: bool, language: str | None) -> None:
     """Render the data dictionary as a codebook for sites (HTML and PDF)."""
     _echo(jobs.codebook(study_from(config_file, project_dir=project_dir), out_dir=out_dir,
-                        pdf=not no_pdf))
+                        pdf=not no_pdf, language=language))

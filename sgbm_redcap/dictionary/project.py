@@ -99,6 +99,8 @@ class LanguageFiles:
     display: str
     mlm: str
     source: str = ""
+    #: the data-query message templates in this language (sgbm_redcap.queries.messages)
+    queries: str = ""
 
 
 def load_project(directory: str | PathLike[str]) -> StudyProject:
@@ -202,7 +204,8 @@ def _languages(meta: dict, meta_path: Path) -> tuple[str, list[LanguageFiles]]:
             raise DictionaryError(f"[[languages]] #{i} needs an id and the mlm file",
                                   file=str(meta_path), column=f"languages[{i}]")
         out.append(LanguageFiles(str(lang["id"]), str(lang.get("display", lang["id"])),
-                                 str(lang["mlm"]), str(lang.get("source", ""))))
+                                 str(lang["mlm"]), str(lang.get("source", "")),
+                                 str(lang.get("queries", ""))))
     return default, out
 
 

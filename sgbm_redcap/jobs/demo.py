@@ -105,6 +105,7 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
     from sgbm_redcap.jobs.connection import make_backend
     from sgbm_redcap.jobs.synthetic import DEFAULT_PROJECT_DIR, DEFAULT_SEED, seed_study
     from sgbm_redcap.queries import AuditLog
+    from sgbm_redcap.queries.messages import localiser
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
     from sgbm_redcap.source import RedcapSource
     from sgbm_redcap.sweep import run_sweep
@@ -130,13 +131,15 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
                                   settings=Settings(redcap_url=url))
             backend = make_backend("records", url, seeded.token)
             audit = AuditLog(out / "audit" / "queries.jsonl")
+            localise = localiser(project)  # Chinese + English queries for Chinese sites
             first = run_sweep(source, backend, audit=audit, dictionary=project.dictionary,
-                              today=today)
+                              today=today, localise=localise)
             say(f"first sweep: {first.summary()}")
             fixed, answered = simulate_sites(backend, seeded.cohort, today=today)
             say(f"sites corrected {fixed} values and answered {answered} queries")
             second = run_sweep(source, backend, audit=audit, dictionary=project.dictionary,
-                               today=today, listings_dir=out / "listings")
+                               today=today, listings_dir=out / "listings", localise=localise,
+                               site_language=project.dag_language)
             say(f"second sweep: {second.summary()}")
             tables = source.tables()
             files = render_outputs(tables, project, out, cutoff=today,
@@ -174,5 +177,8 @@ def render_outputs(tables: StudyTables, project: StudyProject, out: Path, *, cut
                                                     findings=findings, cover=cover, pdf=pdf),
         "site query listings": write_site_listings(tables, project, out, cutoff=cutoff,
                                                    cover=cover, pdf=pdf),
-        "codebook": write_codebook(project, out, pdf=pdf),
+        "codebook": write_codebook(project, out, pdf=pdf) + [
+            path for lang in sorted(set(project.dag_languages.values())
+                                    - {project.default_language})
+            for path in write_codebook(project, out, pdf=pdf, language=lang)],
     }

@@ -77,8 +77,19 @@ def site_listings(study: Study, *, out_dir: Path, cutoff: date | None = None,
                                                        data_source=where))
 
 
-def codebook(study: Study, *, out_dir: Path, pdf: bool = True) -> list[Path]:
-    """The data dictionary as a codebook for sites."""
+def codebook(study: Study, *, out_dir: Path, pdf: bool = True,
+             language: str | None = None) -> list[Path]:
+    """The data dictionary as a codebook for sites, in ``language`` (default: the CRF's; a
+    translation's id such as ``zh-CN``; ``both``: side by side). An unknown language is a
+    ConfigError naming the ones there are."""
+    from sgbm_redcap.errors import ConfigError
+    from sgbm_redcap.reports.codebook import BOTH
     from sgbm_redcap.reports.outputs import write_codebook
 
-    return write_codebook(study.project, writable_dir(out_dir), pdf=pdf)
+    project = study.project
+    known = [project.default_language, *(lf.id for lf in project.languages), BOTH]
+    chosen = language or project.default_language
+    if chosen not in known:
+        raise ConfigError(f"no codebook language {chosen!r}: use one of {', '.join(known)}",
+                          setting="--language", source="command line")
+    return write_codebook(project, writable_dir(out_dir), pdf=pdf, language=chosen)

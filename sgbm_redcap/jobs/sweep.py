@@ -18,6 +18,7 @@ from sgbm_redcap.jobs.guards import (
     writable_file,
 )
 from sgbm_redcap.jobs.study import Study
+from sgbm_redcap.queries.messages import localiser
 from sgbm_redcap.sweep import SweepResult, raw_tables, run_sweep
 
 DEFAULT_AUDIT_LOG = Path("out/audit/queries.jsonl")
@@ -73,6 +74,7 @@ def sweep(study: Study, *, dry_run: bool = False, backend: str = "records",
         result = run_sweep(tables, settings_backend(conn, study.settings, backend, pid=pid),
                            audit=AuditLog(audit_log), dictionary=study.dictionary,
                            today=today, cutoff=cutoff or conn.cutoff, dry_run=dry_run,
-                           listings_dir=listings_dir)
+                           listings_dir=listings_dir, localise=localiser(study.project),
+                           site_language=study.project.dag_language)
     result.timings["pull"] = pulled
     return result

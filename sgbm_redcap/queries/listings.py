@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sgbm_redcap.dictionary.model import record_sort_key
+from sgbm_redcap.queries.messages import message_in
 from sgbm_redcap.queries.reconcile import ANSWERED, OPEN, REOPENED, STATUS_WORDS
 
 LISTING_COLUMNS = ["dq_id", "record_id", "dq_form", "dq_instance", "dq_field", "dq_message",
@@ -25,6 +26,12 @@ HEADERS = {"dq_id": "Query", "record_id": "Record", "dq_form": "Instrument",
            "dq_instance": "Instance", "dq_field": "Field", "dq_message": "What to check",
            "status": "Status", "dq_opened_date": "Raised", "dq_site_response": "Site response",
            "dq_note": "Sweep note"}
+#: the same headings and status words for a Chinese-language site (the status words are the
+#: dq_status choices of the CRF's zh-CN translation; a test keeps them equal)
+HEADERS_ZH = {"dq_id": "质疑编号", "record_id": "记录", "dq_form": "表单", "dq_instance": "实例",
+              "dq_field": "字段", "dq_message": "需核查的内容", "status": "状态",
+              "dq_opened_date": "发出日期", "dq_site_response": "中心回复", "dq_note": "程序备注"}
+STATUS_ZH = {"open": "待处理", "answered": "已回复", "closed": "已关闭", "reopened": "已重开"}
 #: statuses that need a site's attention (open, answered, reopened)
 NEEDS_ATTENTION = (OPEN, ANSWERED, REOPENED)
 #: other ``data_queries`` fields a listing may show, blank when the input lacks them
@@ -94,18 +101,31 @@ def by_site(raw_or_existing: pd.DataFrame) -> list[SiteQueries]:
     return [_site(every, dag) for dag in sorted(set(listed))]
 
 
+def csv_table(site: SiteQueries, language: str = "en") -> pd.DataFrame:
+    """A site's listing as the CSV shows it, in the site's language (headings, status words,
+    the site's part of a bilingual message)."""
+    table = site.queries[LISTING_COLUMNS].fillna("").astype(str)
+    if not language.lower().startswith("zh"):
+        table["dq_message"] = table["dq_message"].map(lambda m: message_in(m, "en"))
+        return table.rename(columns=HEADERS)
+    table["dq_message"] = table["dq_message"].map(lambda m: message_in(m, language))
+    table["status"] = table["status"].map(STATUS_ZH).fillna(table["status"])
+    return table.rename(columns=HEADERS_ZH)
+
+
 def write_listings(raw_or_existing: pd.DataFrame, out_dir: str | Path, *, as_of: str,
-                   render_html: HtmlRenderer | None = None) -> list[Path]:
+                   render_html: HtmlRenderer | None = None,
+                   language_of: Callable[[str], str] | None = None) -> list[Path]:
     """One CSV per site (DAG) under ``out_dir``, and one HTML page per site when a renderer
-    is given; returns the paths."""
+    is given; returns the paths. ``language_of`` (DAG → language) sets each CSV's language."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for site in by_site(raw_or_existing):
-        table = site.queries[LISTING_COLUMNS].fillna("").astype(str)
+        table = csv_table(site, language_of(site.dag) if language_of else "en")
         csv_path = out / f"{site.stem}.csv"
         # UTF-8 with a BOM: Excel on Windows then reads Chinese text as UTF-8, not ANSI
-        table.rename(columns=HEADERS).to_csv(csv_path, index=False, encoding="utf-8-sig")
+        table.to_csv(csv_path, index=False, encoding="utf-8-sig")
         paths.append(csv_path)
         if render_html is not None:
             html_path = out / f"{site.stem}.html"

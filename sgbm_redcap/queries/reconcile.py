@@ -45,9 +45,10 @@ EXISTING_COLUMNS = ["record_id", "instance", "dq_id", "dq_rule", "dq_status", "d
 ACTION_COLUMNS = ["action", "query_id", "record_id", "instance", "rule_id", "why", "row"]
 
 NOTE_CLOSED = "Closed by the sweep on {today}: the problem is no longer found in the data."
+#: Notes never repeat the query's message (it is in dq_message, next to the note).
 NOTE_REOPENED = ("Reopened by the sweep on {today}: the data still show the problem after "
-                 "the site's answer. {message}")
-NOTE_RECURRED = "Reopened by the sweep on {today}: the problem is found again. {message}"
+                 "the site's answer.")
+NOTE_RECURRED = "Reopened by the sweep on {today}: the problem is found again."
 NOTE_DUPLICATE = "Closed by the sweep on {today}: duplicate of instance {canonical}."
 
 
@@ -138,13 +139,13 @@ def reconcile(
     # findings that have a query already
     known = found.index.intersection(canonical.index)
     for qid in known:
-        q, fi = canonical.loc[qid], found.loc[qid]
+        q = canonical.loc[qid]
         if q["dq_status"] == ANSWERED:
-            note = NOTE_REOPENED.format(today=today_s, message=fi["message"])
+            note = NOTE_REOPENED.format(today=today_s)
             actions.append(_action("reopen", qid, q["record_id"], q["instance"], "answered but "
                                    "the finding persists", _status_row(q, REOPENED, note)))
         elif q["dq_status"] == CLOSED:
-            note = NOTE_RECURRED.format(today=today_s, message=fi["message"])
+            note = NOTE_RECURRED.format(today=today_s)
             actions.append(_action("reopen", qid, q["record_id"], q["instance"],
                                    "closed but the finding is back",
                                    _status_row(q, REOPENED, note)))

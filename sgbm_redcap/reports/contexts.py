@@ -183,6 +183,12 @@ class CodebookField:
     branching_logic: str
     note: str
     section_header: str
+    #: the second language of a side-by-side codebook ("" otherwise): label, note, section
+    #: header and choice labels (same codes, same order)
+    label_2: str = ""
+    note_2: str = ""
+    section_header_2: str = ""
+    choices_2: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,7 @@ class CodebookForm:
     label: str
     repeating: bool
     fields: list[CodebookField]
+    label_2: str = ""
 
 
 @dataclass
@@ -203,3 +210,10 @@ class CodebookContext:
     forms: list[CodebookForm]
     n_fields: int
     running_header: str
+    #: the page's language (``html lang``), the toolkit's words in it, and the two column
+    #: headings of a side-by-side codebook (empty for a one-language codebook)
+    lang: str = "en"
+    ui: dict[str, str] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
+    intro: str = ""
+    badges: str = ""

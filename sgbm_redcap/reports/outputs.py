@@ -59,18 +59,23 @@ def write_site_listings(tables: StudyTables, project: StudyProject, out_dir: Pat
                       .replace("", None).dropna()))
     paths: list[Path] = []
     for dag in dags:
-        ctx = site_listing(tables.raw, dag, cover=cover, site_label=labels.get(dag, dag))
+        ctx = site_listing(tables.raw, dag, cover=cover, site_label=labels.get(dag, dag),
+                           language=project.dag_language(dag), project=project)
         paths += write_html_pdf(render("site_queries.html.j2", ctx),
                                 Path(out_dir) / "site_queries"
                                 / f"queries_{dag}_{cutoff.isoformat()}", pdf=pdf)
     return paths
 
 
-def write_codebook(project: StudyProject, out_dir: Path, *, pdf: bool = True) -> list[Path]:
-    """``codebook_<version>.html`` (and ``.pdf``) in ``out_dir``."""
+def write_codebook(project: StudyProject, out_dir: Path, *, pdf: bool = True,
+                   language: str = "en") -> list[Path]:
+    """``codebook_<version>.html`` (and ``.pdf``) in ``out_dir``; another ``language`` (a
+    translation's id, or ``both`` for English and the translation side by side) is
+    ``codebook_<version>_<language>``."""
     from sgbm_redcap.reports.codebook import render_codebook
 
     html = render_codebook(project.dictionary, version=project.version,
                            repeating_forms=project.repeating_forms,
-                           study_name=project.short_name)
-    return write_html_pdf(html, Path(out_dir) / f"codebook_{project.version}", pdf=pdf)
+                           study_name=project.short_name, language=language, project=project)
+    suffix = "" if language == project.default_language else f"_{language}"
+    return write_html_pdf(html, Path(out_dir) / f"codebook_{project.version}{suffix}", pdf=pdf)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -338,7 +338,8 @@ def type_problems_table(type_problems: pd.DataFrame, dictionary: Any, *,
 # --------------------------------------------------------------------------- site listings
 @dataclass
 class SiteListingContext:
-    """Context of ``site_queries.html.j2``: one site's queries that need an answer."""
+    """Context of ``site_queries.html.j2``: one site's queries that need an answer, in the
+    site's language (``lang``; ``ui`` holds the toolkit's words in it)."""
 
     site: str
     cover: Cover
@@ -346,63 +347,121 @@ class SiteListingContext:
     open_queries: Table
     answered_queries: Table
     running_header: str
+    lang: str = "en"
+    ui: dict[str, str] = field(default_factory=dict)
+    intro: str = ""
+
+
+def _crf_words(project: StudyProject | None, language: str) -> tuple[Any, Any, Any]:
+    """(instrument title, field label, status word) functions in ``language``: the CRF's
+    translation where the project has one, the English CRF otherwise."""
+    if project is None:
+        from sgbm_redcap.dictionary.project import study_project
+
+        project = study_project()
+    t = project.translation(language) if language != project.default_language else None
+    d = project.dictionary
+
+    def title(form: str) -> str:
+        return (t.form_title(form) if t else "") or project.form_label(form) if form else ""
+
+    def label(name: str) -> str:
+        f = d.get(name) if name else None
+        return ((t.field_text(name, "label") if t else "") or (f.label if f else name)
+                if name else "")
+
+    status_field = d.get("dq_status")
+
+    def status(code: str, word: str) -> str:
+        shown = (t.choice("dq_status", code) if t else "") or (
+            status_field.choices.get(code, "") if status_field else "")
+        return shown or word.capitalize()
+
+    return title, label, status
 
 
 def site_listing(raw: pd.DataFrame, dag: str, *, cover: Cover, site_label: str = "",
-                 today: date | None = None) -> SiteListingContext:
+                 today: date | None = None, language: str = "en",
+                 project: StudyProject | None = None) -> SiteListingContext:
     """The listing a site works from, from a flat raw export: the rows the sweep's listings
     have too (:mod:`sgbm_redcap.queries.listings`)."""
     site = site_listing_rows(raw, dag)
-    return site_listing_context(site, cover=cover, site_label=site_label, today=today)
+    return site_listing_context(site, cover=cover, site_label=site_label, today=today,
+                                language=language, project=project)
 
 
 def site_listing_context(site: SiteQueries, *, cover: Cover, site_label: str = "",
-                         today: date | None = None) -> SiteListingContext:
+                         today: date | None = None, language: str = "en",
+                         project: StudyProject | None = None) -> SiteListingContext:
     """Open and reopened queries first (oldest first), then answered ones awaiting the next
-    sweep; ``today`` (default: the cover's cut-off) counts the days open."""
+    sweep; ``today`` (default: the cover's cut-off) counts the days open. Everything a site
+    reads is in ``language``: headings, instrument titles and field labels (from the CRF's
+    translation), statuses, the site's part of a bilingual message and the sweep's note
+    (which never repeats the message)."""
+    from sgbm_redcap.queries.messages import message_in
+    from sgbm_redcap.reports.i18n import sweep_note, text, words
+
+    lang = language or "en"
+    title, label, status = _crf_words(project, lang)
     q = site.queries
     opened = pd.to_datetime(q["dq_opened_date"].replace("", None), errors="coerce")
-    q = q.assign(opened=opened, shown_status=q["status"].str.capitalize())
+    q = q.assign(opened=opened)
     today_ts = pd.Timestamp(today or cover.cutoff_date)
-    cols = ["Record", "Instrument", "Inst.", "Field", "What to check", "Status", "Raised",
-            "Days open", "Rule", "Sweep note"]
+    cols = [text(lang, k) for k in ("col_record", "col_instrument", "col_field",
+                                     "col_message", "col_status", "col_raised", "col_days",
+                                     "col_rule", "col_note")]
+
+    def where(r: Any) -> str:
+        inst = str(r.dq_instance or "").strip()
+        shown = title(str(r.dq_form))
+        return f"{shown} {text(lang, 'instance', n=inst)}" if inst not in ("", "0") else shown
 
     def rows(part: pd.DataFrame) -> list[list[str]]:
         part = part.sort_values("opened", kind="stable")
         days = (today_ts - part["opened"]).dt.days
-        return [[cell(r.record_id), cell(r.dq_form), cell(r.dq_instance), cell(r.dq_field),
-                 cell(r.dq_message), cell(r.shown_status), cell(r.opened),
-                 DASH if pd.isna(d) else str(int(d)), cell(r.dq_rule), cell(r.dq_note)]
-                for r, d in zip(part.itertuples(index=False), days, strict=True)]
+        out = []
+        for r, d in zip(part.itertuples(index=False), days, strict=True):
+            message = message_in(str(r.dq_message), lang)
+            out.append([cell(r.record_id), cell(where(r)), cell(label(str(r.dq_field))),
+                        cell(message), cell(status(str(r.dq_status), str(r.status))),
+                        cell(r.opened), DASH if pd.isna(d) else str(int(d)), cell(r.dq_rule),
+                        cell(sweep_note(str(r.dq_note), lang, message) or "")])
+        return out
 
     open_q = q[q["status"].isin(["open", "reopened"])]
     answered = q[q["status"] == "answered"]
-    label = site_label or site.dag or "no site"
+    label_site = site_label or site.dag or "no site"
     overdue = int(((today_ts - open_q["opened"]).dt.days > 30).sum())
     summary = KeyFigures("site-key", [
-        KeyFigure("Open or reopened", str(len(open_q)), f"{overdue} open for more than 30 days"),
-        KeyFigure("Answered, awaiting review", str(len(answered)), ""),
-        KeyFigure("Closed", str(site.closed), ""),
+        KeyFigure(text(lang, "open_or_reopened"), str(len(open_q)),
+                  text(lang, "overdue", n=overdue)),
+        KeyFigure(text(lang, "answered_waiting"), str(len(answered)), ""),
+        KeyFigure(text(lang, "closed"), str(site.closed), ""),
     ])
     return SiteListingContext(
-        site=label, cover=cover, summary=summary,
-        open_queries=Table("open", "Queries to answer", cols, rows(open_q), text_columns=10,
-                           wide=True, empty_message="No open query: thank you."),
-        answered_queries=Table("answered", "Answered, to be reviewed by the next sweep", cols,
-                               rows(answered), text_columns=10, wide=True,
-                               empty_message="None."),
-        running_header=(f"{cover.study_name} data queries · {label} · "
+        site=label_site, cover=cover, summary=summary,
+        open_queries=Table("open", text(lang, "to_answer"), cols, rows(open_q),
+                           text_columns=len(cols), wide=True,
+                           empty_message=text(lang, "none_open")),
+        answered_queries=Table("answered", text(lang, "to_review"), cols, rows(answered),
+                               text_columns=len(cols), wide=True,
+                               empty_message=text(lang, "none")),
+        running_header=(f"{cover.study_name} {text(lang, 'listing_header')} · {label_site} · "
                         f"{cover.cutoff_date.isoformat()}").lstrip(),
+        lang=lang, ui=words(lang),
+        intro=text(lang, "listing_intro", cutoff=cover.cutoff_date.isoformat(),
+                   generated=cover.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
     )
 
 
 def render_site_listing(site: SiteQueries, as_of: str,
-                        project: StudyProject | None = None) -> str:
+                        project: StudyProject | None = None, language: str = "en") -> str:
     """A site's listing as HTML (``site_queries.html.j2``): the renderer the sweep hands to
     :func:`sgbm_redcap.queries.listings.write_listings`. ``project`` names the study (default:
-    the study of this repository)."""
+    the study of this repository); ``language`` is the site's."""
     day = date.fromisoformat(str(as_of)[:10])
     cover = study_cover("Data queries", day, extract_date=None, dictionary_version="",
                         data_source="query sweep", generated_at=datetime.now(timezone.utc),
                         package_versions=[], project=project)
-    return render("site_queries.html.j2", site_listing_context(site, cover=cover, today=day))
+    return render("site_queries.html.j2", site_listing_context(
+        site, cover=cover, today=day, language=language, project=project))
