@@ -146,3 +146,25 @@ def test_cli_lint_of_the_project_folder_fails_on_a_broken_translation(tmp_path):
     result = CliRunner().invoke(command, ["lint", str(project_dir)])
     assert result.exit_code == 1
     assert "translation-unreadable" in result.output and "translation-stale" in result.output
+
+
+def test_the_sandbox_like_redcaps_api_has_no_content_for_translations(tmp_path):
+    """REDCap's API lists no MLM content (docs/sandbox.md): translations move as MLM language
+    files through REDCap's MLM page, so the sandbox refuses such a request as REDCap does, and
+    its project information gives the project's own language."""
+    from urllib.parse import urlencode
+
+    from sandbox_fixtures import DICTIONARY
+
+    from sgbm_redcap.sandbox import Sandbox
+
+    sb = Sandbox(tmp_path / "sandbox")
+    token = sb.create_project(DICTIONARY)
+    form = "application/x-www-form-urlencoded"
+    for content in ("language", "mlm", "translation"):
+        status, _, body = sb.handle(urlencode({"token": token, "content": content,
+                                               "format": "json"}).encode(), form)
+        assert status == 400 and "is not valid" in json.loads(body)["error"]
+    status, _, body = sb.handle(urlencode({"token": token, "content": "project",
+                                           "format": "json"}).encode(), form)
+    assert status == 200 and json.loads(body)["project_language"] == "English"
