@@ -197,3 +197,30 @@ def test_a_chinese_codebook_pdf_has_chinese_text_and_no_choice_code_broken(tmp_p
     codes = list(d.field("ae_term").choices)
     tokens = set(re.findall(r"\d+", text))
     assert [c for c in codes if c not in tokens] == [], "a choice code broken across lines"
+
+
+def test_the_data_quality_report_has_a_page_per_site_in_the_sites_language():
+    import pandas as pd
+
+    from sgbm_redcap.reports.quality import build_quality_context
+
+    raw = pd.DataFrame({"record_id": ["1", "2"], "redcap_repeat_instrument": ["", ""],
+                        "redcap_repeat_instance": ["", ""],
+                        "redcap_data_access_group": [ZH_SITE, EN_SITE],
+                        "screening_date": ["2025-01-02", ""], "eligible": ["1", "1"]})
+    findings = finding_rows([("DQ-B", ZH_SITE, "ae_grade")])
+    cover = study_cover("Data-quality report", date(2026, 11, 25), extract_date=None,
+                        dictionary_version="", data_source="test",
+                        generated_at=datetime.now(timezone.utc), package_versions=[])
+    ctx = build_quality_context(raw, PROJECT.dictionary, findings, cover=cover,
+                                dags=PROJECT.dags, project=PROJECT)
+    pages = {s.id: s for s in ctx.sections if s.id.startswith("site-")}
+    zh, en = pages[f"site-{ZH_SITE}"], pages[f"site-{EN_SITE}"]
+    assert zh.lang == "zh-CN" and zh.title.startswith("中心页")
+    assert en.lang == "en" and en.title.startswith("Site page")
+    table = zh.blocks[1]
+    assert table.columns[0] == "表单" and table.rows[0][0] == "入组"
+    assert en.blocks[1].rows[0][0] == "Enrolment"
+    assert [k.value for k in zh.blocks[0].items][:3] == ["1", "0", "1"]
+    html = render("data_quality.html.j2", ctx)
+    assert f'id="site-{ZH_SITE}" class="major" lang="zh-CN"' in html

@@ -76,6 +76,8 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
     subsections: list[Section] = field(default_factory=list)
     page_break: bool = True
+    #: the section's language when it is not the report's (a site page in the site's)
+    lang: str = ""
 
     def find(self, block_id: str) -> Block | None:
         """The block with ``block_id`` here or in a sub-section (tests and builders use it)."""

@@ -267,8 +267,10 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                           cover: Cover, dags: Iterable[tuple[str, str]] = (),
                           rule_titles: dict[str, str] | None = None,
                           type_problems: pd.DataFrame | None = None,
-                          repeating_forms: Any = ()) -> ReportContext:
-    """The data-quality report: checks, queries, completeness, values of the wrong type."""
+                          repeating_forms: Any = (),
+                          project: StudyProject | None = None) -> ReportContext:
+    """The data-quality report: checks, queries, completeness, values of the wrong type,
+    and one page per site in the site's language (``project``'s DAG languages)."""
     labels = site_labels(raw, dags)
     q = query_frame(raw)
     m = query_metrics(q, cutoff=cover.cutoff_date)
@@ -309,8 +311,46 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
         sections.append(Section("quality-types", "Values that do not fit their field type",
                                 [type_problems_table(type_problems, dictionary)],
                                 page_break=False))
+    if project is not None:
+        sections.extend(site_pages(findings, comp, q, labels, project))
     return ReportContext(cover, sections, f"{cover.study_name} data quality · cut-off "
                          f"{cover.cutoff_date.isoformat()}".lstrip())
+
+
+def site_pages(findings: pd.DataFrame, comp: pd.DataFrame, q: pd.DataFrame,
+               labels: dict[str, str], project: StudyProject) -> list[Section]:
+    """One page per site with records, in the site's language: its findings, open queries
+    and required-field completeness by instrument (instrument titles as the CRF shows them
+    in that language)."""
+    from sgbm_redcap.reports.i18n import text
+
+    sites = sorted(set(comp["dag"]) | set(findings.get("dag", pd.Series(dtype=str))) - {""})
+    pages = []
+    for dag in sites:
+        lang = project.dag_language(str(dag))
+        title, _, _ = _crf_words(project, lang)
+        mine = findings[findings["dag"] == dag] if len(findings) else findings
+        queries = q[q["dag"] == dag] if len(q) else q
+        n_open = int(queries["status"].isin(["Open", "Reopened"]).sum()) if len(queries) else 0
+        key = KeyFigures(f"site-key-{dag}", [
+            KeyFigure(text(lang, "errors"), str(int((mine["severity"] == "error").sum()))
+                      if len(mine) else "0", ""),
+            KeyFigure(text(lang, "warnings"), str(int((mine["severity"] == "warning").sum()))
+                      if len(mine) else "0", ""),
+            KeyFigure(text(lang, "patients"), str(mine["record_id"].nunique())
+                      if len(mine) else "0", ""),
+            KeyFigure(text(lang, "queries_open"), str(n_open), ""),
+        ])
+        part = comp[comp["dag"] == dag].groupby("form", sort=False)[["expected", "filled"]].sum()
+        rows = [[title(str(form)), str(int(r["expected"])), str(int(r["filled"])),
+                 pct(r["filled"], r["expected"])] for form, r in part.iterrows()]
+        table = Table(f"site-completeness-{dag}", text(lang, "site_completeness"),
+                      [text(lang, "col_instrument"), text(lang, "expected"),
+                       text(lang, "filled"), text(lang, "complete")], rows)
+        pages.append(Section(f"site-{dag}", text(lang, "site_page",
+                                                 site=labels.get(str(dag), str(dag))),
+                             [key, table], lang=lang))
+    return pages
 
 
 #: ``StudyTables.type_problems`` columns (CONTRACTS §4) shown, with their headings
