@@ -224,3 +224,20 @@ def test_the_data_quality_report_has_a_page_per_site_in_the_sites_language():
     assert [k.value for k in zh.blocks[0].items][:3] == ["1", "0", "1"]
     html = render("data_quality.html.j2", ctx)
     assert f'id="site-{ZH_SITE}" class="major" lang="zh-CN"' in html
+
+
+def test_report_codebook_with_an_unknown_language_is_one_line_and_exit_2(tmp_path):
+    from click.testing import CliRunner
+
+    from sgbm_redcap.cli import main
+
+    result = CliRunner().invoke(main, ["report", "codebook", "--no-pdf", "--language", "fr",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "en, zh-CN, both" in lines[0]
+    ok = CliRunner().invoke(main, ["report", "codebook", "--no-pdf", "--language", "zh-CN",
+                                   "--out", str(tmp_path)])
+    assert ok.exit_code == 0, ok.output
+    html = next(tmp_path.glob("codebook_*_zh-CN.html")).read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html and "不良事件" in html
