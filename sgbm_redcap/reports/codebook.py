@@ -161,7 +161,7 @@ def build_codebook(dictionary: Any, *, version: str = "", repeating_forms: Itera
         other = project.languages[0].id if project.languages else default
         main_lang, main_t = default, None
         second = (other, project.translation(other))
-        page_lang = other  # the Chinese column needs the CJK font first
+        page_lang = default  # English page (bold Latin); the other column has its own lang
     else:
         main_lang = language
         main_t = project.translation(language) if language != default else None
@@ -199,6 +199,9 @@ def build_codebook(dictionary: Any, *, version: str = "", repeating_forms: Itera
         {k: f"{v} / {words(ui_lang)[k]}" if v != words(ui_lang)[k] else v
          for k, v in words(main_lang).items()},
         languages=[main_lang, second[0]] if second else [],
+        language_names=["English" if main_lang == "en" else main_lang,
+                        next((lf.display for lf in project.languages if lf.id == second[0]),
+                             second[0])] if second else [],
         intro=text(main_lang, "codebook_intro"),
         badges=text(main_lang, "codebook_badges"),
     )

@@ -217,5 +217,6 @@ class CodebookContext:
     lang: str = "en"
     ui: dict[str, str] = field(default_factory=dict)
     languages: list[str] = field(default_factory=list)
+    language_names: list[str] = field(default_factory=list)
     intro: str = ""
     badges: str = ""
