@@ -147,8 +147,12 @@ class RuleRegistry:
 REGISTRY = RuleRegistry()
 
 
-def render_markdown(rules: Iterable[Rule]) -> str:
-    """The rule catalogue as Markdown (``docs/checks.md`` is this text)."""
+def render_markdown(rules: Iterable[Rule], *, appendix: str | None = None) -> str:
+    """The rule catalogue as Markdown (``docs/checks.md`` is this text). ``appendix`` follows
+    the rules; default: the REDCap-compatible Data Quality mode's page
+    (``checks.redcap_dq.MARKDOWN``)."""
+    if appendix is None:
+        from sgbm_redcap.checks.redcap_dq import MARKDOWN as appendix
     lines = [
         "# Data checks",
         "",
@@ -172,4 +176,6 @@ def render_markdown(rules: Iterable[Rule]) -> str:
         for r in by_cat[cat]:
             lines += [f"### {r.rule_id}: {r.title}", "", r.doc, "",
                       f"Message to the site: *{r.message}*", ""]
+    if appendix:
+        lines += ["", appendix.strip()]
     return "\n".join(lines).rstrip() + "\n"

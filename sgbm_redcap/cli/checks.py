@@ -1,6 +1,8 @@
-"""``sgbm-redcap checks``: the rule catalogue, and one check run without posting queries.
+"""``sgbm-redcap checks``: the rule catalogue, one check run without posting queries, and
+REDCap's own Data Quality rules (``redcap-dq``).
 
-Exit codes: 0 ok (``run``: no finding), 1 findings or failures, 2 usage or configuration.
+Exit codes: 0 ok (``run``/``redcap-dq``: no finding), 1 findings or failures, 2 usage or
+configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sgbm_redcap.cli.exits import Group
 from sgbm_redcap.cli.options import (
     cutoff_option,
     day,
+    dq_options,
     force_option,
     out_csv_option,
     source_options,
@@ -54,4 +57,21 @@ def run(config_file: Path | None, url: str | None, sandbox: bool, records_file: 
         click.echo(f"{f.rule_id:<8} {f.record_id:>8} {where}.{f.field}: {f.message}")
     click.echo(f"{len(findings)} findings")
     if len(findings):
+        raise SystemExit(1)
+
+
+@command.command(name="redcap-dq")
+@source_options
+@dq_options
+def redcap_dq(config_file: Path | None, url: str | None, sandbox: bool,
+              records_file: Path | None, rules: tuple[str, ...], rules_file: Path | None,
+              exclusions: Path | None, user: str | None, out_csv: Path | None,
+              out_json: Path | None) -> None:
+    """REDCap's Data Quality rules A-I (and custom rules) as REDCap counts them, over every
+    event, arm and instance: the table of REDCap's Data Quality page."""
+    study = study_from(config_file, url, sandbox=sandbox, records_file=records_file)
+    result = jobs.redcap_dq(study, rules=rules, rules_file=rules_file, exclusions=exclusions,
+                            user=user, out_csv=out_csv, out_json=out_json)
+    click.echo(jobs.dq_summary_text(result), nl=False)
+    if result.found_any:
         raise SystemExit(1)

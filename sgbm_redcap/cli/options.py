@@ -93,3 +93,23 @@ class TimeOfDay(click.ParamType):
         if not _TIME.match(text):
             self.fail(f"{value!r} is not a time of day (HH:MM, 00:00 to 23:59)", param, ctx)
         return text
+
+
+#: ``checks redcap-dq``: which rules, custom rules and exclusions, whose view, listings
+dq_options = _stack(
+    click.option("--rule", "rules", multiple=True, metavar="A..I|N|custom",
+                 help="A pre-defined rule (A to I), a custom rule number, or 'custom' for "
+                      "every custom rule; repeatable (default: all, REDCap's 'All')."),
+    click.option("--rules-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 default=None, help="Custom rules: REDCap's Data Quality rules CSV "
+                 "(rule_name, rule_logic, real_time_execute) or a Project XML."),
+    click.option("--exclusions", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 default=None, help="CSV of excluded discrepancies (rule, record, "
+                 "redcap_event_name, redcap_repeat_instrument, redcap_repeat_instance, field)."),
+    click.option("--user", default=None,
+                 help="Run with this REDCap user's DAG and instrument rights."),
+    click.option("--csv", "out_csv", type=click.Path(dir_okay=False, path_type=Path),
+                 default=None, help="Write the discrepancies to this CSV."),
+    click.option("--json", "out_json", type=click.Path(dir_okay=False, path_type=Path),
+                 default=None, help="Write the table and the discrepancies to this JSON."),
+)

@@ -282,6 +282,9 @@ class ProjectXml:
     #: StudyEventDefs (unique name, label, arm, offsets) and their FormRefs
     events: list[dict[str, Any]] = field(default_factory=list)
     form_event_mapping: list[dict[str, Any]] = field(default_factory=list)
+    #: custom Data Quality rules (``<redcap:DataQualityRules>`` attributes: rule_order,
+    #: rule_name, rule_logic, real_time_execute)
+    data_quality_rules: list[dict[str, str]] = field(default_factory=list)
     #: the ClinicalData element (records), when the file carries data
     clinical: ET.Element | None = field(default=None, repr=False)
 
@@ -352,7 +355,9 @@ def read_project_xml(text: str | bytes, source: str = "<xml>") -> ProjectXml:
         roles=[dict(r.attrib) for r in root.iter(_r("UserRoles"))],
         surveys={s.get("form_name", ""): dict(s.attrib) for s in root.iter(_r("Surveys"))},
         survey_queue=[dict(q.attrib) for q in root.iter(_r("SurveysQueue"))],
-        events=events, form_event_mapping=fem, clinical=root.find("odm:ClinicalData", NS))
+        events=events, form_event_mapping=fem,
+        data_quality_rules=[dict(r.attrib) for r in root.iter(_r("DataQualityRules"))],
+        clinical=root.find("odm:ClinicalData", NS))
 
 
 def _read_fields(mdv: ET.Element) -> tuple[list[Field], dict[str, str]]:

@@ -8,6 +8,7 @@ nothing else, so that one job is wired once::
     jobs.pull(study, out_dir=Path("tables"))       # typed tables (and Parquet files)
     jobs.sweep(study, dry_run=True)                # pull → checks → queries → listings
     jobs.checks(study)                             # CheckResult: findings, failed, skipped
+    jobs.redcap_dq(study)                          # REDCap's Data Quality rules A-I, custom
     jobs.monthly_report(study, out_dir=Path("out"), cutoff=date(2026, 10, 31))
 
 Modules: ``study`` (the :class:`Study` handle), ``connection`` (where records come from),
@@ -33,6 +34,7 @@ from sgbm_redcap.jobs.dictionary import build_xml as build_project_xml
 from sgbm_redcap.jobs.dictionary import diff as diff_dictionaries
 from sgbm_redcap.jobs.dictionary import lint as lint_dictionaries
 from sgbm_redcap.jobs.pull import pull
+from sgbm_redcap.jobs.redcap_dq import dq_summary_text, redcap_dq
 from sgbm_redcap.jobs.reports import (
     codebook,
     monthly_report,
@@ -55,6 +57,7 @@ __all__ = [
     "DEFAULT_AUDIT_LOG", "DEFAULT_LOCK", "DIFF_LEVELS", "SANDBOX_BANNER", "Connection",
     "DemoResult", "JsonFormatter", "LintRun", "ProjectXml", "Study", "build_project_xml",
     "checks", "codebook", "connect", "create_sandbox_project", "demo", "diff_dictionaries",
+    "dq_summary_text", "redcap_dq",
     "eligibility", "embedded_sandbox", "lint_dictionaries", "load_study", "make_backend",
     "monthly_report", "previous_month_end", "pull", "quality_report", "rule_catalogue",
     "rule_catalogue_markdown", "run_demo", "sandbox_server", "sandbox_url", "seed_sandbox",

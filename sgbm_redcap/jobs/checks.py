@@ -23,8 +23,8 @@ def rule_catalogue(category: str | None = None) -> list[Rule]:
 
 
 def rule_catalogue_markdown(category: str | None = None) -> str:
-    """The catalogue as Markdown (what docs/checks.md holds)."""
-    return render_markdown(rule_catalogue(category))
+    """The catalogue as Markdown (what docs/checks.md holds; one category: its rules only)."""
+    return render_markdown(rule_catalogue(category), appendix="" if category else None)
 
 
 def checks(study: Study, *, cutoff: date | None = None, force: bool = False,
