@@ -165,3 +165,51 @@ def test_docs_explain_every_count():
 
     for rule, ours in OURS.items():
         assert f"| {rule} | {REDCAP_14[rule]} | {ours} | " in MARKDOWN
+
+
+def test_the_cli_runs_as_a_user_with_the_user_s_dag_and_rights(tmp_path, monkeypatch):
+    """REDCap's features C.4.18.1300 and 1400 through the API: a TestGroup1 user (all
+    instruments) sees the DAG rule's 2 discrepancies; a user who may view no instrument gets
+    A = B = 0 and an ERROR for the custom rules, the other counts as for everyone."""
+    from click.testing import CliRunner
+
+    from sgbm_redcap.cli import main
+    from sgbm_redcap.sandbox import serve_in_thread
+
+    monkeypatch.chdir(tmp_path)
+    sb = Sandbox(tmp_path / "sb")
+    token = sb.create_project_from_odm(PROJECT418)
+    forms = ["text_validation", "data_types", "survey", "consent", "data_dictionary_form"]
+
+    def call(**params: str) -> str:
+        status, _, body = sb.handle(urlencode({"token": token, "format": "json", **params}))
+        assert status == 200, body
+        return body.decode()
+
+    call(content="user", action="import", data=json.dumps([
+        {"username": "test_user1", "forms": dict.fromkeys(forms, 1)},
+        {"username": "test_user2", "forms": dict.fromkeys(forms, 0)}]))
+    call(content="userDagMapping", action="import", data=json.dumps([
+        {"username": "test_user1", "redcap_data_access_group": "testgroup1"}]))
+    rules = tmp_path / "rules.csv"
+    rules.write_text("rule_name,rule_logic,real_time_execute\n"
+                     "TestGroup1,\"([ptname]<>[name]) AND ([user-dag-name]='testgroup1')\",0\n",
+                     encoding="utf-8")
+
+    def table(*args: str) -> dict[str, str]:
+        with serve_in_thread(sb, port=0) as url:
+            r = CliRunner().invoke(main, ["checks", "redcap-dq", "--url", url, *args],
+                                   env={"SGBM_REDCAP_TOKEN": token})
+        assert r.exit_code == 1, r.output
+        return {line.split()[0]: line.split()[-1] for line in r.stdout.splitlines()[1:]}
+
+    assert table("--rules-file", str(rules), "--rule", "custom", "--user", "test_user1") == {
+        "1": "2"}
+    seen = table("--rules-file", str(PROJECT418), "--user", "test_user2")
+    everyone = table("--rules-file", str(PROJECT418))
+    assert (seen["A"], seen["B"], seen["1"], seen["2"]) == ("0", "0", "ERROR", "ERROR")
+    assert {r: seen[r] for r in "CDEFGHI"} == {r: everyone[r] for r in "CDEFGHI"}
+    with serve_in_thread(sb, port=0) as url:
+        r = CliRunner().invoke(main, ["checks", "redcap-dq", "--url", url, "--user", "nobody"],
+                               env={"SGBM_REDCAP_TOKEN": token})
+    assert r.exit_code == 2 and r.stderr.startswith("Error: --user nobody: not a user")

@@ -103,9 +103,12 @@ def user_scope(client: RedcapClient, username: str) -> DqScope:
         raise ConfigError(f"--user {username}: not a user of this project (users: {known})",
                           setting="user")
     forms = me.get("forms")
+    if isinstance(forms, str):  # "form:1,form_2:0" (the CSV export's spelling)
+        forms = dict(part.split(":", 1) for part in forms.split(",") if ":" in part)
     viewable = None
     if isinstance(forms, dict):
-        viewable = frozenset(f for f, level in forms.items() if str(level) not in ("0", ""))
+        viewable = frozenset(str(f).strip() for f, level in forms.items()
+                             if str(level).strip() not in ("0", ""))
     dag = str(me.get("data_access_group") or "")
     if not dag:
         try:
