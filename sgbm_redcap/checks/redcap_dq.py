@@ -809,7 +809,7 @@ with `excluded` true and not counted.
 | A | none | every blank optional field would become a site query; completeness is reported instead. |
 | B | `DQ-B`, only on forms that hold data | an empty follow-up form is not yet due: REDCap counts it once the record has data in the event. |
 | C, D, F, G | `DQ-C`, `DQ-D`, `DQ-F`, `DQ-G` | same definitions; `DQ-D` takes `today` as the data cut-off. |
-| E | `DQ-E`: 6 robust SDs (1.4826 × MAD) from the median, at least 20 values, fields with both limits left to `DQ-D` | REDCap's 2 SD flags about 5% of correct values of every numeric field (279 on the synthetic study, `checks redcap-dq --sandbox --rule E`), and one wild value inflates the SD that judges it. |
+| E | `DQ-E`: 6 robust SDs (1.4826 × MAD) from the median, at least 20 values, fields with both limits left to `DQ-D` | REDCap's 2 SD flags about 5% of correct values of every numeric field (compare `checks redcap-dq --sandbox --rule E` with `checks run --sandbox` on the synthetic study), and one wild value inflates the SD that judges it. |
 | H | `DQ-H`: a blank stored calc is not queried; equations reading the clock are skipped | REDCap fills calc fields when a form is saved or data imported, which is not the site's doing; a `today` equation changes every day. |
 | I | none | a missing data code is a valid answer; the reports count it by reason. |
 
