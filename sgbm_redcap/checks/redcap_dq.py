@@ -473,8 +473,7 @@ class _Run:
 
     def _smart_values(self) -> dict[str, str]:
         s = self.scope
-        return {"user-name": s.user, "user-dag-name": s.dag, "user-dag-id": "",
-                "user-dag-label": s.dag}
+        return {"user-name": s.user, "user-dag-name": s.dag}
 
     def fields(self) -> list[DictField]:
         return [f for f in self.d.fields
@@ -507,7 +506,6 @@ class _Run:
     # -- the rules -------------------------------------------------------------------
     def predefined(self, letter: str) -> list[pd.DataFrame]:
         out = []
-        values: list[float] = []
         numeric: list[tuple[DictField, pd.DataFrame, pd.Series]] = []
         for f in self.fields():
             rows = self.rows(f.form)
@@ -519,8 +517,7 @@ class _Run:
             out.append(self._listing(letter, f, rows[hit.to_numpy()]))
         if letter == "E":
             for f, rows, x in numeric:
-                ok = x.dropna()
-                values = ok.tolist()
+                values = x.dropna().tolist()
                 if len(values) < 2:
                     continue
                 sd = float(np.std(values, ddof=1))
