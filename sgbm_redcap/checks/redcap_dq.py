@@ -257,6 +257,8 @@ class _Cells:
             table.loc[filled.index, columns] = filled[columns]
         self.raw = raw
         self.table = table
+        #: where each row is: record, event, repeat instrument and instance, DAG
+        self.keys = raw[[self.rid, *_KEYS]]
         self.classic = not project.form_events
         self.forms_by_event = {e: list(fs) for e, fs in project.form_events.items()}
 
@@ -470,6 +472,18 @@ class _Run:
                             smart_values=self._smart_values(), record_id=self.cells.rid)
         self._shown: dict[str, pd.Series] = {}
         self._form_rows: dict[str, pd.DataFrame] = {}
+        self._blanks: dict[str, pd.Series] = {}
+        self._coded: dict[str, pd.Series] = {}
+
+    def blank(self, f: DictField, rows: pd.DataFrame) -> pd.Series:
+        if f.name not in self._blanks:
+            self._blanks[f.name] = _blank(f, rows, self.codes)
+        return self._blanks[f.name]
+
+    def coded(self, f: DictField, rows: pd.DataFrame) -> pd.Series:
+        if f.name not in self._coded:
+            self._coded[f.name] = _holds_code(f, rows, self.codes, self.cells.rid)
+        return self._coded[f.name]
 
     def _smart_values(self) -> dict[str, str]:
         s = self.scope
@@ -530,26 +544,26 @@ class _Run:
 
     def _hit(self, letter: str, f: DictField, rows: pd.DataFrame,
              numeric: list[tuple[DictField, pd.DataFrame, pd.Series]]) -> pd.Series | None:
-        codes, vtype = self.codes, f.validation_type
+        vtype = f.validation_type
         if letter in ("A", "B"):
             if not self.viewable(f) or (letter == "B" and not f.required):
                 return None
             if "@HIDDEN" in f.action_tags:
                 return None
-            return (_blank(f, rows, codes) & ~_holds_code(f, rows, codes, self.cells.rid)
+            return (self.blank(f, rows) & ~self.coded(f, rows)
                     & self.visible(f, rows))
         if letter == "F":
             if not (f.branching_logic or "").strip():
                 return None
-            return ~_blank(f, rows, codes) & ~self.visible(f, rows)
+            return ~self.blank(f, rows) & ~self.visible(f, rows)
         if letter == "I":
-            return _holds_code(f, rows, codes, self.cells.rid)
+            return self.coded(f, rows)
         if letter == "H":
             return self._calc_wrong(f, rows)
         if f.field_type == "checkbox" or f.name not in rows.columns:
             return None
         v = rows[f.name]
-        coded = _holds_code(f, rows, codes, self.cells.rid)
+        coded = self.coded(f, rows)
         filled = (v != "") & ~coded
         if letter == "G":
             if f.field_type not in ("radio", "dropdown", "yesno", "truefalse"):
@@ -621,7 +635,7 @@ class _Run:
                 value = pd.Series(NO_RIGHTS_VALUE, index=rows.index)
         else:
             value = pd.Series("", index=rows.index)
-        raw = self.cells.raw.loc[rows.index]
+        raw = self.cells.keys.loc[rows.index]
         return pd.DataFrame({
             "rule": rule, "record": raw[self.cells.rid].to_numpy(),
             _EVENT: raw[_EVENT].to_numpy(), _INSTR: raw[_INSTR].to_numpy(),
