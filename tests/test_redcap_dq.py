@@ -303,3 +303,14 @@ def test_cli_refuses_an_export_file_and_an_unknown_rule(tmp_path, monkeypatch):
     assert r.stderr.strip().startswith("Error: checks redcap-dq reads the project's events")
     r = CliRunner().invoke(main, ["checks", "redcap-dq"])
     assert r.exit_code == 2 and "--sandbox" in r.stderr
+
+
+def test_the_study_s_dq_d_reads_comma_decimal_limits_too():
+    """The sweep's DQ-D and REDCap's D agree on a comma-decimal field (0,0 to 300,0)."""
+    from sgbm_redcap.checks import REGISTRY, run_checks
+
+    d = dictionary_from_text(json.dumps(FIELDS[:3]))
+    raw = pd.DataFrame({"record_id": ["1", "2", "3"], "age": ["50", "50", "50"],
+                        "weight": ["400,0", "70,5", ""]})
+    found = run_checks(raw, dictionary=d, rules=[REGISTRY.get("DQ-D")]).findings
+    assert list(zip(found["record_id"], found["field"], strict=True)) == [("1", "weight")]

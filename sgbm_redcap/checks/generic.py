@@ -282,11 +282,18 @@ def _bound(text: str | None, kind: str, cutoff: pd.Timestamp):
     try:
         return float(t)
     except ValueError:
+        pass
+    try:  # a comma-decimal type's limits are written 0,0 and 3,0
+        return float(t.replace(",", ".")) if t.count(",") == 1 and "." not in t else None
+    except ValueError:
         return None
 
 
 def _typed(ctx: CheckContext, f) -> tuple[pd.Series, str] | None:
     v = f.validation or ""
+    if v.endswith("comma_decimal"):  # number_comma_decimal, number_1dp_comma_decimal, ...
+        text = ctx.text(f.form, f.name).str.replace(",", ".", regex=False)
+        return pd.to_numeric(text, errors="coerce"), "number"
     if v in ("date_ymd", "date_dmy", "date_mdy"):
         return ctx.date(f.form, f.name), "date"
     if v.startswith("date"):
@@ -303,7 +310,8 @@ def _typed(ctx: CheckContext, f) -> tuple[pd.Series, str] | None:
                message="'{label}' is {value}, outside the expected range {low} to {high}. "
                        "Please check the value.")
 def out_of_range(ctx: CheckContext) -> pd.DataFrame:
-    """REDCap rule D: a number or date outside the minimum/maximum of its validation."""
+    """REDCap rule D: a number or date outside the minimum/maximum of its validation
+    (comma-decimal numbers and limits, 2,5 and 0,0–3,0, read as 2.5 and 0.0–3.0)."""
     if ctx.dictionary is None:
         return pd.DataFrame()
 
