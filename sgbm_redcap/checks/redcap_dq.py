@@ -174,6 +174,14 @@ class DqResult:
                     strict=True)}
 
 
+#: how REDCap's files spell a set flag (real_time_execute)
+_TRUE_FLAGS = frozenset({"1", "y", "yes", "true"})
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() in _TRUE_FLAGS
+
+
 def read_rules_csv(text: str) -> list[CustomRule]:
     """Custom rules from REDCap's "Download Data Quality Rules (CSV)" file (columns
     ``rule_name``, ``rule_logic``, ``real_time_execute``); numbered in file order."""
@@ -186,7 +194,7 @@ def read_rules_csv(text: str) -> list[CustomRule]:
                              "(and optionally real_time_execute)")
         out.append(CustomRule(i, low.get("rule_name", "").strip() or f"Rule {i}",
                               low["rule_logic"].strip(),
-                              low.get("real_time_execute", "").strip() in ("1", "y", "yes")))
+                              _flag(low.get("real_time_execute", ""))))
     return out
 
 
@@ -196,7 +204,7 @@ def rules_from_project_xml(rules: Iterable[Mapping[str, str]]) -> list[CustomRul
     items = [dict(r) for r in rules]
     items.sort(key=lambda r: int(r.get("rule_order") or 0))
     return [CustomRule(i, r.get("rule_name", "") or f"Rule {i}", r.get("rule_logic", ""),
-                       (r.get("real_time_execute") or "0") == "1")
+                       _flag(r.get("real_time_execute") or ""))
             for i, r in enumerate(items, 1)]
 
 
