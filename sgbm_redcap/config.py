@@ -102,6 +102,12 @@ class Settings:
         metadata=_help("The study's versioned data dictionary."),
     )
     report_dir: Path = field(default=Path("out"), metadata=_help("Where reports are written."))
+    monitoring: Mapping[str, Any] = field(
+        default_factory=dict,
+        metadata=_help("Tolerance limits of the monitoring indicators, a TOML table per "
+                       "indicator ([sgbm_redcap.monitoring.<id>] amber/red/min_n); the "
+                       "defaults and their reasons are in docs/monitoring.md."),
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -169,6 +175,10 @@ def _token_from_keyring(service: str, username: str) -> str | None:
 def _coerce(name: str, value: Any, source: str) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     try:
+        if "Mapping" in str(kind):
+            if not isinstance(value, Mapping):
+                raise ValueError(f"not a table: {value!r}")
+            return dict(value)
         if "Path" in str(kind):
             return Path(value)
         if "bool" in str(kind):
@@ -185,7 +195,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return None if value in ("", None) and "None" in str(kind) else str(value)
     except (TypeError, ValueError):
         kind_text = str(kind)
-        expected = ("a yes/no value" if "bool" in kind_text else "a number" if "float" in
+        expected = ("a table" if "Mapping" in kind_text else "a yes/no value" if "bool" in kind_text else "a number" if "float" in
                     kind_text else "a whole number" if "int" in kind_text else "text")
         raise ConfigError(f"Setting {name!r} from {source} is {value!r}, not {expected}: "
                           f"correct it there", setting=name, source=source) from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,27 @@ class Sandbox:
         self.public_url = self.store.setting("public_url", public_url)
         self.faults = Faults(FaultPlan.from_json(self.store.setting("faults", "")))
         self.version = REDCAP_VERSION
+        #: the clock the log and record timestamps are written with; None: the real one
+        self.clock: Callable[[], dt.datetime] | None = None
 
     # ------------------------------------------------------------------ configuration
+    def now(self) -> str:
+        """The time written into the log and the records' timestamps: the server's local
+        time, or :attr:`clock`'s when a simulated clock is set."""
+        return now() if self.clock is None else self.clock().strftime("%Y-%m-%d %H:%M:%S")
+
+    @contextmanager
+    def simulated_clock(self, at: dt.datetime | Callable[[], dt.datetime]) -> Iterator[None]:
+        """Write the log at ``at`` (a time, or a clock to call) inside the block: for
+        seeding a project whose history happened over months (the synthetic monitoring
+        data); the real clock again afterwards."""
+        previous = self.clock
+        self.clock = at if callable(at) else (lambda: at)
+        try:
+            yield
+        finally:
+            self.clock = previous
+
     def set_public_url(self, url: str) -> None:
         """The base that survey links start with (``<url>surveys/?s=…``)."""
         self.public_url = url if url.endswith("/") else url + "/"
@@ -116,7 +137,7 @@ class Sandbox:
             conn.execute(
                 "INSERT INTO log (pid, ts, username, logtype, action, details, record) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (pid, now(), username, "manage", "Manage/Design ", "Create project", ""))
+                (pid, self.now(), username, "manage", "Manage/Design ", "Create project", ""))
         log.info("sandbox project %s created", pid)
         return token
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .meta import ProjectMeta
-from .protocol import MIME, ApiError, Request, now
+from .protocol import MIME, ApiError, Request
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -88,7 +88,7 @@ class Context:
         conn.execute(
             "INSERT INTO log (pid, ts, username, logtype, action, details, record, dag) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            (self.pid, now(), self.username, logtype, action, details, record, dag),
+            (self.pid, self.sb.now(), self.username, logtype, action, details, record, dag),
         )
 
 

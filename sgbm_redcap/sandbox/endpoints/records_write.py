@@ -15,7 +15,6 @@ from typing import Any
 from ..calc import recalculate
 from ..handler import Context
 from ..meta import ProjectMeta
-from ..protocol import now
 from ..rows import RowKey
 from ..store import select_for_records
 from .records_plan import PlannedRow
@@ -34,7 +33,7 @@ def write_plan(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str],
     """Store the planned rows, re-run the touched records' calcs, update the records table
     and log one line per record."""
     pid = ctx.pid
-    ts = now()
+    ts = ctx.sb.now()
     with ctx.store.write() as conn:
         names = list(dict.fromkeys(p.key[0] for p in plan))
         existing = set(stored_dags(conn, pid, names))
