@@ -18,14 +18,19 @@ from typing import Any
 from .meta import METADATA_KEYS, UI_TO_KEY, modern_type, modern_validation, unique_name
 from .protocol import now
 
-_RIGHTS = (
+#: a user's rights in REDCap's ``content=user`` export order (PyCap's export_users doctest,
+#: re-recorded against a REDCap server in 2026, and REDCapR's users-export test data)
+USER_RIGHTS = (
     "design", "alerts", "user_rights", "data_access_groups", "reports", "stats_and_charts",
     "manage_survey_participants", "calendar", "data_import_tool", "data_comparison_tool",
     "logging", "email_logging", "file_repository", "data_quality_create", "data_quality_execute",
     "api_export", "api_import", "api_modules", "mobile_app", "mobile_app_download_data",
-    "record_create", "record_rename", "record_delete", "lock_records_customization",
-    "lock_records", "lock_records_all_forms",
+    "record_create", "record_rename", "record_delete", "lock_records_all_forms",
+    "lock_records", "lock_records_customization",
 )
+#: rights a project's creator does not get (the same 2026 doctest: 0 for the creator)
+CREATOR_WITHOUT = frozenset({"email_logging", "mobile_app_download_data",
+                             "lock_records_customization"})
 
 
 def new_token(length: int = 32) -> str:
@@ -35,16 +40,15 @@ def new_token(length: int = 32) -> str:
 
 def user_record(username: str, forms: Iterable[str], *, full: bool = True,
                 email: str = "", firstname: str = "", lastname: str = "") -> dict[str, Any]:
-    """A user row in REDCap's ``content=user`` export shape, all flags as ints."""
+    """A user row in REDCap's ``content=user`` export shape, all flags as ints; ``full`` is a
+    project creator's rights."""
     u: dict[str, Any] = {
         "username": username, "email": email or f"{username}@example.org",
         "firstname": firstname or username, "lastname": lastname or "", "expiration": "",
         "data_access_group": "", "data_access_group_id": "", "data_access_group_label": "",
     }
-    for r in _RIGHTS:
-        u[r] = 1 if full else 0
-    u["api_export"] = 1 if full else 0
-    u["data_export_tool"] = 1 if full else 0
+    for r in USER_RIGHTS:
+        u[r] = 1 if full and r not in CREATOR_WITHOUT else 0
     u["forms"] = {f: (1 if full else 0) for f in forms}
     u["forms_export"] = {f: (1 if full else 0) for f in forms}
     return u

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..handler import Context, Response, endpoint, update_config
 from ..meta import unique_name
-from ..project import add_dag, user_record
+from ..project import USER_RIGHTS, add_dag, user_record
 from ..protocol import MIME, ApiError, encode_rows, encode_scalar, parse_data
 
 _FLAG_SKIP = {"username", "email", "firstname", "lastname", "expiration", "data_access_group",
@@ -55,6 +55,12 @@ def _merge_rights(target: dict[str, Any], row: dict[str, str], forms: list[str])
                 target[k] = v
 
 
+def _by_username(ctx: Context) -> list[dict[str, Any]]:
+    """The project's users as REDCap lists them: sorted by username (case-insensitive)."""
+    return sorted(ctx.config.get("users", []), key=lambda u: (u["username"].lower(),
+                                                              u["username"]))
+
+
 def _no_dag_user(ctx: Context) -> None:
     if ctx.user_dag:
         raise ApiError("You do not have permission to use this method because you are in a "
@@ -64,18 +70,33 @@ def _no_dag_user(ctx: Context) -> None:
 # ---------------------------------------------------------------- users
 
 
+def user_export_row(u: dict[str, Any], dags: dict[str, dict[str, Any]],
+                    forms: list[str]) -> dict[str, Any]:
+    """A stored user as REDCap's ``content=user`` export shows it: these keys in this order,
+    rights as numbers, a level for every one of the project's ``forms``."""
+    d = dags.get(u.get("data_access_group", "") or "")
+    row: dict[str, Any] = {k: u.get(k, "") for k in ("username", "email", "firstname",
+                                                     "lastname", "expiration")}
+    row["data_access_group"] = d["unique_group_name"] if d else ""
+    row["data_access_group_id"] = d["data_access_group_id"] if d else ""
+    row["data_access_group_label"] = d["data_access_group_name"] if d else ""
+    for right in USER_RIGHTS:
+        try:
+            row[right] = int(u.get(right, 0) or 0)
+        except (TypeError, ValueError):
+            row[right] = 0
+    for key in ("forms", "forms_export"):
+        levels = u.get(key) or {}
+        row[key] = {f: int(levels.get(f, 0) or 0) for f in forms}
+    return row
+
+
 @endpoint("user")
 def export_users(ctx: Context) -> Response:
     ctx.require("api_export")
     dags = {d["unique_group_name"]: d for d in ctx.config.get("dags", [])}
-    rows = []
-    for u in ctx.config.get("users", []):
-        row = dict(u)
-        d = dags.get(u.get("data_access_group", ""))
-        row["data_access_group_id"] = d["data_access_group_id"] if d else ""
-        row["data_access_group_label"] = d["data_access_group_name"] if d else ""
-        rows.append(row)
-    return _export(ctx, rows)
+    forms = ctx.meta.forms
+    return _export(ctx, [user_export_row(u, dags, forms) for u in _by_username(ctx)])
 
 
 @endpoint("user", "import")
@@ -115,7 +136,9 @@ def delete_users(ctx: Context) -> Response:
     with ctx.store.write() as conn:
         conn.executemany("DELETE FROM tokens WHERE pid=? AND username=?",
                          [(ctx.pid, n) for n in names])
-    return _count(ctx, len(names))
+    # REDCap answers a user deletion with the bare count whatever the format (PyCap's
+    # doctest: ``delete_users(..., return_format_type="xml")`` -> '1')
+    return Response(200, str(len(names)).encode(), MIME.get(ctx.req.return_format, MIME["json"]))
 
 
 # ---------------------------------------------------------------- roles
@@ -129,10 +152,37 @@ def _role_name(existing: set[str]) -> str:
             return name
 
 
+#: a role's rights in REDCap's export order; REDCap sends them as strings ('0', '1', '2'),
+#: the ``forms``/``forms_export`` levels as numbers (PyCap's export_user_roles doctest)
+ROLE_RIGHTS = (
+    "design", "alerts", "user_rights", "data_access_groups", "reports", "stats_and_charts",
+    "manage_survey_participants", "calendar", "data_import_tool", "data_comparison_tool",
+    "logging", "email_logging", "file_repository", "data_quality_create", "data_quality_execute",
+    "api_export", "api_import", "api_modules", "mobile_app", "mobile_app_download_data",
+    "record_create", "record_rename", "record_delete", "lock_records_customization",
+    "lock_records", "lock_records_all_forms",
+)
+
+
+def role_export_row(role: dict[str, Any], forms: list[str]) -> dict[str, Any]:
+    """A stored role as REDCap's ``content=userRole`` export shows it: every right, and a
+    level for every one of the project's ``forms`` (0 where none was set)."""
+    row: dict[str, Any] = {"unique_role_name": role.get("unique_role_name", ""),
+                           "role_label": role.get("role_label", "")}
+    for right in ROLE_RIGHTS:
+        value = role.get(right, 0)
+        row[right] = str(value if value not in (None, "") else 0)
+    for key in ("forms", "forms_export"):
+        levels = role.get(key) or {}
+        row[key] = {f: int(levels.get(f, 0) or 0) for f in forms}
+    return row
+
+
 @endpoint("userRole")
 def export_roles(ctx: Context) -> Response:
     ctx.require("api_export")
-    return _export(ctx, [dict(r) for r in ctx.config.get("roles", [])])
+    forms = ctx.meta.forms
+    return _export(ctx, [role_export_row(r, forms) for r in ctx.config.get("roles", [])])
 
 
 @endpoint("userRole", "import")
@@ -183,7 +233,7 @@ def export_role_mapping(ctx: Context) -> Response:
     ctx.require("api_export")
     rows = [{"username": u["username"], "unique_role_name": u.get("role", ""),
              "data_access_group": u.get("data_access_group", "")}
-            for u in ctx.config.get("users", [])]
+            for u in _by_username(ctx)]
     return _export(ctx, rows, ["username", "unique_role_name", "data_access_group"])
 
 
@@ -284,7 +334,7 @@ def switch_dag(ctx: Context) -> Response:
 def export_user_dags(ctx: Context) -> Response:
     ctx.require("api_export")
     rows = [{"username": u["username"], "redcap_data_access_group": u.get("data_access_group", "")}
-            for u in ctx.config.get("users", [])]
+            for u in _by_username(ctx)]
     return _export(ctx, rows, ["username", "redcap_data_access_group"])
 
 

@@ -216,29 +216,38 @@ def delete_from_repository(ctx: Context) -> Response:
 
 
 def _minimal_pdf(lines: list[str]) -> bytes:
-    """A valid one-page PDF listing ``lines`` (the sandbox does not render instruments)."""
-    text = " Tj T* ".join("(" + ln.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-                          + ")" for ln in lines[:60])
+    """A valid one-page PDF listing ``lines`` (the sandbox does not render instruments).
+
+    It starts as REDCap's PDFs do (PyCap's export_pdf doctest, recorded from a real server:
+    ``%PDF-1.3`` then ``3 0 obj``): the page and its content stream are objects 3 and 4 and
+    come first, the page tree (1) and the resources (2) after them, then the font and the
+    catalog; the cross-reference table lists them by number.
+    """
+    text = " Tj T* ".join("(" + ln.replace("\\", "\\\\").replace("(", "\\(")
+                          .replace(")", "\\)") + ")" for ln in lines[:60])
     stream = f"BT /F1 10 Tf 40 800 Td 12 TL {text} Tj ET".encode("latin-1", "replace")
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        (3, b"<</Type /Page\n/Parent 1 0 R\n/MediaBox [0 0 595.28 841.89]\n"
+            b"/Resources 2 0 R\n/Contents 4 0 R>>"),
+        (4, b"<</Length " + str(len(stream)).encode() + b">>\nstream\n" + stream
+            + b"\nendstream"),
+        (1, b"<</Type /Pages\n/Kids [3 0 R ]\n/Count 1\n>>"),
+        (5, b"<</Type /Font\n/BaseFont /Helvetica\n/Subtype /Type1\n"
+            b"/Encoding /WinAnsiEncoding\n>>"),
+        (2, b"<</ProcSet [/PDF /Text]\n/Font <<\n/F1 5 0 R\n>>\n>>"),
+        (6, b"<</Type /Catalog\n/Pages 1 0 R\n>>"),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n".encode() + obj + b"\nendobj\n"
+    out = bytearray(b"%PDF-1.3\n")
+    offsets: dict[int, int] = {}
+    for num, obj in objects:
+        offsets[num] = len(out)
+        out += f"{num} 0 obj\n".encode() + obj + b"\nendobj\n"
     xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for off in offsets:
-        out += f"{off:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-            .encode())
+    size = len(objects) + 1
+    out += f"xref\n0 {size}\n0000000000 65535 f \n".encode()
+    for num in range(1, size):
+        out += f"{offsets[num]:010d} 00000 n \n".encode()
+    out += f"trailer\n<<\n/Size {size}\n/Root 6 0 R\n>>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
 
 

@@ -84,16 +84,18 @@ def _import_records(ctx: Context) -> Response:
     return Response(200, body, ctype)
 
 
-def load_trusted_rows(ctx: Context, rows: list[dict[str, str]]) -> None:
+def load_trusted_rows(ctx: Context, rows: list[dict[str, str]], *,
+                      recalc: bool = True) -> None:
     """Import rows without per-value validation (Project XML ClinicalData: REDCap keeps
-    whatever the exporting server held). Rows with the same key are merged first."""
+    whatever the exporting server held). Rows with the same key are merged first; calcs
+    are re-run only when ``recalc`` is true."""
     merged: dict[tuple[str, ...], dict[str, str]] = {}
     for r in rows:
         key = tuple(r.get(k, "") for k in (ctx.meta.record_id, *SPECIAL[:3]))
         merged.setdefault(key, {}).update({k: v for k, v in r.items() if v != ""} | {
             k: r[k] for k in r if k in SPECIAL or k == ctx.meta.record_id})
     plan, dag_of = plan_import(ctx, list(merged.values()), False, "YMD", validate=False)
-    write_plan(ctx, plan, dag_of, False)
+    write_plan(ctx, plan, dag_of, False, recalc=recalc)
 
 
 def _ids_body(names: list[str], rf: str) -> Response:

@@ -29,9 +29,9 @@ Rows = dict[RowKey, dict[str, Any]]
 
 
 def write_plan(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str],
-               overwrite: bool) -> None:
-    """Store the planned rows, re-run the touched records' calcs, update the records table
-    and log one line per record."""
+               overwrite: bool, *, recalc: bool = True) -> None:
+    """Store the planned rows, re-run the touched records' calcs (unless ``recalc`` is
+    false), update the records table and log one line per record."""
     pid = ctx.pid
     ts = ctx.sb.now()
     with ctx.store.write() as conn:
@@ -46,7 +46,8 @@ def write_plan(ctx: Context, plan: list[PlannedRow], dag_of: dict[str, str],
             changed = _apply_exact(ctx.meta, plan, rows, details)
         rows.update(changed)
         # the rows are this request's own copies: calcs may update them in place
-        recalculate(ctx.meta, rows, names, in_place=True)
+        if recalc:
+            recalculate(ctx.meta, rows, names, in_place=True)
         # ``rows`` now holds every row of the touched records, as they are to be stored
         ctx.store.write_rows(conn, pid, rows, whole_records=True)
         conn.executemany(

@@ -83,6 +83,9 @@ def participant_list(ctx: Context) -> Response:
     if instrument not in meta.form_fields or instrument not in ctx.config.get("surveys", {}):
         raise ApiError(f"The instrument '{instrument}' has not been enabled as a survey")
     event = ctx.req.get("event") if meta.longitudinal else ""
+    ev = meta.event(event) if meta.longitudinal else None
+    if meta.longitudinal and ev is None:
+        raise ApiError("invalid event")
     email_field = next((n for n, f in meta.fields.items() if f.validation == "email"), None)
     rows = []
     stored = ctx.store.read_rows(ctx.pid)
@@ -90,7 +93,16 @@ def participant_list(ctx: Context) -> Response:
     for key, values in stored.items():
         if email_field and values.get(email_field):
             emails.setdefault(key[0], values[email_field])
-    for (record,) in ctx.store.conn.execute("SELECT record FROM records WHERE pid=?", (ctx.pid,)):
+    records = [r for (r,) in ctx.store.conn.execute("SELECT record FROM records WHERE pid=?",
+                                                    (ctx.pid,))]
+    if ev is not None:
+        # a record belongs to the arms whose events hold its data: the list of a survey on
+        # an event holds only the records of that event's arm
+        arm_events = {e["unique_event_name"] for e in meta.events
+                      if e["arm_num"] == ev["arm_num"]}
+        in_arm = {key[0] for key in stored if key[1] in arm_events}
+        records = [r for r in records if r in in_arm]
+    for record in records:
         email = emails.get(record, "")
         h = _code(ctx.pid, record, instrument, event, "1", length=10)
         rows.append({"email": email, "email_occurrence": 1, "identifier": "",
