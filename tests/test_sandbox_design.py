@@ -123,7 +123,7 @@ def test_long_project_records_by_event(long_project):
     assert len(p.export_records(records=["3"])) == 1
     assert p.delete_records(["3"]) == 1
     csv_text = p.export_records(format_type="csv", raw_or_label_headers="label")
-    assert csv_text.startswith("Study ID,Event Name,")
+    assert csv_text.startswith('"Study ID","Event Name",')  # fputcsv quotes spaces
     with pytest.raises(redcap.RedcapError, match="redcap_event_name are invalid: nope_arm_1"):
         p.import_records([{"study_id": "4", "redcap_event_name": "nope_arm_1"}])
     with pytest.raises(redcap.RedcapError, match="not designated for the event"):

@@ -18,7 +18,7 @@ def test_file_field_upload_download_delete(project):
     content, headers = project.export_file("1", "consent_doc")
     assert content == b"signed\n"
     assert headers == {"name": "consent.txt", "charset": "UTF-8"}
-    assert project.export_records(records=["1"])[0]["consent_doc"] == "[document]"
+    assert project.export_records(records=["1"])[0]["consent_doc"] == "consent.txt"
     project.delete_file("1", "consent_doc")
     with pytest.raises(redcap.RedcapError, match="There is no file to download"):
         project.export_file("1", "consent_doc")

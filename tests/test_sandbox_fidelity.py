@@ -29,12 +29,12 @@ ODM = """<?xml version="1.0" encoding="UTF-8" ?>
 <StudyEventRef StudyEventOID="Event.visit_arm_2" OrderNumber="2" Mandatory="No"/>
 </Protocol>
 <StudyEventDef OID="Event.visit_arm_1" Name="Visit (Arm 1: A)" Type="Common" Repeating="No"
-  redcap:EventName="Visit" redcap:UniqueEventName="visit_arm_1" redcap:ArmNum="1"
+  redcap:EventName="Week 1" redcap:UniqueEventName="visit_arm_1" redcap:ArmNum="1"
   redcap:ArmName="A" redcap:DayOffset="0" redcap:OffsetMin="0" redcap:OffsetMax="0">
 <FormRef FormOID="Form.contact" OrderNumber="1" Mandatory="No" redcap:FormName="contact"/>
 </StudyEventDef>
 <StudyEventDef OID="Event.visit_arm_2" Name="Visit (Arm 2: B)" Type="Common" Repeating="No"
-  redcap:EventName="Visit" redcap:UniqueEventName="visit_arm_2" redcap:ArmNum="2"
+  redcap:EventName="Week 1" redcap:UniqueEventName="visit_arm_2" redcap:ArmNum="2"
   redcap:ArmName="B" redcap:DayOffset="0" redcap:OffsetMin="0" redcap:OffsetMax="0">
 <FormRef FormOID="Form.contact" OrderNumber="1" Mandatory="No" redcap:FormName="contact"/>
 </StudyEventDef>
@@ -231,3 +231,92 @@ def test_user_export_names_the_users_dag(sandbox, token):
     assert (creator["data_access_group"], creator["data_access_group_label"]) == (
         "site_b", "Site B")
     assert isinstance(creator["data_access_group_id"], int)
+
+
+# ---------------------------------------------------------------- CSV and labels
+
+
+def test_csv_cells_with_a_space_are_quoted_as_redcap_quotes_them(sandbox, token):
+    status, _, body = call(sandbox, token, content="record", action="import", format="json",
+                           data=json.dumps([{"record_id": "1", "enrol_date": "2024-09-01",
+                                             "email": "a@b.org", "age": "55"}]))
+    assert status == 200, body
+    status, _, csv_body = call(sandbox, token, content="record", format="csv",
+                               fields="record_id,age,email", rawOrLabelHeaders="label")
+    assert status == 200
+    header, row = csv_body.splitlines()[:2]
+    # PHP's fputcsv encloses every cell holding a space; others stay bare
+    assert header == ('"Record ID","Repeat Instrument","Repeat Instance","Age at enrolment",'
+                      '"Contact e-mail"')
+    assert row == "1,,,55,a@b.org"
+    status, _, meta_csv = call(sandbox, token, content="metadata", format="csv")
+    assert '"Enrolment date"' in meta_csv and ",Enrolment date," not in meta_csv
+
+
+def _label_csv(sb: Sandbox, token: str) -> list[str]:
+    status, _, body = call(sb, token, content="record", format="csv", rawOrLabel="label",
+                           fields="rid")
+    assert status == 200, body
+    return body.splitlines()
+
+
+def test_event_labels_carry_the_arm_only_when_more_than_one_arm_has_events(sandbox, xml_token):
+    assert _label_csv(sandbox, xml_token)[1:] == ['1,"Week 1 (Arm 1: A)"',
+                                                  '2,"Week 1 (Arm 2: B)"']
+    status, _, body = call(sandbox, xml_token, content="event", action="delete",
+                           **{"events[0]": "visit_arm_2"})
+    assert status == 200, body
+    # arm 2 is still there, without events: one arm has events, so no suffix
+    assert _label_csv(sandbox, xml_token)[1:] == ['1,"Week 1"']
+
+
+# ---------------------------------------------------------------- file fields
+
+
+def test_a_file_field_exports_the_files_name(sandbox, token):
+    status, _, body = call(sandbox, token, content="record", action="import", format="json",
+                           data=json.dumps([{"record_id": "1", "age": "55"}]))
+    assert status == 200, body
+    status, _, body = sandbox.handle(
+        b"--B\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + token.encode()
+        + b"\r\n--B\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nfile\r\n"
+        b"--B\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nimport\r\n"
+        b"--B\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n1\r\n"
+        b"--B\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\nconsent_doc\r\n"
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"signed form.pdf\"\r\n"
+        b"Content-Type: application/pdf\r\n\r\n%PDF\r\n--B--\r\n",
+        "multipart/form-data; boundary=B")
+    assert status == 200, body
+    (flat,) = export(sandbox, token, content="record", fields="record_id,consent_doc")
+    assert flat["consent_doc"] == "signed form.pdf"
+    _, _, csv_body = call(sandbox, token, content="record", format="csv",
+                          fields="record_id,consent_doc")
+    assert csv_body.splitlines()[1].endswith(',"signed form.pdf"')
+    eav = export(sandbox, token, content="record", type="eav", fields="consent_doc")
+    assert [r["value"] for r in eav if r["field_name"] == "consent_doc"] == ["signed form.pdf"]
+
+
+# ---------------------------------------------------------------- the log
+
+
+def test_api_project_creation_is_logged_after_the_xml_records(sandbox):
+    super_token = sandbox.create_super_token()
+    status, _, token = call(sandbox, super_token, content="project", format="json",
+                            data=json.dumps([{"project_title": "Fid", "purpose": 0}]), odm=ODM)
+    assert status == 200 and len(token) == 32
+    log = export(sandbox, token, content="log")  # newest first
+    details = [(e["action"], e["details"]) for e in log]
+    creation = details.index(("Manage/Design ", "Create project (API)"))
+    assert [a for a, _ in details[creation + 1:]] == ["Create record (API) 2",
+                                                      "Create record (API) 1"]
+    manage = export(sandbox, token, content="log", logtype="manage")
+    assert manage[-1]["details"] == "Create project (API)"
+
+
+def test_api_project_creation_without_xml_is_logged_as_an_api_creation(sandbox):
+    super_token = sandbox.create_super_token()
+    status, _, token = call(sandbox, super_token, content="project", format="json",
+                            data=json.dumps([{"project_title": "Fid", "purpose": 0}]))
+    assert status == 200
+    assert [e["details"] for e in export(sandbox, token, content="log")] == [
+        "Create project (API)"]

@@ -100,11 +100,13 @@ class Sandbox:
         form_event_mapping: Sequence[dict[str, Any]] = (),
         username: str = DEFAULT_USER,
         settings: dict[str, Any] | None = None,
+        log_details: str | None = "Create project",
     ) -> str:
         """Create a project from a data dictionary and return its 32-character API token.
 
         ``dags`` are labels or ``(unique_name, label)`` pairs. Longitudinal projects pass
         ``arms``/``events`` (``{"event_name", "arm_num"}``) and ``form_event_mapping``.
+        The creation is logged with ``log_details`` (``None``: the caller logs it).
         """
         if metadata is None:
             if dictionary_csv is None:
@@ -134,10 +136,11 @@ class Sandbox:
             self.store.save_config(conn, pid, config)
             conn.execute("INSERT INTO tokens (token, pid, username) VALUES (?, ?, ?)",
                          (token, pid, username))
-            conn.execute(
-                "INSERT INTO log (pid, ts, username, logtype, action, details, record) "
-                "VALUES (?,?,?,?,?,?,?)",
-                (pid, self.now(), username, "manage", "Manage/Design ", "Create project", ""))
+            if log_details is not None:
+                conn.execute(
+                    "INSERT INTO log (pid, ts, username, logtype, action, details, record) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    (pid, self.now(), username, "manage", "Manage/Design ", log_details, ""))
         log.info("sandbox project %s created", pid)
         return token
 

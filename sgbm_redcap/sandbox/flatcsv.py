@@ -1,14 +1,14 @@
-"""Flat-CSV export lines built by joining strings, byte-identical to ``csv.writer``.
+"""Flat-CSV export lines built by joining strings, byte-identical to the cell-by-cell writer.
 
 A study export has ~300 columns but a repeating-instrument row fills only its own form's
-dozen, so handing ``csv.writer`` a full list per row spends most of the export on blank
-cells. Here each row is: the record and prefix cells, then per shown form a precomputed run
-of delimiters (the blank columns before it) and that form's cells joined by the delimiter;
-a form's cells are quoted only when one of them needs it (checked on the joined segment).
+dozen, so writing a full list per row spends most of the export on blank cells. Here each
+row is: the record and prefix cells, then per shown form a precomputed run of delimiters
+(the blank columns before it) and that form's cells joined by the delimiter; a form's cells
+are quoted only when one of them needs it (checked on the joined segment).
 
-Quoting follows ``csv.writer(delimiter=d, lineterminator="\\n")`` with QUOTE_MINIMAL on
-Python 3.11: a cell is quoted when it holds the delimiter, a double quote or a line feed
-(a lone carriage return is written as is), doubling inner quotes.
+Quoting is REDCap's (PHP's fputcsv, :func:`..protocol.csv_cell`): a cell is enclosed when it
+holds the delimiter, a double quote, a backslash, a space, a tab, a carriage return or a line
+feed, doubling inner quotes.
 """
 
 from __future__ import annotations
@@ -17,25 +17,20 @@ from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
+from .protocol import csv_cell, csv_special
+
 RowKey = tuple[str, str, str, int]
 # start, end, field names ('\x00' marks a checkbox column), checkbox patches, complete offset,
 # file offsets (as RowBuilder.slices)
 FormSlice = tuple[int, int, list[str], list[tuple[int, str, str]], int, str, list[int]]
 
 
-def escape_cell(value: str, delimiter: str = ",") -> str:
-    """One cell as ``csv.writer`` writes it (QUOTE_MINIMAL, ``lineterminator='\\n'``)."""
-    if delimiter in value or '"' in value or "\n" in value:
-        return '"' + value.replace('"', '""') + '"'
-    return value
-
-
-
 def form_segment(get: Callable[..., Any], names: Sequence[str],
                  boxes: Sequence[tuple[int, str, str]], complete: int,
-                 files: Sequence[int]) -> list[str]:
+                 files: Sequence[int], doc_names: dict[str, str]) -> list[str]:
     """One form's cells of a flat export row, from a stored row's ``get``: checkbox options as
-    "1"/"0", the form-complete status "0" when blank, a stored file as "[document]"."""
+    "1"/"0", the form-complete status "0" when blank, a stored file (its document id) as the
+    file's name (``doc_names``)."""
     seg = list(map(get, names, repeat("")))
     for off, fld, code in boxes:
         seg[off] = "1" if code in get(fld, ()) else "0"
@@ -43,7 +38,7 @@ def form_segment(get: Callable[..., Any], names: Sequence[str],
         seg[complete] = "0"
     for off in files:
         if seg[off]:
-            seg[off] = "[document]"
+            seg[off] = doc_names.get(seg[off], seg[off])
     return seg
 
 
@@ -55,8 +50,11 @@ class FlatCsvLines:
     """
 
     def __init__(self, slices: dict[str, FormSlice], width: int, n_prefix: int,
-                 forms_for: Callable[[RowKey], frozenset[str]], delimiter: str = ","):
+                 forms_for: Callable[[RowKey], frozenset[str]], delimiter: str = ",",
+                 doc_names: dict[str, str] | None = None):
         self.slices = slices
+        self.doc_names = doc_names or {}
+        self.special = csv_special(delimiter)
         self.width = width
         self.first = 1 + n_prefix
         self.forms_for = forms_for
@@ -79,17 +77,18 @@ class FlatCsvLines:
 
     def line(self, key: RowKey, stored: dict[str, Any], prefix_cells: Sequence[str]) -> str:
         d = self.d
-        head = [escape_cell(key[0], d)]
+        head = [csv_cell(key[0], d)]
         for cell in prefix_cells:
-            head.append(escape_cell(cell, d))
+            head.append(csv_cell(cell, d))
         out = [d.join(head)]
         get = stored.get
         parts, tail = self._plan(self.forms_for(key))
+        special, doc_names = self.special.search, self.doc_names
         for gap, (_start, _end, names, boxes, complete, _cname, files) in parts:
-            seg = form_segment(get, names, boxes, complete, files)
+            seg = form_segment(get, names, boxes, complete, files, doc_names)
             text = d.join(seg)
-            if '"' in text or "\n" in text or text.count(d) != len(seg) - 1:
-                text = d.join([escape_cell(v, d) for v in seg])
+            if special(text) or text.count(d) != len(seg) - 1:
+                text = d.join([csv_cell(v, d) for v in seg])
             out.append(gap)
             out.append(text)
         out.append(tail)

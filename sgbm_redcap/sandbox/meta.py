@@ -160,7 +160,9 @@ class ProjectMeta:
         e = self.event(unique)
         if e is None:
             return unique
-        arms = {a["arm_num"] for a in self.config.get("arms", [])}
+        # the "(Arm n: name)" suffix only when more than one arm has events: PyCap's doctest
+        # project, with a second arm but no event on it, labels its event "Event 1"
+        arms = {ev["arm_num"] for ev in self.events}
         if len(arms) > 1:
             arm = next((a for a in self.config["arms"] if a["arm_num"] == e["arm_num"]), None)
             return f"{e['event_name']} (Arm {e['arm_num']}: {arm['name'] if arm else ''})"

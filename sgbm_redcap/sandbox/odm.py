@@ -53,9 +53,17 @@ def parse_odm(text: str) -> dict[str, Any]:
     }
 
 
+#: REDCap's log entry for a project created through the API (its log's description list)
+API_CREATION = "Create project (API)"
+
+
 def create_from_odm(sb: Sandbox, odm_text: str, settings: dict[str, Any], *,
                     username: str) -> str:
-    """Create a project from Project XML; ``settings`` (the API ``data``) win over the XML."""
+    """Create a project from Project XML; ``settings`` (the API ``data``) win over the XML.
+
+    The creation is logged after the XML's records: PyCap's export_logging doctest, recorded
+    from a real server, has entries older than ``Create project (API)`` in a log that is
+    newest first (docs/sandbox.md, "Evidence")."""
     parsed = parse_odm(odm_text)
     merged = dict(parsed["settings"])
     merged.update(settings)
@@ -78,7 +86,7 @@ def create_from_odm(sb: Sandbox, odm_text: str, settings: dict[str, Any], *,
         arms=[{"arm_num": k, "name": v} for k, v in sorted(arms.items())] if longitudinal else (),
         events=parsed["events"] if longitudinal else (),
         form_event_mapping=parsed["fem"] if longitudinal else (),
-        repeating_forms=(),
+        repeating_forms=(), log_details=None,
     )
     owner = sb.store.token_owner(token)
     pid = owner[0] if owner else 0
@@ -92,6 +100,9 @@ def create_from_odm(sb: Sandbox, odm_text: str, settings: dict[str, Any], *,
         sb.store.save_config(conn, pid, config)
     if parsed["clinical"] is not None:
         _load_clinical(sb, token, pid, parsed["clinical"], longitudinal)
+    with sb.store.write() as conn:
+        Context(sb, Request(), pid, username, "import").log(conn, "manage", "Manage/Design ",
+                                                            API_CREATION)
     return token
 
 

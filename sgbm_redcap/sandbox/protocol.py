@@ -241,17 +241,47 @@ def error_body(message: str, return_format: str) -> tuple[bytes, str]:
     return xml.encode(), MIME["xml"]
 
 
+#: what makes PHP's fputcsv (which writes REDCap's CSV) enclose a cell, besides the delimiter
+CSV_SPECIAL = ' \t\r\n"\\'
+_CSV_NEEDS_QUOTES: dict[str, re.Pattern[str]] = {}
+
+
+def csv_special(delimiter: str) -> re.Pattern[str]:
+    """A pattern that finds, in a cell or a joined line, any character other than
+    ``delimiter`` that makes fputcsv enclose a cell (the delimiter is counted apart)."""
+    pat = _CSV_NEEDS_QUOTES.get(delimiter)
+    if pat is None:
+        chars = CSV_SPECIAL.replace(delimiter, "")
+        pat = _CSV_NEEDS_QUOTES[delimiter] = re.compile("[" + re.escape(chars) + "]")
+    return pat
+
+
+def csv_cell(value: str, delimiter: str = ",") -> str:
+    """One CSV cell as REDCap writes it (PHP's fputcsv): enclosed in double quotes when it
+    holds the delimiter, a double quote, a backslash, a space, a tab, a carriage return or
+    a line feed, inner quotes doubled; else as it is. (fputcsv leaves a quote that follows
+    a backslash undoubled; the sandbox doubles every quote, so that any CSV reader gets the
+    value back.)"""
+    if delimiter in value or csv_special(delimiter).search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def csv_line(cells: Iterable[Any], delimiter: str = ",") -> str:
+    """One CSV line (with its line feed) of ``cells`` (None is blank), fputcsv's quoting."""
+    return delimiter.join(csv_cell("" if v is None else str(v), delimiter)
+                          for v in cells) + "\n"
+
+
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None,
              delimiter: str = ",", header: Sequence[str] | None = None) -> str:
-    """Rows as REDCap writes CSV: a header line, every non-numeric value quoted only if needed."""
+    """Rows as REDCap writes CSV: a header line, then the rows, cells quoted as fputcsv does
+    (:func:`csv_cell`)."""
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    w.writerow(header if header is not None else columns)
-    for row in rows:
-        w.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-    return buf.getvalue()
+    out = [csv_line(header if header is not None else columns, delimiter)]
+    out += [csv_line([row.get(c) for c in columns], delimiter) for row in rows]
+    return "".join(out)
 
 
 def xml_records(rows: Iterable[dict[str, Any]], root: str = "records") -> str:

@@ -13,7 +13,7 @@ from sgbm_redcap.errors import DictionaryError
 
 from ..handler import Context, Response, endpoint, update_config
 from ..meta import CHOICE_TYPES, METADATA_KEYS, UI_HEADERS, unique_name
-from ..odm import create_from_odm
+from ..odm import API_CREATION, create_from_odm
 from ..project import add_event, normalise_metadata_row
 from ..protocol import MIME, ApiError, Request, csv_text, encode_rows, encode_scalar, parse_data
 
@@ -275,7 +275,8 @@ def create_project(sb: Sandbox, req: Request, token: str) -> Response:
         new = sb.create_project(metadata=[{
             "field_name": "record_id", "form_name": "my_first_instrument",
             "field_type": "text", "field_label": "Record ID"}],
-            title=settings.pop("project_title"), settings=settings, username=owner[1])
+            title=settings.pop("project_title"), settings=settings, username=owner[1],
+            log_details=API_CREATION)
     return Response(200, new.encode(), "text/html")
 
 

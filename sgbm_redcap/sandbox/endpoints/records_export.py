@@ -1,15 +1,13 @@
 """``content=record`` export: stored rows read, ordered and assembled into flat or EAV rows,
 filtered by ``filterLogic`` and encoded (REDCAP_API.md §4.3).
 
-Values are read from the EAV ``data`` table in one query and assembled into flat rows in
-Python; a raw flat CSV export takes the :mod:`..flatcsv` path, which writes each line without
-a per-cell list (same bytes as ``csv.writer``).
+Values are read from the stored rows and assembled into flat rows in Python; a raw flat CSV
+export takes the :mod:`..flatcsv` path, which writes each line without a per-cell list (the
+same bytes as :func:`..protocol.csv_line`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections import defaultdict
@@ -19,10 +17,10 @@ from typing import Any
 from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.logic import evaluate, parse
 
-from ..flatcsv import FlatCsvLines, escape_cell, form_segment
+from ..flatcsv import FlatCsvLines, form_segment
 from ..handler import Context, Response, endpoint
 from ..meta import COMPLETE_LABELS, ProjectMeta
-from ..protocol import MIME, ApiError, csv_text, encode_rows
+from ..protocol import MIME, ApiError, csv_cell, csv_line, encode_rows
 from ..rows import RowKey, applicable_forms
 
 log = logging.getLogger(__name__)
@@ -39,6 +37,12 @@ def record_dags(ctx: Context) -> dict[str, tuple[str, str, str]]:
         "SELECT record, dag, created, modified FROM records WHERE pid=?", (ctx.pid,)).fetchall()
     dag = ctx.user_dag
     return {r: (d, c, m) for r, d, c, m in rows if not dag or d == dag}
+
+
+def document_names(ctx: Context) -> dict[str, str]:
+    """Stored document id (what a file field holds) → the uploaded file's name."""
+    return {str(doc): name for doc, name in ctx.store.conn.execute(
+        "SELECT doc_id, name FROM docs WHERE pid=? AND deleted=0", (ctx.pid,))}
 
 
 def load_values(ctx: Context, records: list[str] | None) -> dict[RowKey, dict[str, Any]]:
@@ -143,6 +147,8 @@ class RowBuilder:
         self.comma = req.get("decimalCharacter") == ","
         self.dag_labels = meta.dag_names
         self.files = {n for n, f in meta.fields.items() if f.ftype == "file"}
+        # a file field stores its document's id and exports the file's name, as REDCap does
+        self.doc_names = document_names(ctx) if self.files else {}
         self.by_form: dict[str, list[tuple[int, Column]]] = {}
         for i, c in enumerate(cols):
             if c.kind != "id":  # output positions leave room for the prefix columns
@@ -196,7 +202,7 @@ class RowBuilder:
             if spec is None:
                 continue
             start, end, names, boxes, complete, _complete_name, files = spec
-            out[start:end] = form_segment(get, names, boxes, complete, files)
+            out[start:end] = form_segment(get, names, boxes, complete, files, self.doc_names)
         return out
 
     def _values(self, key: RowKey, stored: dict[str, Any]) -> list[str]:
@@ -215,7 +221,7 @@ class RowBuilder:
                     if not v:
                         continue
                     if c.field in self.files:
-                        v = "[document]"
+                        v = self.doc_names.get(v, v)
                     elif not plain:
                         v = self._relabel(c, v)
                     out[i] = v
@@ -324,17 +330,18 @@ def export_records(ctx: Context) -> Response:
 def _fast_csv(ctx: Context, builder: RowBuilder, names: list[str], keys: list[RowKey],
               values: dict[RowKey, dict[str, Any]], cols: list[Column], prefix: list[str],
               dags: dict[str, tuple[str, str, str]], dag_export: bool) -> Response:
-    """Raw flat CSV without a per-cell list: see :mod:`..flatcsv` (same bytes as csv.writer)."""
+    """Raw flat CSV without a per-cell list: see :mod:`..flatcsv` (same bytes as csv_line)."""
     meta = ctx.meta
     delim = _DELIMS.get(ctx.req.get("csvDelimiter", ","), ",")
     header = names
     if ctx.req.get("rawOrLabelHeaders") == "label":
         header = _label_headers(meta, cols, prefix)
-    lines = FlatCsvLines(builder.slices, builder.width, len(prefix), builder.forms_for, delim)
+    lines = FlatCsvLines(builder.slices, builder.width, len(prefix), builder.forms_for, delim,
+                         builder.doc_names)
     line = lines.line
     longitudinal, repeating = meta.longitudinal, meta.has_repeating
     empty: dict[str, Any] = {}
-    out = [delim.join([escape_cell(h, delim) for h in header]) + "\n"]
+    out = [delim.join([csv_cell(h, delim) for h in header]) + "\n"]
     append = out.append
     if not (longitudinal or repeating or dag_export):
         for key in keys:
@@ -364,12 +371,8 @@ def _encode_flat(ctx: Context, names: list[str], rows: list[list[Any]], cols: li
         header = names
         if ctx.req.get("rawOrLabelHeaders") == "label":
             header = _label_headers(ctx.meta, cols, prefix)
-        text = csv_text([], names, delim, header)
-        buf = io.StringIO()
-        buf.write(text)
-        w = csv.writer(buf, delimiter=delim, lineterminator="\n")
-        w.writerows(rows)
-        return Response(200, buf.getvalue().encode(), MIME["csv"])
+        text = csv_line(header, delim) + "".join([csv_line(r, delim) for r in rows])
+        return Response(200, text.encode(), MIME["csv"])
     dicts = [dict(zip(names, [str(v) for v in r], strict=True)) for r in rows]
     body, ctype = encode_rows(dicts, "xml")
     return Response(200, body, ctype)
@@ -405,6 +408,8 @@ def _eav(ctx: Context, cols: list[Column], keys: list[RowKey],
         if target not in seen:
             seen.add(target)
             fields_wanted.append((target, c.kind))
+    files = {n for n, f in meta.fields.items() if f.ftype == "file"}
+    doc_names = document_names(ctx) if files else {}
     out = []
     for key in keys:
         stored = values.get(key, {})
@@ -416,6 +421,8 @@ def _eav(ctx: Context, cols: list[Column], keys: list[RowKey],
             if kind != "id" and form not in forms:
                 continue
             vals = sorted(stored[target]) if kind == "checkbox" else [stored[target]]
+            if target in files:
+                vals = [doc_names.get(v, v) for v in vals]
             for v in vals:
                 if label and kind in ("field", "checkbox"):
                     v = meta.fields[target].choices.get(v, v)
