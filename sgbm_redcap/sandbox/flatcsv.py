@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
-from .protocol import csv_cell, csv_special
+from .protocol import csv_cell, csv_enclose, csv_special
 
 RowKey = tuple[str, str, str, int]
 # start, end, field names ('\x00' marks a checkbox column), checkbox patches, complete offset,
@@ -55,6 +55,7 @@ class FlatCsvLines:
         self.slices = slices
         self.doc_names = doc_names or {}
         self.special = csv_special(delimiter)
+        self.enclose = csv_enclose(delimiter)
         self.width = width
         self.first = 1 + n_prefix
         self.forms_for = forms_for
@@ -83,12 +84,12 @@ class FlatCsvLines:
         out = [d.join(head)]
         get = stored.get
         parts, tail = self._plan(self.forms_for(key))
-        special, doc_names = self.special.search, self.doc_names
+        special, enclose, doc_names = self.special.search, self.enclose.search, self.doc_names
         for gap, (_start, _end, names, boxes, complete, _cname, files) in parts:
             seg = form_segment(get, names, boxes, complete, files, doc_names)
             text = d.join(seg)
             if special(text) or text.count(d) != len(seg) - 1:
-                text = d.join([csv_cell(v, d) for v in seg])
+                text = d.join([csv_cell(v, d) if enclose(v) else v for v in seg])
             out.append(gap)
             out.append(text)
         out.append(tail)

@@ -243,17 +243,27 @@ def error_body(message: str, return_format: str) -> tuple[bytes, str]:
 
 #: what makes PHP's fputcsv (which writes REDCap's CSV) enclose a cell, besides the delimiter
 CSV_SPECIAL = ' \t\r\n"\\'
-_CSV_NEEDS_QUOTES: dict[str, re.Pattern[str]] = {}
+_CSV_PATTERNS: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
+def _csv_pattern(delimiter: str, with_delimiter: bool) -> re.Pattern[str]:
+    pat = _CSV_PATTERNS.get((delimiter, with_delimiter))
+    if pat is None:
+        chars = CSV_SPECIAL.replace(delimiter, "") + (delimiter if with_delimiter else "")
+        pat = _CSV_PATTERNS[(delimiter, with_delimiter)] = re.compile(
+            "[" + re.escape(chars) + "]")
+    return pat
+
+
+def csv_enclose(delimiter: str) -> re.Pattern[str]:
+    """A pattern that finds, in one cell, what makes fputcsv enclose it."""
+    return _csv_pattern(delimiter, True)
 
 
 def csv_special(delimiter: str) -> re.Pattern[str]:
-    """A pattern that finds, in a cell or a joined line, any character other than
-    ``delimiter`` that makes fputcsv enclose a cell (the delimiter is counted apart)."""
-    pat = _CSV_NEEDS_QUOTES.get(delimiter)
-    if pat is None:
-        chars = CSV_SPECIAL.replace(delimiter, "")
-        pat = _CSV_NEEDS_QUOTES[delimiter] = re.compile("[" + re.escape(chars) + "]")
-    return pat
+    """The same without ``delimiter``: for a line of cells joined by it, whose delimiters are
+    counted apart."""
+    return _csv_pattern(delimiter, False)
 
 
 def csv_cell(value: str, delimiter: str = ",") -> str:
@@ -262,7 +272,7 @@ def csv_cell(value: str, delimiter: str = ",") -> str:
     a line feed, inner quotes doubled; else as it is. (fputcsv leaves a quote that follows
     a backslash undoubled; the sandbox doubles every quote, so that any CSV reader gets the
     value back.)"""
-    if delimiter in value or csv_special(delimiter).search(value):
+    if _csv_pattern(delimiter, True).search(value):
         return '"' + value.replace('"', '""') + '"'
     return value
 
