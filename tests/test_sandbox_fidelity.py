@@ -4,6 +4,8 @@ its doctests (outputs recorded against real servers) showed it did not; docs/san
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from urllib.parse import urlencode
 
@@ -320,3 +322,21 @@ def test_api_project_creation_without_xml_is_logged_as_an_api_creation(sandbox):
     assert status == 200
     assert [e["details"] for e in export(sandbox, token, content="log")] == [
         "Create project (API)"]
+
+
+def test_csv_user_and_role_exports_write_form_levels_as_redcap_does(sandbox, token):
+    status, _, body = call(sandbox, token, content="userRole", action="import", format="json",
+                           data=json.dumps([{"role_label": "Monitor", "forms": {"enrolment": 2}}]))
+    assert status == 200, body
+    for content, forms in (("user", "enrolment:1,adverse_events:1"),
+                           ("userRole", "enrolment:2,adverse_events:0")):
+        status, _, text = call(sandbox, token, content=content, format="csv")
+        assert status == 200
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert rows[0]["forms"] == forms
+    # and such a CSV imports back unchanged
+    status, _, body = call(sandbox, token, content="user", action="import", format="csv",
+                           data=call(sandbox, token, content="user", format="csv")[2])
+    assert (status, body) == (200, "1")
+    (creator,) = export(sandbox, token, content="user")
+    assert creator["forms"] == {"enrolment": 1, "adverse_events": 1}

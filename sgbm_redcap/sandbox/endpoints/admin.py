@@ -18,6 +18,12 @@ _FLAG_SKIP = {"username", "email", "firstname", "lastname", "expiration", "data_
 
 
 def _export(ctx: Context, rows: list[dict[str, Any]], cols: list[str] | None = None) -> Response:
+    if ctx.req.format == "csv":
+        # REDCap's CSV writes a user's or role's form levels as "form:level,form:level"
+        # (REDCapR reads its users export that way); json and xml keep the mapping
+        rows = [{k: (",".join(f"{f}:{v}" for f, v in val.items())
+                     if k in ("forms", "forms_export") and isinstance(val, dict) else val)
+                 for k, val in r.items()} for r in rows]
     body, ctype = encode_rows(rows, ctx.req.format, cols)
     return Response(200, body, ctype)
 
