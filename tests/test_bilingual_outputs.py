@@ -241,3 +241,28 @@ def test_report_codebook_with_an_unknown_language_is_one_line_and_exit_2(tmp_pat
     assert ok.exit_code == 0, ok.output
     html = next(tmp_path.glob("codebook_*_zh-CN.html")).read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html and "不良事件" in html
+
+
+@needs_poppler
+def test_the_short_columns_of_a_listing_never_break_and_the_note_never_repeats(tmp_path):
+    """The first demo listing broke the rule id "DQ-B" over two lines and repeated the
+    message in the sweep note; both are looked for in the PDF's text layer."""
+    f = finding_rows([("DQ-B", EN_SITE, "ae_grade"), ("DQ-B", EN_SITE, "ae_onset_date")])
+    backend = MemoryBackend()
+    sync_queries(f, backend, today="2026-11-25", audit=None)
+    state = backend.existing()
+    state["dag"] = EN_SITE
+    state.loc[1, "dq_status"] = "4"
+    state.loc[1, "dq_note"] = ("Reopened by the sweep on 2026-11-25: the data still show the "
+                               "problem after the site's answer. " + f["message"][1])
+    site = by_site(state)[0]
+    _, pdf = write_html_pdf(render_site_listing(site, "2026-11-25"), tmp_path / "en")
+    lines = pdf_text(pdf).splitlines()
+    rows = [line for line in lines if "DQ-B" in line]
+    assert len(rows) == 2 and all("2026-11-25" in r for r in rows)
+    assert any("Reopened" in r for r in rows)
+    raw = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                         check=True).stdout  # reading order: each cell's text together
+    text = " ".join(raw.split())
+    assert text.count("'Onset date' is required and blank") == 1  # once: not in the note
+    assert "the data still show the problem after the site's answer." in text
