@@ -17,6 +17,9 @@
       CheckDefinitionError    a check declaration is malformed; has .rule_id
       QueryLifecycleError     an illegal data-query state transition
       AnalysisInputError      analysis input that cannot be used; has .column
+      CutError                a data cut that cannot be used; has .path, .file
+        CutIntegrityError     a cut's files do not match its manifest (exit 4)
+        CutMismatchError      two cuts of different projects compared (exit 2)
 
 Check *findings* are data (``sgbm_redcap.checks.Finding``), never exceptions.
 """
@@ -159,3 +162,33 @@ class AnalysisInputError(SgbmRedcapError):
     def __init__(self, message: str, *, column: str | None = None):
         self.column = column
         super().__init__(message)
+
+
+class CutError(SgbmRedcapError):
+    """A data cut (``sgbm_redcap.cuts``) that cannot be used; ``path`` is its folder,
+    ``file`` the file at fault."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None, file: str | None = None):
+        self.path = path
+        self.file = file
+        super().__init__(message)
+
+
+class CutIntegrityError(CutError):
+    """A cut whose files do not match its manifest (changed, added, missing) or that has
+    none: it is refused, never read. Exit code 4 (``cli.exits.CUT_REFUSED``)."""
+
+    exit_code = 4
+
+
+class CutMismatchError(CutError):
+    """Two cuts of different projects given to one comparison: a usage error (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, old: str | None = None, new: str | None = None):
+        self.old = old
+        self.new = new
+        super().__init__(message, path=new)

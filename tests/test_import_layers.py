@@ -167,10 +167,13 @@ ALLOWED = {
     "sandbox": {"dictionary", "logic", "errors"},
     # the synthetic study drives a sandbox, reads the dictionary and evaluates its logic
     "synthetic": {"sandbox", "dictionary", "logic", "errors"},
+    # a data cut freezes a source's records and compares two cuts' analyses; the reports
+    # and the jobs above it use it, never the other way round
+    "cuts": {"source", "dictionary", "analysis", "errors", "study_codes"},
 }
 #: the library layers below the jobs: none of them may use the synthetic study
 BELOW_THE_JOBS = ("errors", "config", "dictionary", "logic", "sandbox", "source", "checks",
-                  "queries", "analysis", "monitoring", "reports")
+                  "queries", "analysis", "monitoring", "cuts", "reports")
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))

@@ -25,6 +25,7 @@ _COMMANDS = [
     ("checks", "command"),
     ("eligibility", "command"),
     ("sweep", "command"),
+    ("cut", "command"),
     ("report", "command"),
     ("schedule", "command"),
 ]

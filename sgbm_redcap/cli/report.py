@@ -47,16 +47,23 @@ def command() -> None:
 @out_dir_option(help=OUT_HELP)
 @no_pdf_option
 @click.option("--no-checks", is_flag=True, help="Leave the check findings out (faster).")
+@click.option("--cut", "cut_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Render from this data cut alone (no REDCap access); "
+              "without it the cut for --cutoff is made first, in <out>/cuts/<cutoff>/.")
+@click.option("--replace", is_flag=True, help="Make the cut again if it exists already.")
 @source_options
 @project_option
 def monthly(cutoff: datetime | None, force: bool, out_dir: Path, no_pdf: bool,
-            no_checks: bool, config_file: Path | None, url: str | None, sandbox: bool,
-            records_file: Path | None, project_dir: Path | None) -> None:
-    """Render the monthly interim report (HTML and PDF) for a data cut-off date."""
+            no_checks: bool, cut_dir: Path | None, replace: bool, config_file: Path | None,
+            url: str | None, sandbox: bool, records_file: Path | None,
+            project_dir: Path | None) -> None:
+    """Render the monthly interim report (HTML and PDF) from a data cut (made first for
+    the cut-off date unless --cut names one)."""
     study = study_from(config_file, url, sandbox=sandbox, records_file=records_file,
                        project_dir=project_dir)
     files = jobs.monthly_report(study, out_dir=out_dir, cutoff=day(cutoff), pdf=not no_pdf,
-                                checks=not no_checks, force=force)
+                                checks=not no_checks, force=force, cut=cut_dir,
+                                replace=replace)
     _echo([p for p in (files.html, files.pdf) if p is not None])
 
 

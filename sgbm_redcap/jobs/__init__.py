@@ -27,6 +27,8 @@ from sgbm_redcap.jobs.connection import (
     settings_backend,
     study_dictionary,
 )
+from sgbm_redcap.jobs.cuts import DIFF_FORMATS as CUT_DIFF_FORMATS
+from sgbm_redcap.jobs.cuts import create_cut, diff_cuts, open_cut
 from sgbm_redcap.jobs.demo import DemoResult, run_demo
 from sgbm_redcap.jobs.dictionary import LEVEL_ORDER as DIFF_LEVELS
 from sgbm_redcap.jobs.dictionary import LintRun, ProjectXml
@@ -54,10 +56,10 @@ from sgbm_redcap.scheduler import JsonFormatter
 demo = run_demo
 
 __all__ = [
-    "DEFAULT_AUDIT_LOG", "DEFAULT_LOCK", "DIFF_LEVELS", "SANDBOX_BANNER", "Connection",
+    "CUT_DIFF_FORMATS", "DEFAULT_AUDIT_LOG", "DEFAULT_LOCK", "DIFF_LEVELS", "SANDBOX_BANNER", "Connection",
     "DemoResult", "JsonFormatter", "LintRun", "ProjectXml", "Study", "build_project_xml",
-    "checks", "codebook", "connect", "create_sandbox_project", "demo", "diff_dictionaries",
-    "dq_summary_text", "redcap_dq",
+    "checks", "codebook", "connect", "create_cut", "create_sandbox_project", "demo",
+    "diff_cuts", "diff_dictionaries", "dq_summary_text", "open_cut", "redcap_dq",
     "eligibility", "embedded_sandbox", "lint_dictionaries", "load_study", "make_backend",
     "monthly_report", "previous_month_end", "pull", "quality_report", "rule_catalogue",
     "rule_catalogue_markdown", "run_demo", "sandbox_server", "sandbox_url", "seed_sandbox",

@@ -38,14 +38,31 @@ def _tables_at(study: Study, cutoff: date | None, *, force: bool,
 
 def monthly_report(study: Study, *, out_dir: Path, cutoff: date | None = None,
                    pdf: bool = True, checks: bool = True, force: bool = False,
-                   today: date | None = None) -> ReportFiles:
-    """The monthly interim report for ``cutoff`` (default: the end of the month before
-    ``today``, what the scheduled run uses), with the check findings unless ``checks`` is
-    False."""
-    cut = cutoff or previous_month_end(today or date.today())
-    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (tables, where):
-        return run_monthly_report(tables, cutoff=cut, out_dir=out_dir, project=study.project,
-                                  pdf=pdf, checks=checks, data_source=where)
+                   today: date | None = None, cut: Path | str | None = None,
+                   replace: bool = False, cuts_dir: Path | str | None = None) -> ReportFiles:
+    """The monthly interim report, always rendered from a data cut.
+
+    With ``cut`` (a cut folder) the report is rendered from it alone: nothing is read from
+    REDCap, and the same cut with the same toolkit gives the same bytes. Without it the cut
+    for ``cutoff`` (default: the end of the month before ``today``, what the scheduled run
+    uses) is made first, in ``cuts_dir`` (default ``<out_dir>/cuts/``) as ``<cutoff>/``
+    (an existing one is refused unless ``replace``), then rendered. The check findings are
+    included unless ``checks`` is False."""
+    from sgbm_redcap.jobs.cuts import create_cut, open_cut, previous_of
+
+    if cut is not None:
+        made = open_cut(cut)
+        writable_dir(out_dir)
+    else:
+        cut_date = cutoff or previous_month_end(today or date.today())
+        writable_dir(out_dir)
+        made = create_cut(study, cutoff=cut_date, replace=replace, force=force,
+                          cuts_dir=cuts_dir or Path(out_dir) / "cuts")
+    return run_monthly_report(made.tables(), cutoff=made.cutoff, out_dir=out_dir,
+                              project=study.project, pdf=pdf, checks=checks,
+                              data_source=made.description, cut=made,
+                              previous_cut=previous_of(made), generated_at=made.created_at,
+                              extract_date=made.pulled_at)
 
 
 def quality_report(study: Study, *, out_dir: Path, cutoff: date | None = None,

@@ -114,12 +114,14 @@ class Cover:
     )
     #: the study's short name (``project.toml`` short_name), for running headers
     study_name: str = ""
+    #: the data cut the report was made from and its manifest's sha256 ('' = not a cut)
+    data_cut: str = ""
 
 
 def study_cover(report_title: str, cutoff_date: date, *, extract_date: datetime | None,
                 dictionary_version: str, data_source: str, generated_at: datetime,
                 package_versions: list[tuple[str, str]],
-                project: StudyProject | None = None) -> Cover:
+                project: StudyProject | None = None, data_cut: str = "") -> Cover:
     """A :class:`Cover` whose study title, registry id (NCT) and confidentiality note name
     the study of ``project`` (default: the study of this repository)."""
     if project is None:
@@ -131,7 +133,7 @@ def study_cover(report_title: str, cutoff_date: date, *, extract_date: datetime 
                  confidentiality=(f"Confidential: for the {project.short_name} steering "
                                   "committee. Aggregated data; no direct identifiers are "
                                   "shown."),
-                 study_name=project.short_name)
+                 study_name=project.short_name, data_cut=data_cut)
 
 
 @dataclass

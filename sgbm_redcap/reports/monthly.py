@@ -293,8 +293,12 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                           generated_at: datetime | None = None,
                           project: StudyProject | None = None,
                           changes_summary: str = "",
-                          report_version: str = "1") -> ReportContext:
+                          report_version: str = "1",
+                          cut: Any = None, previous_cut: Any = None) -> ReportContext:
     """Every section of the monthly report, from study tables (``StudyTables``).
+
+    ``cut`` (a ``cuts.Cut``) names the data cut on the cover; with it the report opens with
+    the changes since ``previous_cut`` (reports/changes.py).
 
     ``project`` names the study on the cover and running header (default: the study of this
     repository, :func:`sgbm_redcap.dictionary.project.study_project`); ``changes_summary``
@@ -308,6 +312,11 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
     results = analyse_study(tables, cutoff=cutoff)
     study = apply_cutoff(tables, cutoff)
     sets = results.sets
+    changes = None
+    if cut is not None:
+        from sgbm_redcap.reports.changes import cut_changes
+
+        changes = cut_changes(cut, previous_cut, results=results, tables=tables)
     labels = _dag_labels(tables, dags)
     dictionary = tables.dictionary
     pull = getattr(tables, "pull", None)
@@ -317,7 +326,9 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
         dictionary_version=dictionary_version or DASH,
         data_source=data_source or getattr(pull, "url", "") or "export file",
         generated_at=generated_at or datetime.now(timezone.utc),
-        package_versions=package_versions())
+        package_versions=package_versions(),
+        data_cut=(f"{cut.path.name} · manifest sha256 {cut.manifest_sha256}" if cut is not None
+                  else ""))
     cover = replace(cover, report_version=report_version)
     notes: list[str] = []
     if check_result is not None and check_result.failed_rules:
@@ -341,11 +352,14 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                      cutoff=cutoff)
     flow = patient_flow(study, sets, results.exposure)
     facts = add_sections(sections, flow=flow, results=results, study=study, labels=labels)
+    if changes is not None:
+        sections.insert(0, changes[0])
     number_blocks(sections)
     summary = executive_summary(results, study, tables, cutoff=cutoff, project=project,
                                 flow=flow,
                                 labels=labels, findings=findings,
-                                changes_summary=changes_summary,
+                                changes_summary=changes_summary or (
+                                    changes[1] if changes is not None else ""),
                                 rt_sensitivity=facts["rt_sensitivity"])
     return ReportContext(cover, sections, f"{project.short_name} monthly interim report · cut-off "
                          f"{cutoff.isoformat()}", summary=summary)
@@ -411,10 +425,12 @@ def previous_month_end(today: date) -> date:
 def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
                        project: StudyProject,
                        pdf: bool = True, checks: bool = True,
-                       data_source: str = "") -> ReportFiles:
+                       data_source: str = "", **cut_kwargs: Any) -> ReportFiles:
     """The monthly report as ``sgbm-redcap report monthly`` makes it: the check findings at
     the cut-off (unless ``checks`` is False), then :func:`write_monthly_report` with the
-    project's DAG labels and dictionary version. ``project`` is a ``StudyProject``."""
+    project's DAG labels and dictionary version. ``project`` is a ``StudyProject``;
+    ``cut_kwargs`` (``cut``, ``previous_cut``, ``generated_at``, ``extract_date``) go to
+    :func:`build_monthly_context`."""
     from sgbm_redcap.checks import run_checks
 
     result = (run_checks(tables, cutoff=cutoff, dictionary=project.dictionary)
@@ -422,4 +438,4 @@ def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
     return write_monthly_report(tables, cutoff=cutoff, out_dir=out_dir, pdf=pdf,
                                 check_result=result, dags=project.dags,
                                 dictionary_version=project.version, data_source=data_source,
-                                project=project)
+                                project=project, **cut_kwargs)

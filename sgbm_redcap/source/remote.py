@@ -33,7 +33,12 @@ from tqdm import tqdm
 
 from sgbm_redcap.config import Settings
 from sgbm_redcap.dictionary.model import record_sort_key
-from sgbm_redcap.errors import RedcapAuthError, SourceDataError
+from sgbm_redcap.errors import (
+    RedcapApiError,
+    RedcapAuthError,
+    RedcapConnectionError,
+    SourceDataError,
+)
 from sgbm_redcap.source.cache import CacheState, PullCache, sha256
 from sgbm_redcap.source.client import RedcapClient, Traffic, check_url
 from sgbm_redcap.source.csvread import read_export_csv, read_export_pandas, to_raw_frame
@@ -251,6 +256,38 @@ class RedcapSource:
                  pull.traffic.bytes_total)
         self.last_pull = pull
         return pull
+
+    # -- what a data cut records besides the rows (sgbm_redcap.cuts) ---------------------
+
+    @property
+    def metadata_csv(self) -> str:
+        """The metadata (dictionary CSV) of the last pull; '' before any."""
+        return self._metadata_csv
+
+    def project_setup(self) -> dict[str, list[dict[str, Any]]]:
+        """The repeating instruments, DAGs and event mapping of the last pull."""
+        state = self._state
+        return {"repeating": list(state.repeating) if state else [],
+                "dags": list(state.dags) if state else [],
+                "event_mapping": list(state.event_mapping) if state else []}
+
+    def project_info(self) -> dict[str, Any]:
+        """REDCap's project information (``export_project_info``); {} when refused."""
+        try:
+            info = self.client.post("export_project_info", {"content": "project"},
+                                    idempotent=True)
+        except RedcapApiError as exc:
+            if isinstance(exc, RedcapConnectionError):
+                raise
+            log.warning("REDCap refused the project information (%s)", exc)
+            return {}
+        return dict(info) if isinstance(info, dict) else {}
+
+    def project_log(self, *, begin_time: datetime | None = None
+                    ) -> list[dict[str, Any]] | None:
+        """The project log since ``begin_time`` (REDCap's clock), or None without the
+        Logging right."""
+        return self._log(begin_time=begin_time)
 
     # -- full and incremental ------------------------------------------------------------
 
