@@ -27,11 +27,13 @@ def test_demo_runs_every_step_and_says_where_the_files_are(demo):
     assert steps[0].startswith("sandbox REDCap listening on http://127.0.0.1:")
     version = load_project("redcap_project").version
     assert steps[1].startswith(f"study project {version} built from redcap_project/; 30 ")
-    assert steps[2].startswith("first sweep:") and steps[3].startswith("sites corrected")
-    assert steps[4].startswith("second sweep:")
+    order = ["data cut 2026-10-25", "a month later: sites entered", "first sweep:",
+             "sites corrected", "second sweep:", "data cut 2026-11-25"]
+    found = [next(i for i, s in enumerate(steps) if s.startswith(o)) for o in order]
+    assert found == sorted(found) and found[0] == 2
     assert steps[-1] == "sandbox stopped"
-    for name in ("monthly_report_2026-11-25.html", "data_quality_2026-11-25.html",
-                 f"codebook_{version}.html"):
+    for name in ("monthly_report_2026-10-25.html", "monthly_report_2026-11-25.html",
+                 "data_quality_2026-11-25.html", f"codebook_{version}.html"):
         assert (out / name).is_file() and str(out / name) in result.output
     assert list((out / "site_queries").glob("queries_site_*.html"))
 
@@ -60,3 +62,27 @@ def test_reports_reflect_the_swept_queries(demo):
     assert 'id="queries-by-site"' in html and "No data query has been raised" not in html
     monthly = (out / "monthly_report_2026-11-25.html").read_text()
     assert "sandbox REDCap at http://127.0.0.1:" in monthly
+
+
+def test_two_cuts_a_month_apart_and_the_second_report_shows_the_changes(demo):
+    from sgbm_redcap.cuts import read_cut
+    from sgbm_redcap.jobs.synthetic import DEFAULT_SEED, two_waves
+
+    out, _ = demo
+    first, second = read_cut(out / "cuts" / "2026-10-25"), read_cut(out / "cuts" / "2026-11-25")
+    assert second.info["previous"]["manifest_sha256"] == first.manifest_sha256
+    assert first.info["n_records"] < second.info["n_records"] == 30  # new patients entered
+    earlier = (out / "monthly_report_2026-10-25.html").read_text()
+    assert "This is the first data cut" in earlier and first.manifest_sha256 in earlier
+    later = (out / "monthly_report_2026-11-25.html").read_text()
+    assert '<section id="changes"' in later and second.manifest_sha256 in later
+    assert later.index('<section id="changes"') < later.index('<section id="study-status"')
+    # the scripted retrospective corrections are listed among the critical changes
+    waves = two_waves(load_project("redcap_project"), n=30, seed=DEFAULT_SEED,
+                      problem_rate=0.1)
+    assert waves.corrections
+    table = later[later.index('id="changes-retro-critical"'):]
+    table = table[:table.index("</table>")]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in table.split("<tr")]
+    for c in waves.corrections:
+        assert any(cells[:1] == [c.record_id] and c.field in cells for cells in rows), c

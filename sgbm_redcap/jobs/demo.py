@@ -3,13 +3,18 @@
 One orchestration of library calls, end to end, over real HTTP on 127.0.0.1:
 
 1. start the sandbox REDCap and build the study project from ``redcap_project/``;
-2. seed the synthetic 100-patient cohort (with planted data problems);
-3. sweep: pull, run the checks, post data queries into the ``data_queries`` instrument;
-4. simulate the sites: correct some of the data, answer some queries without a change;
-5. sweep again: fixed problems close, answered-but-persisting ones reopen;
-6. render the monthly report (HTML + PDF), the data-quality report, the per-site query
-   listings and the codebook into the output folder;
-7. stop the sandbox (its files live in a temporary folder and go with it).
+2. seed the synthetic 100-patient cohort (with planted data problems) as the sites had
+   entered it a month before the extract date, make that month's data cut and render its
+   monthly report;
+3. the month passes: the sites enter the rest (new patients, new visits, outcomes) and
+   correct two values already reported (a RANO-BM call, an AE grade: retrospective changes);
+4. sweep: pull, run the checks, post data queries into the ``data_queries`` instrument;
+5. simulate the sites: correct some of the data, answer some queries without a change;
+6. sweep again: fixed problems close, answered-but-persisting ones reopen;
+7. make the second data cut and render from it the monthly report (HTML + PDF, with the
+   changes since the first cut), the data-quality report, the per-site query listings and
+   the codebook into the output folder;
+8. stop the sandbox (its files live in a temporary folder and go with it).
 
 Nothing here is faked: each step is the library call a real deployment makes.
 """
@@ -26,6 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from sgbm_redcap.checks import CheckResult
+from sgbm_redcap.cuts import Cut
 from sgbm_redcap.dictionary.project import StudyProject
 from sgbm_redcap.jobs.guards import writable_dir
 from sgbm_redcap.jobs.synthetic import Cohort
@@ -103,7 +109,13 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
     from sgbm_redcap.config import Settings
     from sgbm_redcap.dictionary.project import load_project
     from sgbm_redcap.jobs.connection import make_backend
-    from sgbm_redcap.jobs.synthetic import DEFAULT_PROJECT_DIR, DEFAULT_SEED, seed_study
+    from sgbm_redcap.jobs.cuts import cut_source
+    from sgbm_redcap.jobs.synthetic import (
+        DEFAULT_PROJECT_DIR,
+        DEFAULT_SEED,
+        seed_study,
+        two_waves,
+    )
     from sgbm_redcap.queries import AuditLog
     from sgbm_redcap.queries.messages import localiser
     from sgbm_redcap.sandbox import Sandbox, serve_in_thread
@@ -121,15 +133,27 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
         sandbox = Sandbox(data_dir)
         with serve_in_thread(sandbox, port=0) as url:
             say(f"sandbox REDCap listening on {url}")
-            seeded = seed_study(sandbox, n=n, seed=seed or DEFAULT_SEED,
-                                problem_rate=problem_rate, api_url=url)
-            today = seeded.cohort.extract_date
+            waves = two_waves(project, n=n, seed=seed or DEFAULT_SEED,
+                              problem_rate=problem_rate)
+            seeded = seed_study(sandbox, cohort=waves.first, api_url=url)
+            today, first_day = waves.cohort.extract_date, waves.first.extract_date
             say(f"study project {project.version} built from {DEFAULT_PROJECT_DIR.name}/; "
-                f"{n} synthetic patients seeded across {len(seeded.cohort.sites)} sites "
-                f"({len(seeded.manifest)} planted data problems)")
+                f"{n} synthetic patients across {len(waves.cohort.sites)} sites "
+                f"({len(waves.cohort.manifest)} planted data problems); "
+                f"{len(waves.first.dags)} screened by {first_day} seeded as entered then")
             source = RedcapSource(url, seeded.token, cache_dir=False, progress=False,
                                   settings=Settings(redcap_url=url))
             backend = make_backend("records", url, seeded.token)
+            where = (f"sandbox REDCap at {url} (synthetic cohort, seed "
+                     f"{seed or DEFAULT_SEED})")
+            cut1 = cut_source(source, cutoff=first_day, folder=out / "cuts" / str(first_day),
+                              project=project, replace=True)
+            earlier = _monthly(cut1, None, project, out, pdf=pdf, data_source=where)
+            say(f"data cut {first_day} ({cut1.short_hash}) and its monthly report")
+            _import(backend, waves.second)
+            _import(backend, [c.row() for c in waves.corrections])
+            say(f"a month later: sites entered {len(waves.second)} rows and corrected "
+                f"{len(waves.corrections)} values already reported")
             audit = AuditLog(out / "audit" / "queries.jsonl")
             localise = localiser(project)  # Chinese + English queries for Chinese sites
             first = run_sweep(source, backend, audit=audit, dictionary=project.dictionary,
@@ -141,21 +165,39 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
                                today=today, listings_dir=out / "listings", localise=localise,
                                site_language=project.dag_language)
             say(f"second sweep: {second.summary()}")
-            tables = source.tables()
-            files = render_outputs(tables, project, out, cutoff=today,
-                                   check_result=second.checks, pdf=pdf,
-                                   data_source=f"sandbox REDCap at {url} (synthetic cohort, "
-                                   f"seed {seed or DEFAULT_SEED})")
+            cut2 = cut_source(source, cutoff=today, folder=out / "cuts" / str(today),
+                              project=project, replace=True)
+            say(f"data cut {today} ({cut2.short_hash})")
+            files = render_outputs(cut2.tables(), project, out, cutoff=today,
+                                   check_result=second.checks, pdf=pdf, data_source=where,
+                                   cut=cut2, previous_cut=cut1)
+            files["monthly report"] = earlier + files["monthly report"]
+            files["data cuts"] = [cut1.path, cut2.path]
             files["listings (CSV)"] = [p for p in second.listings if p.suffix == ".csv"]
             files["audit log"] = [out / "audit" / "queries.jsonl"]
         say("sandbox stopped")
     return DemoResult(out, url, n, first.summary(), second.summary(), fixed, answered, files)
 
 
+def _monthly(cut: Cut, previous: Cut | None, project: StudyProject, out: Path, *,
+             pdf: bool, data_source: str) -> list[Path]:
+    """The monthly report of ``cut`` as ``report monthly --cut`` renders it."""
+    from sgbm_redcap.reports.monthly import run_monthly_report
+
+    files = run_monthly_report(cut.tables(), cutoff=cut.cutoff, out_dir=out, project=project,
+                               pdf=pdf, data_source=f"{data_source}, data cut {cut.path.name}",
+                               cut=cut, previous_cut=previous, generated_at=cut.created_at,
+                               extract_date=cut.pulled_at)
+    return [p for p in (files.html, files.pdf) if p]
+
+
 def render_outputs(tables: StudyTables, project: StudyProject, out: Path, *, cutoff: date,
                    check_result: CheckResult | None, pdf: bool = True,
-                   data_source: str = "") -> dict[str, list[Path]]:
-    """Monthly report, data-quality report, per-site listings and codebook into ``out``."""
+                   data_source: str = "", cut: Cut | None = None,
+                   previous_cut: Cut | None = None) -> dict[str, list[Path]]:
+    """Monthly report, data-quality report, per-site listings and codebook into ``out``
+    (from ``cut`` when given: then the monthly report shows the changes since
+    ``previous_cut``)."""
     from sgbm_redcap.reports.monthly import write_monthly_report
     from sgbm_redcap.reports.outputs import (
         quality_cover,
@@ -164,10 +206,15 @@ def render_outputs(tables: StudyTables, project: StudyProject, out: Path, *, cut
         write_site_listings,
     )
 
+    from_cut: dict[str, object] = {} if cut is None else {
+        "cut": cut, "previous_cut": previous_cut, "generated_at": cut.created_at,
+        "extract_date": cut.pulled_at}
     monthly = write_monthly_report(tables, cutoff=cutoff, out_dir=out,
                                    check_result=check_result, dags=project.dags,
                                    dictionary_version=project.version,
-                                   data_source=data_source, pdf=pdf, project=project)
+                                   data_source=(f"{data_source}, data cut {cut.path.name}"
+                                                if cut is not None else data_source),
+                                   pdf=pdf, project=project, **from_cut)
     cover = quality_cover(tables, project, cutoff=cutoff, data_source=data_source,
                           extract_date=monthly.context.cover.extract_date)
     findings = check_result.findings if check_result is not None else None
