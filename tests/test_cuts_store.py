@@ -97,6 +97,12 @@ def test_the_cli_refuses_a_tampered_cut_in_one_line_with_exit_4(cut, tmp_path):
     assert not (tmp_path / "o" / "monthly_report_2026-10-31.html").exists()
 
 
+def test_a_cutoff_that_is_not_the_cuts_is_refused(cut, tmp_path):
+    result = CliRunner().invoke(main, ["report", "monthly", "--cut", str(cut.path),
+                                       "--cutoff", "2026-09-30", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "2026-10-31" in result.output
+
+
 def test_a_folder_that_is_not_a_cut_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CutIntegrityError, match="no manifest.json"):

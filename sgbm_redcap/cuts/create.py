@@ -113,17 +113,16 @@ def collect(source: RedcapSource | FileSource, *, project: StudyProject,
 
 
 def _from_redcap(source: RedcapSource, previous: Cut | None) -> CutContent:
-    tables = source.tables(full=True)  # a cut never depends on a cache's merges
-    pull = source.last_pull
+    pull = source.pull(full=True)  # a cut never depends on a cache's merges
+    raw = source.pulled_rows()  # typed later, from the cut, by whoever reads it
     since_text = str(previous.info.get("watermark", "")) if previous is not None else ""
     since = _log_time(since_text)
     entries = source.project_log(begin_time=since)
-    return CutContent(raw=tables.raw, metadata_csv=source.metadata_csv,
+    return CutContent(raw=raw, metadata_csv=source.metadata_csv,
                       setup={"project_info": source.project_info(),
                              **source.project_setup()},
                       log_entries=entries, source=source.url,
-                      pulled_at=pull.pulled_at if pull else "",
-                      watermark=pull.watermark if pull else "",
+                      pulled_at=pull.pulled_at, watermark=pull.watermark,
                       log_since=since_text if since is not None else "")
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from sgbm_redcap.errors import ConfigError
 from sgbm_redcap.jobs.guards import (
     check_cutoff_after_enrolment,
     check_cutoff_not_future,
@@ -52,6 +53,10 @@ def monthly_report(study: Study, *, out_dir: Path, cutoff: date | None = None,
 
     if cut is not None:
         made = open_cut(cut)
+        if cutoff is not None and cutoff != made.cutoff:
+            raise ConfigError(f"--cutoff {cutoff} is not the cut-off of the cut {made.path} "
+                              f"({made.cutoff}); leave --cutoff out with --cut",
+                              setting="cutoff")
         writable_dir(out_dir)
     else:
         cut_date = cutoff or previous_month_end(today or date.today())

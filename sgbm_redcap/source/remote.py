@@ -264,6 +264,17 @@ class RedcapSource:
         """The metadata (dictionary CSV) of the last pull; '' before any."""
         return self._metadata_csv
 
+    def pulled_rows(self) -> pd.DataFrame:
+        """The rows of the last pull as a normalised raw frame, untyped (what a data cut
+        stores); waits for a background cache write first."""
+        if self.cache is not None:
+            self.cache.wait()
+        if self._raw is not None:
+            return self._raw
+        if self.cache is None:
+            raise SourceDataError("nothing has been pulled yet", file=self.url)
+        return self.cache.load_raw()
+
     def project_setup(self) -> dict[str, list[dict[str, Any]]]:
         """The repeating instruments, DAGs and event mapping of the last pull."""
         state = self._state
