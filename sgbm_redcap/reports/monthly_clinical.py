@@ -20,8 +20,8 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
-from sgbm_redcap.reports.monthly_sections import death_details, sae_details
+from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct
+from sgbm_redcap.reports.monthly_sections import death_details, sae_details, subgroup_rows
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
 
@@ -335,29 +335,11 @@ def forest(results: Any) -> Figure:
 
 
 def subgroup_ipfs_table(results: Any) -> Table:
-    rows: list[list[str]] = []
-    groups: set[int] = set()
-    for subgroup, part in results.subgroups.groupby("subgroup", sort=False):
-        groups.add(len(rows))
-        rows.append([str(subgroup), "", "", "", ""])
-        for r in part.itertuples(index=False):
-            if pd.isna(r.ipfs_median) and r.flag:
-                med = "not estimated †"
-            elif pd.isna(r.ipfs_median):
-                med = DASH
-            else:
-                med = f"{num(r.ipfs_median)} ({num(r.ipfs_lower)}–{num(r.ipfs_upper)})"
-            if r.hr_reference:
-                hr = "1 (reference)"
-            elif pd.isna(r.ipfs_hr):
-                hr = DASH
-            else:
-                hr = f"{r.ipfs_hr:.2f} ({r.ipfs_hr_lower:.2f}–{r.ipfs_hr_upper:.2f})"
-            rows.append([str(r.level), str(r.n_fas), str(r.ipfs_events), med, hr])
+    rows, groups = subgroup_rows(results.subgroups, "ipfs")
     return Table("subgroup-ipfs", "Table 17. Median iPFS by subgroup (full analysis set)",
                  ["Subgroup", "N", "Events", "Median iPFS, months (95% CI)",
                   "HR (95% CI)"], rows,
-                 group_rows=frozenset(groups),
+                 group_rows=groups,
                  footnote=f"† Suppressed: fewer than {results.options.min_patients} patients "
                  f"or {results.options.min_events} events. NR = not reached. HR: Cox model "
                  "(Efron ties, Wald CI) of iPFS, the second level against the first, for "

@@ -180,27 +180,46 @@ def response_time_table(ttr: pd.DataFrame, n_ires: int) -> Table:
                  "estimate for the whole set.")
 
 
-def os_subgroup_table(est: pd.DataFrame) -> Table:
+def subgroup_rows(frame: pd.DataFrame, endpoint: str
+                  ) -> tuple[list[list[str]], frozenset[int]]:
+    """The rows of a by-subgroup table of ``endpoint`` (``"ipfs"`` or ``"os"``, the column
+    prefix of ``analysis.efficacy`` subgroup estimates): a heading row per subgroup, then one
+    row per level (level, N, events, median with 95% CI, HR with 95% CI), and the indices of
+    the heading rows."""
     rows: list[list[str]] = []
     groups: set[int] = set()
-    for subgroup, part in est.groupby("subgroup", sort=False):
+    for subgroup, part in frame.groupby("subgroup", sort=False):
         groups.add(len(rows))
         rows.append([str(subgroup), "", "", "", ""])
-        for r in part.itertuples(index=False):
-            if pd.isna(r.os_median) and r.flag:
+        for r in part.to_dict("records"):
+            median, lower, upper = (r[f"{endpoint}_{k}"] for k in ("median", "lower", "upper"))
+            if pd.isna(median) and r["flag"]:
                 med = "not estimated †"
-            elif pd.isna(r.os_median):
+            elif pd.isna(median):
                 med = DASH
             else:
-                med = f"{num(r.os_median)} ({num(r.os_lower)}–{num(r.os_upper)})"
-            hr = ("1 (reference)" if r.hr_reference else DASH if pd.isna(r.os_hr) else
-                  f"{r.os_hr:.2f} ({r.os_hr_lower:.2f}–{r.os_hr_upper:.2f})")
-            rows.append([str(r.level), str(r.n_fas), str(r.os_events), med, hr])
+                med = f"{num(median)} ({num(lower)}–{num(upper)})"
+            hr, hr_lower, hr_upper = (r[f"{endpoint}_{k}"] for k in ("hr", "hr_lower", "hr_upper"))
+            if r["hr_reference"]:
+                shown = "1 (reference)"
+            elif pd.isna(hr):
+                shown = DASH
+            else:
+                shown = f"{hr:.2f} ({hr_lower:.2f}–{hr_upper:.2f})"
+            rows.append([str(r["level"]), str(r["n_fas"]), str(r[f"{endpoint}_events"]), med,
+                         shown])
+    return rows, frozenset(groups)
+
+
+def os_subgroup_table(est: pd.DataFrame, options: Any) -> Table:
+    """``options``: the analysis options whose minimum patients/deaths suppressed a level."""
+    rows, groups = subgroup_rows(est, "os")
     return Table("subgroup-os", "Table 17a. Median overall survival by subgroup (full "
                  "analysis set)", ["Subgroup", "N", "Deaths", "Median OS, months (95% CI)",
-                                   "HR (95% CI)"], rows, group_rows=frozenset(groups),
+                                   "HR (95% CI)"], rows, group_rows=groups,
                  footnote="Kaplan–Meier medians, log-log CI; NR = not reached. † Not "
-                 "estimated: fewer than 10 patients or 5 deaths. HR: Cox model (Efron ties, "
+                 f"estimated: fewer than {options.min_patients} patients or "
+                 f"{options.min_events} deaths. HR: Cox model (Efron ties, "
                  "Wald CI) of the second level against the first, for subgroups of two "
                  "levels; descriptive only.")
 
@@ -426,7 +445,8 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
     if "efficacy" in by_id:
         fas = results.sets.loc[results.sets["fas"], "record_id"].tolist()
         section = by_id["efficacy"]
-        _insert(section, [os_subgroup_table(os_by_subgroup(study, results, membership)),
+        _insert(section, [os_subgroup_table(os_by_subgroup(study, results, membership),
+                                            results.options),
                           progression_table(first_progression_pattern(study, fas), len(fas)),
                           response_time_table(time_to_response(results),
                                               int(results.set_counts.get("ires", 0))),
