@@ -15,6 +15,12 @@ import logging
 import re
 from os import PathLike
 from pathlib import Path
+from typing import Any
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from sgbm_redcap.dictionary.model import (
     COLUMNS,
@@ -262,3 +268,16 @@ def _make_field(cells: list[str], header: list[str], keys: list[str | None], row
         extra=extra,
         field_type_raw=ftype_raw,
     )
+
+
+def read_toml(path: str | PathLike[str], *, what: str, name: str) -> dict[str, Any]:
+    """A project TOML file as a dict; ``DictionaryError`` naming the file when it cannot be
+    read (``cannot read <what>``) or is not TOML (``<name> is not valid TOML``)."""
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DictionaryError(f"cannot read {what}: {exc.strerror or exc}",
+                              file=str(p)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DictionaryError(f"{name} is not valid TOML: {exc}", file=str(p)) from None

@@ -14,12 +14,7 @@ from functools import lru_cache
 from os import PathLike
 from pathlib import Path
 
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
-from sgbm_redcap.dictionary.load import load_dictionary
+from sgbm_redcap.dictionary.load import load_dictionary, read_toml
 from sgbm_redcap.dictionary.missing import (
     NO_CODES,
     MissingCodes,
@@ -110,14 +105,7 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
     (a repeating form or DAG that cannot exist)."""
     root = Path(directory)
     meta_path = root / "project.toml"
-    try:
-        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DictionaryError(f"cannot read project metadata: {exc.strerror or exc}",
-                              file=str(meta_path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DictionaryError(f"project.toml is not valid TOML: {exc}",
-                              file=str(meta_path)) from None
+    meta = read_toml(meta_path, what="project metadata", name="project.toml")
 
     proj = meta.get("project", {})
     version = str(proj.get("version", "")).strip()

@@ -28,11 +28,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
+from sgbm_redcap.dictionary.load import read_toml
 from sgbm_redcap.dictionary.model import Dictionary
 from sgbm_redcap.errors import DictionaryError
 
@@ -139,14 +135,7 @@ def load_source(path: str | PathLike[str]) -> Translation:
     ``choices_extra`` (codes added to a named list) and ``review`` / ``review_choices``
     (reviewer notes)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DictionaryError(f"cannot read translation: {exc.strerror or exc}",
-                              file=str(p)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DictionaryError(f"translation source is not valid TOML: {exc}",
-                              file=str(p)) from None
+    data = read_toml(p, what="translation", name="translation source")
     lang = data.get("language", {})
     t = Translation(str(lang.get("id", "")), str(lang.get("display", "")),
                     rtl=bool(lang.get("rtl", False)), source=str(p))

@@ -26,10 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from sgbm_redcap.dictionary.load import read_toml
 
 #: what separates the site-language text from the English in a bilingual dq_message
 ENGLISH_MARK = "\n[EN] "
@@ -86,7 +83,7 @@ def translate(english_template: str, local_template: str, message: str,
 
 def load_templates(path: str | Path) -> dict[str, str]:
     """``[messages]`` of a ``queries.<lang>.toml``: rule id → template."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    data = read_toml(path, what="query message templates", name=Path(path).name)
     return {str(k): str(v) for k, v in data.get("messages", {}).items()}
 
 
