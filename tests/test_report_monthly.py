@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 import re
 from datetime import date
-from html import unescape
 
 import pandas as pd
 import pytest
 from pypdf import PdfReader
+from report_world import visible_text
 
 from sgbm_redcap.analysis import analyse_study
 from sgbm_redcap.dictionary.ctcae import OTHER_TERM_CODE
@@ -57,12 +57,6 @@ def results(world):
     return analyse_study(world[2], cutoff=CUTOFF)
 
 
-def _text(html: str) -> str:
-    """Visible text (tags dropped, entities decoded), whitespace collapsed."""
-    body = re.sub(r"<svg.*?</svg>|<style.*?</style>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body)))
-
-
 def test_sections_follow_the_interim_report_outline(report):
     files, html = report
     assert [s.id for s in files.context.sections] == SECTIONS
@@ -80,7 +74,7 @@ def test_sections_follow_the_interim_report_outline(report):
 
 def test_cover_states_cutoff_dictionary_and_package_versions(report, world):
     files, html = report
-    text = _text(html)
+    text = visible_text(html)
     assert f"Data cut-off date {CUTOFF.isoformat()}" in text
     assert f"Data dictionary version {world[0].version}" in text
     assert re.search(r"lifelines \d+\.\d+", text) and re.search(r"sgbm-redcap \d", text)
@@ -104,7 +98,7 @@ def test_efficacy_numbers_are_the_analysis_packages(report, results):
     confirmed = results.bor_intracranial.set_index("record_id").loc[ires, "confirmed"]
     pr = next(r for r in bor.rows if r[0].startswith("Partial"))
     assert pr[1].startswith(f"{int((confirmed == 'PR').sum())} (")
-    assert ipfs.median_text() in _text(html)
+    assert ipfs.median_text() in visible_text(html)
 
 
 def test_safety_and_status_numbers_are_the_analysis_packages(report, results, world):
@@ -143,7 +137,7 @@ def test_markup_typed_at_a_site_is_shown_as_text(report):
     _, html = report
     assert "<script" not in html
     assert html.count("&lt;script&gt;alert(") >= 1
-    assert INJECTED in _text(html)
+    assert INJECTED in visible_text(html)
 
 
 def test_pdf_has_the_report_on_its_pages(report):

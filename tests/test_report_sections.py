@@ -9,6 +9,7 @@ from html import unescape
 
 import pandas as pd
 import pytest
+from report_world import seeded_export, study_tables
 
 from sgbm_redcap.analysis import analyse_study
 from sgbm_redcap.analysis.endpoints import apply_cutoff
@@ -28,10 +29,7 @@ from sgbm_redcap.analysis.sensitivity import (
 )
 from sgbm_redcap.analysis.soc import GRADE_BANDS, aesi_table, teae_by_soc
 from sgbm_redcap.dictionary.ctcae import CTCAE_SOC
-from sgbm_redcap.dictionary.project import load_project
 from sgbm_redcap.reports.monthly import build_monthly_context
-from sgbm_redcap.source import build_tables
-from sgbm_redcap.synthetic.cohort import generate_cohort
 
 CUTOFF = date(2026, 10, 31)
 CUT = pd.Timestamp(CUTOFF)
@@ -39,11 +37,8 @@ CUT = pd.Timestamp(CUTOFF)
 
 @pytest.fixture(scope="module")
 def world():
-    project = load_project("redcap_project")
-    cohort = generate_cohort(n=100, seed=20240801, problem_rate=0.1)
-    raw = cohort.to_frame(dictionary=project.dictionary, with_dag=True)
-    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
-    return project, raw, tables
+    project, raw = seeded_export()
+    return project, raw, study_tables(project, raw)
 
 
 @pytest.fixture(scope="module")

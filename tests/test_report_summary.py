@@ -3,12 +3,11 @@ each number against an independent count from the raw export."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from html import unescape
 
 import pandas as pd
 import pytest
+from report_world import seeded_export, study_tables, visible_text
 
 from sgbm_redcap.analysis import analyse_study
 from sgbm_redcap.analysis.endpoints import apply_cutoff
@@ -23,11 +22,8 @@ CUTOFF = date(2026, 10, 31)
 
 @pytest.fixture(scope="module")
 def world():
-    project = load_project("redcap_project")
-    cohort = generate_cohort(n=100, seed=20240801, problem_rate=0.1)
-    raw = cohort.to_frame(dictionary=project.dictionary, with_dag=True)
-    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
-    return project, raw, tables
+    project, raw = seeded_export()
+    return project, raw, study_tables(project, raw)
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +38,6 @@ def report(world, tmp_path_factory):
 @pytest.fixture(scope="module")
 def results(world):
     return analyse_study(world[2], cutoff=CUTOFF)
-
-
-def _text(html: str) -> str:
-    body = re.sub(r"<svg.*?</svg>|<style.*?</style>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", body)))
 
 
 def _base(raw: pd.DataFrame) -> pd.DataFrame:
@@ -124,12 +115,12 @@ def test_grade_5_attention_item_counts_patients_with_a_fatal_teae(report, result
 
 def test_changes_summary_is_shown_when_given_and_only_then(report, world, tmp_path):
     ctx, html = report
-    assert "Since the previous data cut. 3 new patients; 2 new serious events." in _text(html)
+    assert "Since the previous data cut. 3 new patients; 2 new serious events." in visible_text(html)
     project, _, tables = world
     files = write_monthly_report(tables, cutoff=date(2025, 6, 30), out_dir=tmp_path,
                                  pdf=False, dags=project.dags, project=project)
     assert files.context.summary.changes_summary == ""
-    assert "Since the previous data cut" not in _text(files.html.read_text("utf-8"))
+    assert "Since the previous data cut" not in visible_text(files.html.read_text("utf-8"))
 
 
 def test_patient_flow_adds_up_and_matches_the_raw_export(world, results):
