@@ -24,6 +24,7 @@ from sgbm_redcap.analysis.flow import patient_flow
 from sgbm_redcap.checks.engine import CheckResult
 from sgbm_redcap.dictionary.project import StudyProject, study_project
 from sgbm_redcap.reports import figures
+from sgbm_redcap.reports.benchmarks import benchmarks_section
 from sgbm_redcap.reports.contexts import (
     Figure,
     KeyFigure,
@@ -37,8 +38,6 @@ from sgbm_redcap.reports.contexts import (
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import DASH, n_pct, num, pct
 from sgbm_redcap.reports.monthly_clinical import (
-    baseline_section,
-    benchmarks_section,
     efficacy_section,
     exposure_section,
     safety_section,
@@ -340,7 +339,7 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                              target=project.enrolment_target, since=project.enrolment_start),
         follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
         data_quality_section(tables, findings, labels, cutoff=cutoff, results=results),
-        baseline_section(results),
+        Section("baseline", "Baseline characteristics", []),
         exposure_section(results),
         efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg")),
         safety_section(results, labels, dictionary,

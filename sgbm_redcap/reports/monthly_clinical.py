@@ -41,25 +41,6 @@ def _pct_ci(p: Any, digits: int = 1) -> str:
 
 
 # --------------------------------------------------------------------------- 4 baseline
-def baseline_section(results: Any) -> Section:
-    """results.baseline (variable, level, n, value, n_missing) as a characteristics table."""
-    rows: list[list[str]] = []
-    groups: set[int] = set()
-    for variable, part in results.baseline.groupby("variable", sort=False):
-        groups.add(len(rows))
-        missing = part["n_missing"].dropna()
-        rows.append([str(variable), ""])
-        rows.extend([str(level), str(value)] for level, value in
-                    zip(part["level"], part["value"], strict=True))
-        rows.append(["Missing", str(int(missing.iloc[0])) if len(missing) else "0"])
-    n = _n(results, "fas")
-    return Section("baseline", "Baseline characteristics", [Table(
-        "baseline-table", "Table 9. Baseline characteristics (full analysis set)",
-        ["Characteristic", f"FAS (N = {n})"], rows, group_rows=frozenset(groups),
-        footnote="n (%) of the full analysis set; continuous variables as median (IQR; "
-        "range); each variable with its number missing.")])
-
-
 # --------------------------------------------------------------------------- 5 exposure
 def exposure_section(results: Any) -> Section:
     ex = results.exposure
@@ -382,21 +363,13 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
     grade3 = Table("teae-grade3", "Table 19. Grade ≥ 3 TEAEs by term",
                    ["Term (CTCAE v5.0, pooled)", "Any grade", "Grade 3", "Grade 4", "Grade 5",
                     "Grade ≥ 3"], _term_rows(g3, n), empty_message="None reported.")
-    a = results.aesi
-    aesi = Table("aesi", "Table 20. Adverse events of special interest",
-                 ["AESI", "Any grade", "Grade ≥ 3", "Day of first onset, median (range)"],
-                 [[str(r.aesi), n_pct(int(r.n), n), n_pct(int(r.n_grade3plus), n),
-                   DASH if pd.isna(r.median_first_onset_day) else
-                   f"{r.median_first_onset_day:g} ({r.min_first_onset_day:g}–"
-                   f"{r.max_first_onset_day:g})"] for r in a.itertuples(index=False)],
-                 footnote="Day 1 = first SG dose.", empty_message="None reported.")
     g = results.gcsf
     gcsf = Table("gcsf", "Table 21. G-CSF use (safety set)", ["", f"Safety set (N = {n})"],
                  [[("    " if i else "") + str(c), n_pct(int(k), n)]
                   for i, (c, k) in enumerate(zip(g["category"], g["n"], strict=True))],
                  footnote="Primary prophylaxis: from cycle 1, before any neutropenia; "
                  "secondary: after a neutropenic event. A patient may count in several rows.")
-    return Section("safety", "Safety", [overview, by_term, grade3, aesi, gcsf,
+    return Section("safety", "Safety", [overview, by_term, grade3, gcsf,
                                         lab_shift_table(results),
                                         *safety_listings(results, labels, dictionary,
                                                          death_causes)])
@@ -497,28 +470,3 @@ def safety_listings(results: Any, labels: dict[str, str], dictionary: Any,
     return [sae, disc, deaths]
 
 
-# --------------------------------------------------------------------------- 8 benchmarks
-BENCHMARKS = [
-    ["Meta-analysis of SG in HER2-negative BCBM (11 studies)", "313",
-     "31.7% (15.5–54.0)", "2.9 (1.7–4.9)", "8.4 (6.7–10.5)",
-     "75% stable BM; mixed designs; I² = 58% for iORR"],
-    ["ASCENT, stable treated BM subgroup (SG arm)", "32", "not reported",
-     "PFS 2.8 (whole body)", "6.8", "mTNBC only; values to verify (DOMAIN App. B)"],
-    ["Balinda 2024, phase 0, BCBM cohort", "13", "small evaluable n", "PFS 8 (whole body)",
-     "35.2", "selected operable patients"],
-    ["SG with SRS, retrospective", "14", "not reported", "CNS-PFS 4.2 (1.9–6.3)",
-     "8.4 (4.2–NR)", "SRS to active BM within 6 months of SG"],
-]
-
-
-def benchmarks_section() -> Section:
-    return Section("benchmarks", "Historical benchmarks", [
-        Table("benchmarks-table", "Table 22. Published results of SG in breast cancer brain "
-              "metastases", ["Source", "N", "iORR, % (95% CI)", "Median iPFS / PFS, months",
-                             "Median OS, months", "Caveat"], BENCHMARKS, text_columns=6,
-              wide=True, footnote="From docs/DOMAIN.md §3. Populations, response criteria, "
-              "imaging schedules and prior CNS radiotherapy differ from this study; published "
-              "CIs are not always Clopper–Pearson. For context, not for formal comparison."),
-        Paragraph("Comparisons with these studies are descriptive: this is a retrospective "
-                  "real-world cohort with investigator-assessed, irregularly scheduled "
-                  "imaging.", "note")], page_break=False)

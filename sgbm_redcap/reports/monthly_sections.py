@@ -34,7 +34,6 @@ from sgbm_redcap.analysis.soc import GRADE_BANDS, aesi_table, teae_by_soc
 from sgbm_redcap.analysis.subgroups import subgroup_membership
 from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.reports import figures
-from sgbm_redcap.reports.benchmarks import benchmarks_section
 from sgbm_redcap.reports.contexts import Figure, Paragraph, Section, Table
 from sgbm_redcap.reports.flow_figure import FlowRow, flow_figure
 from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
@@ -399,12 +398,8 @@ def death_details(dead: pd.DataFrame, results: Any) -> dict[str, pd.Series]:
 
 # --------------------------------------------------------------------------- assemble
 def _insert(section: Section, blocks: list[Any], *, after: str | None = None,
-            before: str | None = None, replace: str | None = None) -> None:
+            before: str | None = None) -> None:
     ids = [getattr(b, "id", None) for b in section.blocks]
-    if replace in ids:
-        at = ids.index(replace)
-        section.blocks[at:at + 1] = blocks
-        return
     if before in ids:
         at = ids.index(before)
     elif after in ids:
@@ -416,13 +411,9 @@ def _insert(section: Section, blocks: list[Any], *, after: str | None = None,
 
 def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, study: Any,
                  labels: dict[str, str]) -> dict[str, Any]:
-    """Put the new blocks into the report's ``sections`` (by section and block id); the
-    benchmarks section is the one of :mod:`sgbm_redcap.reports.benchmarks` (with its
-    literature references). Returns the analyses the executive summary also words
-    (``rt_sensitivity``)."""
-    for i, section in enumerate(sections):
-        if section.id == "benchmarks":
-            sections[i] = benchmarks_section()
+    """Put the new blocks into the report's ``sections`` (by section and block id): the
+    baseline table by subtype, the AESI table, and the blocks no other section builder has.
+    Returns the analyses the executive summary also words (``rt_sensitivity``)."""
     by_id = {s.id: s for s in sections}
     membership = subgroup_membership(study)
     facts: dict[str, Any] = {"rt_sensitivity": rt_sensitivity(study, results, membership)}
@@ -431,8 +422,7 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
     if "study-status" in by_id:
         _insert(by_id["study-status"], [flow_block(flow)], before="screening-flow")
     if "baseline" in by_id:
-        _insert(by_id["baseline"], [baseline_by_subtype_table(study, results, membership)],
-                replace="baseline-table")
+        _insert(by_id["baseline"], [baseline_by_subtype_table(study, results, membership)])
     if "follow-up" in by_id:
         _insert(by_id["follow-up"], [follow_up_end_table(
             follow_up_end(study, results.endpoints, safety_ids, results.cutoff), n_safety)],
@@ -456,7 +446,7 @@ def add_sections(sections: list[Section], *, flow: PatientFlow, results: Any, st
     if "safety" in by_id:
         section = by_id["safety"]
         ae = results.adverse_events
-        _insert(section, [soc_table(teae_by_soc(ae), n_safety)], after="teae-grade3")
-        _insert(section, [aesi_block(aesi_table(ae, n_safety, results.cutoff), n_safety)],
-                replace="aesi")
+        _insert(section, [soc_table(teae_by_soc(ae), n_safety),
+                          aesi_block(aesi_table(ae, n_safety, results.cutoff), n_safety)],
+                after="teae-grade3")
     return facts
