@@ -18,18 +18,21 @@ from sgbm_redcap.study_codes import VitalStatus
 SCHEDULE_MAX_DAYS = 56
 GRACE_DAYS = 14
 OVERDUE_DAYS = SCHEDULE_MAX_DAYS + GRACE_DAYS
+#: the raw columns read: of the base row, of each intracranial assessment
+BASE_FIELDS = ("sg_start_date", "ipd_date", "death_date", "vital_status")
+SCAN_FIELDS = ("ia_date",)
 
 
 def scan_intervals(raw: pd.DataFrame, sites: Sites, *, ref: date) -> pd.DataFrame:
     """One row per scan interval: record, site, start, end, days, open, overdue."""
     at = pd.Timestamp(ref)
-    base = form_rows(raw, None, ["sg_start_date", "ipd_date", "death_date", "vital_status"])
+    base = form_rows(raw, None, list(BASE_FIELDS))
     base["start"] = dates(base["sg_start_date"])
     base = base[base["start"].notna() & (base["start"] <= at)]
     stop = pd.concat([dates(base["ipd_date"]), dates(base["death_date"])], axis=1).min(axis=1)
     base["stop"] = stop.fillna(at).clip(upper=at)
     base["ongoing"] = stop.isna() & (base["vital_status"] != VitalStatus.LOST_TO_FOLLOW_UP)
-    scans = form_rows(raw, "intracranial_assessment", ["ia_date"])
+    scans = form_rows(raw, "intracranial_assessment", list(SCAN_FIELDS))
     scans["date"] = dates(scans["ia_date"])
     scans = scans.merge(base[["record_id", "start", "stop"]], on="record_id")
     # the baseline scan (before SG start) opens the first interval from SG start

@@ -9,9 +9,10 @@ from datetime import date
 
 import pandas as pd
 
+from sgbm_redcap.monitoring import imaging, safety
 from sgbm_redcap.monitoring.ageing import Ageing, open_at, query_ageing
 from sgbm_redcap.monitoring.catalogue import BY_ID, KRIS
-from sgbm_redcap.monitoring.entry import entry_lags
+from sgbm_redcap.monitoring.entry import EVENT_DATE_FIELDS, entry_lags
 from sgbm_redcap.monitoring.frames import form_rows
 from sgbm_redcap.monitoring.imaging import scan_intervals
 from sgbm_redcap.monitoring.indicator import Value
@@ -27,6 +28,19 @@ SERIES_MONTHS = 12
 NO_LOG = ("needs the project log (export_logging), which this REDCap user may not "
           "export (no Logging rights)")
 NO_CHECKS = "needs the check findings, which were not computed for this run"
+ENROL_FIELDS = ("eligible",)
+#: every field of the raw export the indicators read: a caller without the full export
+#: pulls only these (with the DAG and the repeating-instrument columns)
+RAW_FIELDS = tuple(dict.fromkeys(("record_id", *ENROL_FIELDS, *imaging.BASE_FIELDS,
+                                  *imaging.SCAN_FIELDS, *safety.BASE_FIELDS,
+                                  *safety.AE_FIELDS)))
+
+
+def kri_columns(raw: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the flat raw export the indicators read (:data:`RAW_FIELDS` and the
+    ``redcap_`` columns): what a caller keeps, or pulls, when it has no other use for the
+    rest."""
+    return raw[[c for c in raw.columns if c in RAW_FIELDS or c.startswith("redcap_")]]
 
 
 @dataclass
@@ -75,7 +89,7 @@ def compute_kris(raw: pd.DataFrame, queries: pd.DataFrame, sites: Sites, *, ref:
         not_computed["entry_lag"] = NO_LOG
         lags = None
     else:
-        lags = entry_lags(log_changes(log), sites, ref=ref)
+        lags = entry_lags(log_changes(log, EVENT_DATE_FIELDS), sites, ref=ref)
         for site in site_keys:
             mine = subset(lags, site)
             values["entry_lag"][site] = Value.median(
@@ -118,7 +132,7 @@ def compute_kris(raw: pd.DataFrame, queries: pd.DataFrame, sites: Sites, *, ref:
         funnel[kri] = pd.DataFrame(rows, columns=["site", "months", "observed", "expected",
                                                   "rate", "p"])
 
-    enrol = form_rows(raw, None, ["eligible"])
+    enrol = form_rows(raw, None, list(ENROL_FIELDS))
     enrol["site"] = sites.map(enrol["record_id"])
     for site in site_keys:
         mine = subset(enrol, site)
@@ -184,4 +198,4 @@ def monthly_series(q: pd.DataFrame, exp: object, lags: pd.DataFrame | None, site
     return pd.DataFrame(rows, columns=["kri", "site", "month", "value"])
 
 
-__all__ = ["ALL", "BY_ID", "KriResult", "compute_kris", "month_ends", "monthly_series"]
+__all__ = ["ALL", "BY_ID", "RAW_FIELDS", "kri_columns", "KriResult", "compute_kris", "month_ends", "monthly_series"]

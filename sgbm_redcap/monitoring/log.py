@@ -11,6 +11,8 @@ the indicators that need it are named as not computed.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -25,6 +27,7 @@ _USER_WORDS = r"\buser|\brole|\bDAG\b|Data Access Group"
 _VALUE = r"(?:\[instance = (?P<instance>\d+)\]|(?P<field>[A-Za-z_][A-Za-z0-9_]*) = '(?P<value>.*?)')"
 _NEXT = r"(?=, \[instance = |, [A-Za-z_][A-Za-z0-9_]* = '|$)"
 _PATTERN = rf"(?:^|, ){_VALUE}{_NEXT}"
+_MATCH = re.compile(_PATTERN).finditer
 
 
 def log_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +51,8 @@ def log_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     for start, name in reversed(_KINDS):
         kind[out["action"].str.startswith(start)] = name
     design = kind == "design"
-    kind[design & out["details"].str.contains(_USER_WORDS, case=False, regex=True)] = "user"
+    users = out.loc[design, "details"].str.contains(_USER_WORDS, case=False, regex=True)
+    kind[users[users].index] = "user"
     kind[out["action"].str.contains(r"^(?:Add|Edit|Delete) user|User rights|role",
                                     case=False, regex=True)] = "user"
     out["kind"] = kind
@@ -58,23 +62,32 @@ def log_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     return out[LOG_COLUMNS]
 
 
-def log_changes(log: pd.DataFrame) -> pd.DataFrame:
-    """One row per value a create/update wrote (CHANGE_COLUMNS), in log order."""
+def log_changes(log: pd.DataFrame, fields: Iterable[str] | None = None) -> pd.DataFrame:
+    """One row per value a create/update wrote (CHANGE_COLUMNS), in log order; only the
+    values of ``fields`` when given (the details are parsed the same way, then filtered)."""
     writes = log[log["kind"].isin(("create", "update"))]
-    if not len(writes):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in CHANGE_COLUMNS})
-    parts = writes["details"].str.extractall(_PATTERN)
-    if not len(parts):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in CHANGE_COLUMNS})
-    row = parts.index.get_level_values(0)
-    parts = parts.reset_index(drop=True)
-    parts["instance"] = parts["instance"].groupby(row.to_numpy()).ffill()
-    values = parts["field"].notna().to_numpy()
-    src = writes.loc[row[values]]
-    out = pd.DataFrame({
+    wanted = None if fields is None else frozenset(fields)
+    markers = None if wanted is None else tuple(f"{f} = '" for f in wanted)
+    rows: list[int] = []
+    instances: list[str] = []
+    names: list[str] = []
+    values: list[str] = []
+    for i, details in enumerate(writes["details"].to_numpy()):
+        if markers is not None and not any(m in details for m in markers):
+            continue
+        instance = ""
+        for m in _MATCH(details):
+            if m.group("instance") is not None:
+                instance = m.group("instance")
+            elif wanted is None or m.group("field") in wanted:
+                rows.append(i)
+                instances.append(instance)
+                names.append(m.group("field"))
+                values.append(m.group("value"))
+    src = writes.iloc[rows]
+    return pd.DataFrame({
         "ts": src["ts"].to_numpy(), "username": src["username"].to_numpy(),
         "kind": src["kind"].to_numpy(), "record": src["record"].to_numpy(),
-        "instance": parts.loc[values, "instance"].fillna("").to_numpy(),
-        "field": parts.loc[values, "field"].to_numpy(),
-        "value": parts.loc[values, "value"].to_numpy()})
-    return out
+        "instance": pd.Series(instances, dtype=object).to_numpy(),
+        "field": pd.Series(names, dtype=object).to_numpy(),
+        "value": pd.Series(values, dtype=object).to_numpy()}, columns=CHANGE_COLUMNS)

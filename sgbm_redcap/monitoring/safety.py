@@ -24,6 +24,9 @@ from sgbm_redcap.monitoring.sites import Sites
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, YesNo
 
 TEAE_WINDOW_DAYS = 30
+#: the raw columns read: of the base row, of each adverse event
+BASE_FIELDS = ("sg_start_date", "eot_last_dose_date", "death_date")
+AE_FIELDS = ("ae_onset_date", "ae_serious")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Exposure:
 
 def exposure(raw: pd.DataFrame, sites: Sites, *, ref: date) -> Exposure:
     at = pd.Timestamp(ref)
-    base = form_rows(raw, None, ["sg_start_date", "eot_last_dose_date", "death_date"])
+    base = form_rows(raw, None, list(BASE_FIELDS))
     base["start"] = dates(base["sg_start_date"])
     base = base[base["start"].notna() & (base["start"] <= at)].copy()
     last = dates(base["eot_last_dose_date"]) + pd.Timedelta(days=TEAE_WINDOW_DAYS)
@@ -44,7 +47,7 @@ def exposure(raw: pd.DataFrame, sites: Sites, *, ref: date) -> Exposure:
     base["end"] = end.fillna(at).clip(upper=at)
     base["months"] = ((base["end"] - base["start"]).dt.days.clip(lower=0) / DAYS_PER_MONTH)
     base["site"] = sites.map(base["record_id"])
-    ae = form_rows(raw, "adverse_events", ["ae_onset_date", "ae_serious"])
+    ae = form_rows(raw, "adverse_events", list(AE_FIELDS))
     ae["onset"] = dates(ae["ae_onset_date"])
     ae = ae.merge(base[["record_id", "site", "start", "end"]], on="record_id")
     ae = ae[(ae["onset"] >= ae["start"]) & (ae["onset"] <= ae["end"])]
