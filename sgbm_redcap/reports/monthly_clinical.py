@@ -20,7 +20,7 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct
+from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, reader_text
 from sgbm_redcap.reports.monthly_sections import death_details, sae_details, subgroup_rows
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
@@ -215,7 +215,7 @@ def tte_table(results: Any) -> Table:
     not_shown = [m for m in results.options.landmark_months if m not in months]
     footnote = ("Kaplan–Meier from SG start; log-log pointwise 95% CIs; Brookmeyer–Crowley CI "
                 "of the median; NR = not reached. Duration of response among confirmed "
-                "responders. Censoring reasons in Table 15.")
+                "responders. Censoring reasons in {ref:censoring}.")
     if unreached:
         footnote += " NE = not estimable, nobody at risk: " + "; ".join(
             f"{label}, {reason.removeprefix('no patient at risk: ')} months"
@@ -251,10 +251,11 @@ def censoring_table(results: Any) -> Table:
         part = ep[(ep["endpoint"] == name) & ep["record_id"].isin(fas)]
         reasons = part["reason"].str.replace(r" \(\d+ days\)$", "", regex=True)
         for reason, k in reasons.value_counts().items():
-            rows.append([label, str(reason), n_pct(int(k), len(part))])
+            rows.append([label, reader_text(str(reason)), n_pct(int(k), len(part))])
     return Table("censoring", "Table 15. Events and censoring reasons (full analysis set)",
                  ["Endpoint", "Event or censoring reason", "Patients"], rows, text_columns=2,
-                 footnote="Censoring rules of DOMAIN §5.3 (FDA 2018 Appendix 3).")
+                 footnote="Censoring rules of the FDA guidance on clinical trial endpoints "
+                 "for cancer drugs (2018), Appendix 3.")
 
 
 def cif_figure(results: Any) -> Figure:
@@ -297,7 +298,7 @@ def forest(results: Any) -> Figure:
         for r in part.itertuples(index=False):
             small = pd.isna(r.iorr)
             rows.append({
-                "label": f"  {r.level}", "n": r.n_ires,
+                "label": f"  {reader_text(str(r.level))}", "n": r.n_ires,
                 "estimate": np.nan if small else 100 * r.iorr,
                 "lower": np.nan if small else 100 * r.iorr_lower,
                 "upper": np.nan if small else 100 * r.iorr_upper,
@@ -348,8 +349,8 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
     ov = results.teae_overview
     overview = Table("teae-summary", "Table 17. Overview of treatment-emergent adverse events",
                      ["Patients with", f"Safety set (N = {n})"],
-                     [[str(c), n_pct(int(k), n)] for c, k in zip(ov["category"], ov["n"],
-                                                                 strict=True)],
+                     [[reader_text(str(c)), n_pct(int(k), n)]
+                      for c, k in zip(ov["category"], ov["n"], strict=True)],
                      footnote="TEAE: onset from the first SG dose to 30 days after the last, "
                      "up to the cut-off. Each patient is counted once per row.")
     terms = results.teae_by_term
@@ -376,8 +377,10 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
 
 
 def lab_shift_table(results: Any) -> Table:
-    """Baseline CTCAE grade (rows, per parameter) by worst post-baseline grade (columns);
-    baseline grades no patient has are left out."""
+    """Baseline CTCAE grade of the laboratory value (rows, per parameter) by the worst grade
+    of a TEAE with the parameter's term (columns): not a laboratory shift table, since the
+    CRF records laboratory values at baseline only; baseline grades no patient has are left
+    out."""
     from sgbm_redcap.analysis.labs import WORST_LEVELS
 
     shifts = results.lab_shifts
@@ -395,14 +398,16 @@ def lab_shift_table(results: Any) -> Table:
                 f"    Grade {baseline} at baseline"
             rows.append([label, *(str(int(counts[g])) for g in WORST_LEVELS),
                          str(int(counts.sum()))])
-    return Table("lab-shifts", "Table 22. Laboratory shifts: baseline grade to worst "
-                 "post-baseline grade (safety set)",
-                 ["Parameter (CTCAE v5.0)", *(f"Grade {g}" for g in WORST_LEVELS), "Total"],
+    return Table("lab-shifts", "Table 22. Baseline laboratory grade by worst grade of the "
+                 "matching treatment-emergent adverse event (safety set)",
+                 ["Parameter (CTCAE v5.0)", *(f"AE grade {g}" for g in WORST_LEVELS),
+                  "Total"],
                  rows, group_rows=frozenset(groups), empty_message="No safety set yet.",
-                 footnote="Baseline: the CTCAE v5.0 grade of the baseline value against its "
-                 "LLN/ULN (missing: no value, unit or needed limit). Post-baseline: the highest "
-                 "grade of a treatment-emergent adverse event with the parameter's CTCAE term, "
-                 "0 when there was none (the CRF records laboratory values at baseline only). "
+                 footnote="Rows: the CTCAE v5.0 grade of the baseline laboratory value "
+                 "against its LLN/ULN (missing: no value, unit or needed limit). Columns: the "
+                 "highest grade of a treatment-emergent adverse event with the parameter's "
+                 "CTCAE term, 0 when there was none. The CRF records laboratory values at "
+                 "baseline only, so this is not a shift table of laboratory values. "
                  "Hypokalemia below the LLN but ≥ 3.0 mmol/L is graded 2 (worst case).")
 
 

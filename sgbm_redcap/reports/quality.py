@@ -218,13 +218,23 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
 
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
                        caption: str, footnote: str = "") -> Table:
+    """Required fields expected and filled per ``key`` ("dag" or "form"); ``labels``: what
+    readers call each key value (site labels, or instrument titles as REDCap shows them)."""
     grouped = comp.groupby(key, sort=key == "dag")[["expected", "filled"]].sum().reset_index()
-    rows = [[labels.get(str(r[key]), str(r[key])) if key == "dag" else str(r[key]),
+    rows = [[labels.get(str(r[key]), str(r[key])),
              str(int(r["expected"])), str(int(r["filled"])),
              pct(r["filled"], r["expected"])] for _, r in grouped.iterrows()]
     return Table(id=id, caption=caption,
                  columns=["Site" if key == "dag" else "Instrument", "Required answers expected",
                           "Filled", "Complete"], rows=rows, footnote=footnote)
+
+
+def instrument_titles(dictionary: Any, project: StudyProject | None = None) -> dict[str, str]:
+    """form name → the instrument title REDCap shows (``project``'s instrument labels, else
+    REDCap's default title of the form name)."""
+    from sgbm_redcap.dictionary.translation import form_labels
+
+    return form_labels(dictionary, project.instrument_labels if project is not None else None)
 
 
 # --------------------------------------------------------------------------- findings
@@ -288,22 +298,24 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
     comp, skipped = completeness(raw, dictionary, repeating_forms)
     note = (f"{skipped} required fields whose branching logic could not be evaluated are left "
             "out." if skipped else "")
+    titles = instrument_titles(dictionary, project)
     sections = [
         Section("quality-summary", "Summary", [summary, Paragraph(
             "Findings come from the study's check rules run on the data at the cut-off; "
-            "queries are the data_queries records the sweep writes back to REDCap and the "
-            "sites answer there.", "note")], page_break=False),
+            "queries are the records of the Data queries form that the sweep writes back "
+            "to REDCap and the sites answer there.", "note")], page_break=False),
         Section("quality-findings", "Check findings",
                 [findings_by_rule(findings, rule_titles), findings_by_site(findings, labels)],
                 page_break=False),
         Section("quality-queries", "Data queries", [
             queries_by(q, "dag", labels, caption="Queries by site", id="queries-by-site"),
-            queries_by(q, "dq_form", caption="Queries by instrument", id="queries-by-form")],
+            queries_by(q, "dq_form", titles, caption="Queries by instrument",
+                       id="queries-by-form")],
             page_break=False),
         Section("quality-completeness", "Completeness of required fields", [
             completeness_table(comp, "dag", labels, id="completeness-by-site",
                                caption="Required fields by site", footnote=note),
-            completeness_table(comp, "form", labels, id="completeness-by-form",
+            completeness_table(comp, "form", titles, id="completeness-by-form",
                                caption="Required fields by instrument", footnote=note)],
             page_break=False),
     ]
