@@ -210,14 +210,14 @@ def test_landmark_rates_never_extrapolate_past_the_follow_up(report, results):
     tte = ctx.find("tte-summary")
     months = results.landmark_months
     assert months and set(months) <= set(results.options.landmark_months)
-    assert tte.columns[4:] == [f"{m:g}-month rate, % (95% CI)" for m in months]
+    assert tte.columns[4:] == [f"{m:g}-month rate, % (95% CI) [at risk]" for m in months]
     marks = results.landmarks.set_index(["endpoint", "months"])
     labels = {"Intracranial PFS": "ipfs", "PFS (either compartment)": "pfs",
               "Overall survival": "os", "Duration of intracranial response": "idor"}
     for row in tte.rows:
         for month, cell in zip(months, row[4:], strict=True):
             mark = marks.loc[(labels[row[0]], month)]
-            assert " 0 at risk" not in cell
+            assert not cell.endswith(" [0]")
             assert (cell == "NE") == (mark["at_risk"] == 0)
     cif = results.cumulative_incidence_ipd.set_index("time")
     caption = ctx.find("fig-cif").note

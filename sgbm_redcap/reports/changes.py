@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sgbm_redcap.cuts import Cut, CutDiff, diff_cuts
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.reports.contexts import (
     KeyFigure,
     KeyFigures,
@@ -22,6 +23,7 @@ from sgbm_redcap.reports.contexts import (
     Table,
     study_cover,
 )
+from sgbm_redcap.reports.quality import instrument_titles
 from sgbm_redcap.reports.redaction import identifier_fields
 
 SECTION_ID = "changes"
@@ -45,9 +47,15 @@ def cut_changes(cut: Cut, previous: Cut | None, *, results: Any = None,
     return changes_section(diff, cut.dictionary), diff.summary()
 
 
-def changes_section(diff: CutDiff, dictionary: Any) -> Section:
+def changes_section(diff: CutDiff, dictionary: Any, project: Any = None) -> Section:
     """The blocks of the section, from a diff."""
     hidden = identifier_fields(dictionary)
+    titles = instrument_titles(dictionary, project or study_project())
+
+    def field_label(name: str) -> str:
+        """A field as the CRF words it (its name when the dictionary no longer has it)."""
+        return dictionary.field(name).label if name in dictionary else name
+
     blocks: list[Any] = [Paragraph(diff.summary())]
     blocks += [Paragraph(note, "warning" if "Re-cut" in note else "note")
                for note in diff.notes]
@@ -98,7 +106,7 @@ def changes_section(diff: CutDiff, dictionary: Any) -> Section:
     blocks.append(Table(
         "changes-retro-counts", "Table 4. Retrospective changes by site and form",
         ["Site", "Form", "Values changed", "Patients"],
-        [[r.site, r.form, str(r.changes), str(r.records)]
+        [[r.site, titles.get(r.form, r.form), str(r.changes), str(r.records)]
          for r in counts.itertuples(index=False)],
         text_columns=2,
         empty_message="None: no value the previous report relied on was changed.",
@@ -109,7 +117,8 @@ def changes_section(diff: CutDiff, dictionary: Any) -> Section:
         "changes-retro-critical", "Table 5. Retrospective changes of critical fields",
         ["Record", "Site", "Form", "Field", "Previous cut", "This cut", "Row dated",
          "Changed by", "When"],
-        [[r.record_id, r.site, f"{r.form} #{r.instance}" if r.instance else r.form, r.field,
+        [[r.record_id, r.site, titles.get(r.form, r.form) + (f" #{r.instance}" if r.instance
+                                                             else ""), field_label(r.field),
           HIDDEN if r.field in hidden else r.old_label,
           HIDDEN if r.field in hidden else r.new_label, r.dated or "–", r.who or "–",
           r.when or "–"]
@@ -145,6 +154,6 @@ def diff_report(diff: CutDiff, dictionary: Any, *, project: Any = None) -> Repor
         data_source=f"cuts {diff.old.folder} → {diff.new.folder}",
         generated_at=datetime.fromisoformat(diff.new.created_at),
         package_versions=[])
-    section = changes_section(diff, dictionary)
+    section = changes_section(diff, dictionary, project)
     return ReportContext(cover, [section], f"{cover.study_name} · changes "
                          f"{diff.old.cutoff.isoformat()} → {diff.new.cutoff.isoformat()}")

@@ -58,7 +58,7 @@ from sgbm_redcap.reports.quality import (
 )
 from sgbm_redcap.reports.query_ageing import NOT_YET_ACTIVE, add_query_ageing
 from sgbm_redcap.reports.redaction import listing_table
-from sgbm_redcap.study_codes import VitalStatus, YesNo
+from sgbm_redcap.study_codes import NewLesion, VitalStatus, YesNo
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,8 @@ def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
                 f"{LAST_CONTACT_FLAG_DAYS} days",
         empty_message=f"None: every patient alive was contacted within "
                       f"{LAST_CONTACT_FLAG_DAYS} days."))
-    return Section("follow-up", "Follow-up status", blocks)
+    # a short section: it follows the study status on the same page, not a page of its own
+    return Section("follow-up", "Follow-up status", blocks, page_break=False)
 
 
 # --------------------------------------------------------------------------- 3 data quality
@@ -364,7 +365,8 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                              project=project),
         Section("baseline", "Baseline characteristics", []),
         exposure_section(results),
-        efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg")),
+        efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg"),
+                         new_lesion=new_brain_lesion(study)),
         safety_section(results, labels, dictionary,
                        death_causes=_coded(study, "follow_up", "death_cause")),
         benchmarks_section(),
@@ -427,6 +429,13 @@ def number_blocks(sections: list[Section]) -> None:
         visit(section)
     for section in sections:
         resolve(section)
+
+
+def new_brain_lesion(study: Any) -> pd.Series:
+    """Per record_id: True when any intracranial assessment up to the cut-off recorded a new
+    lesion (the CRF's "New lesion: Yes")."""
+    ia = study["intracranial_assessment"]
+    return (ia["ia_new_lesion"] == NewLesion.YES).groupby(ia["record_id"]).any()
 
 
 def _coded(study: Any, form: str, field: str) -> pd.Series:

@@ -63,7 +63,8 @@ def exposure_section(results: Any) -> Section:
     reasons = ex.loc[ex["discontinued"].astype(bool), "discontinuation_reason"]
     for reason, k in reasons.fillna("Reason not recorded").value_counts().items():
         rows.append([f"    {reason}", n_pct(int(k), n)])
-    return Section("exposure", "Exposure to SG", [Table(
+    # short: it follows the baseline table on its last page
+    return Section("exposure", "Exposure to SG", page_break=False, blocks=[Table(
         "exposure-table", "Table 11. Exposure and dose modifications (safety set)",
         ["", f"Safety set (N = {n})"], rows,
         footnote="Relative dose intensity: delivered over planned dose intensity (10 mg/kg on "
@@ -140,23 +141,30 @@ def efficacy_key(results: Any) -> KeyFigures | Paragraph:
     return KeyFigures("efficacy-key", items)
 
 
-def waterfall(results: Any) -> Figure:
+def waterfall(results: Any, new_lesion: pd.Series | None = None) -> Figure:
+    """``new_lesion``: per record_id, True when a new brain lesion was recorded after
+    baseline (marked above the bar)."""
     bor = ires_bor(results)
     data = pd.DataFrame({"record_id": bor["record_id"],
                          "best_pct_change": bor["best_pct_change"],
                          "bor": bor["confirmed"].replace({"NON-CR/NON-PD": "non-CR/non-PD",
                                                           "MISSING": "NE", "ND": "NE"})})
+    if new_lesion is not None:
+        data["new_lesion"] = data["record_id"].map(new_lesion).fillna(False).astype(bool)
     measured = int(data["best_pct_change"].notna().sum())
     return Figure("fig-waterfall", "Figure 2. Best change from baseline in the sum of "
                   "intracranial target-lesion diameters",
                   figures.waterfall_figure(data, figure_id="waterfall"),
                   f"One bar per patient of the response-evaluable set with a measured "
                   f"follow-up ({measured} of {len(data)}); colour: confirmed best response. "
-                  "Dashed lines: −30% (partial response) and +20% (progression threshold).")
+                  "Dashed lines: −30% (partial response) and +20% (progression threshold); "
+                  "a square on the zero line: no change; a star: a new brain lesion recorded "
+                  "after baseline (progression whatever the bar).")
 
 
 def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
-    """Time on SG per FAS patient, with first response, intracranial PD and death."""
+    """Follow-up per FAS patient with the time on SG as its part, first response,
+    intracranial PD and death."""
     fas = results.sets.loc[results.sets["fas"], "record_id"]
     ex = results.exposure.set_index("record_id").reindex(fas)
     start = results.sets.set_index("record_id")["sg_start_date"].reindex(fas)
@@ -175,20 +183,22 @@ def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
         "response_month": resp_month.to_numpy(),
         "ipd_month": ipfs["months"].where(ipfs["event_type"] == 1).to_numpy(),
         "death_month": os_["months"].where(os_["event"] == 1).to_numpy(),
+        "followup_month": os_["months"].to_numpy(),
     })
     if subtype is not None:
         data["subtype"] = subtype.reindex(fas).fillna("Subtype missing").to_numpy()
-    return Figure("fig-swimmer", "Figure 3. Time on SG and key events per patient",
+    return Figure("fig-swimmer", "Figure 3. Follow-up, time on SG and key events per patient",
                   figures.swimmer_figure(data, figure_id="swimmer"),
-                  "Full analysis set, one bar per patient (time on SG); markers at the first "
-                  "CR/PR, intracranial progression (iPFS event) and death; an arrow marks "
-                  "patients still on SG.")
+                  "Full analysis set, one bar per patient: the light bar is the follow-up "
+                  "(SG start to death, last contact or the cut-off, as for overall survival), "
+                  "its coloured part the time on SG; markers at the first CR/PR, intracranial "
+                  "progression (iPFS event) and death; an arrow marks patients still on SG.")
 
 
 def tte_table(results: Any) -> Table:
     """Landmark columns only at the months the follow-up reaches (results.landmark_months);
     a rate with nobody at risk there is "NE", with the reason in the footnote."""
-    from sgbm_redcap.analysis import Landmark
+    from sgbm_redcap.analysis import Landmark, fmt_pct
 
     marks = results.landmarks.set_index(["endpoint", "months"])
     months = results.landmark_months
@@ -207,14 +217,18 @@ def tte_table(results: Any) -> Table:
             m = marks.loc[(name, month)]
             mark = Landmark(month, m["survival"], m["lower"], m["upper"], int(m["at_risk"]),
                             m["reason"])
-            cells.append(mark.text() if mark.estimable else "NE")
+            # "60 (49–70) [47]": the rate, its CI and, in brackets, the patients at risk,
+            # short enough for four landmark columns to fit the page
+            cells.append(f"{fmt_pct(mark.survival, 0)} ({fmt_pct(mark.lower, 0)}–"
+                         f"{fmt_pct(mark.upper, 0)}) [{mark.at_risk}]" if mark.estimable else "NE")
             if not mark.estimable:
                 unreached[label] = mark.reason
         rows.append([label, str(km.n), str(km.events), km.median_text(), *cells])
-    headers = [f"{m:g}-month rate, % (95% CI)" for m in months]
+    headers = [f"{m:g}-month rate, % (95% CI) [at risk]" for m in months]
     not_shown = [m for m in results.options.landmark_months if m not in months]
     footnote = ("Kaplan–Meier from SG start; log-log pointwise 95% CIs; Brookmeyer–Crowley CI "
-                "of the median; NR = not reached. Duration of response among confirmed "
+                "of the median; NR = not reached; [n]: patients still at risk at the "
+                "landmark. Duration of response among confirmed "
                 "responders. Censoring reasons in {ref:censoring}.")
     if unreached:
         footnote += " NE = not estimable, nobody at risk: " + "; ".join(
@@ -225,7 +239,7 @@ def tte_table(results: Any) -> Table:
                      + " months yet; those rates are not shown.")
     return Table("tte-summary", "Table 14. Time-to-event endpoints (full analysis set)",
                  ["Endpoint", "N", "Events", "Median, months (95% CI)", *headers], rows,
-                 footnote=footnote)
+                 footnote=footnote, wide=True)
 
 
 def km_figure(results: Any, name: str, title: str, fig_no: int) -> Figure:
@@ -329,10 +343,13 @@ def subgroup_ipfs_table(results: Any) -> Table:
                  "descriptive only.")
 
 
-def efficacy_section(results: Any, subtype: pd.Series | None = None) -> Section:
-    """``subtype``: label per record_id, to colour the swimmer plot."""
+def efficacy_section(results: Any, subtype: pd.Series | None = None,
+                     new_lesion: pd.Series | None = None) -> Section:
+    """``subtype``: label per record_id, to colour the swimmer plot; ``new_lesion``: see
+    :func:`waterfall`."""
     blocks: list[Any] = [efficacy_key(results), bor_table(results), rates_table(results),
-                         waterfall(results), swimmer(results, subtype), tte_table(results)]
+                         waterfall(results, new_lesion), swimmer(results, subtype),
+                         tte_table(results)]
     if results.km.get("ipfs") is not None:
         blocks.append(km_figure(results, "ipfs", "Intracranial progression-free survival", 4))
     if results.km.get("os") is not None:

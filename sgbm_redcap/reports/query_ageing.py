@@ -38,11 +38,12 @@ def ageing_table(ageing: Ageing, *, id: str = "query-ageing",
     rows.append(["All sites", str(int(ageing.table["patients"].sum())),
                  *[str(t[b]) for b in BUCKET_LABELS], str(t["open"]), str(t["answered"])])
     return Table(id, caption, ["Site", "Patients", *[f"Open {b}" for b in BUCKET_LABELS],
-                               "Open, total", "Answered, awaiting review"], rows,
+                               "Open, total", "Answered"], rows, wide=True,
                  footnote="A query is open at the cut-off when it was raised on or before it "
                  "and had not been answered or closed by then (a re-opened query counts as "
                  "open); its age is the cut-off minus the date it was raised. Answered "
-                 "queries wait for the next sweep to close or re-open them.")
+                 "queries (answered by the site, awaiting review) wait for the next sweep to close or "
+                 "re-open them.")
 
 
 def ageing_figure(ageing: Ageing, *, figure_id: str = "query-ageing") -> Markup:
