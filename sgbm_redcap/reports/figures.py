@@ -161,8 +161,9 @@ def waterfall_figure(best: pd.DataFrame, *, figure_id: str = "waterfall") -> Mar
         handles = [plt.Rectangle((0, 0), 1, 1, color=RESPONSE_COLOURS[k]) for k in present]
         names = [f"Best response {k}" if i == 0 else k for i, k in enumerate(present)]
         star = ax.get_legend_handles_labels()
-        ax.legend(handles + star[0], names + star[1], loc="lower left",
-                  ncol=len(present) + len(star[0]))
+        # above the plot: inside it, the legend covered the deepest responses
+        ax.legend(handles + star[0], names + star[1], loc="lower center",
+                  bbox_to_anchor=(0.5, 1.0), ncol=len(present) + len(star[0]))
         if (data["best_pct_change"] > 100).any():
             ax.text(0, 100, "bars capped at +100%", fontsize=7, color="#555555", va="bottom")
         return to_svg(fig, figure_id)

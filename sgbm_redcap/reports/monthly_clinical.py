@@ -327,7 +327,18 @@ def forest(results: Any) -> Figure:
     return Figure("fig-forest", "Figure 7. Confirmed intracranial response rate by subgroup",
                   svg, f"Response-evaluable set; exact 95% CIs. Subgroups with fewer than "
                   f"{results.options.min_patients} patients are listed without an estimate "
-                  "(grey). Dashed line: overall rate. Descriptive only.")
+                  "(grey). Dashed line: overall rate. Descriptive only."
+                  + unassigned_note(sub, "n_ires", _n(results, "ires")))
+
+
+def unassigned_note(sub: pd.DataFrame, column: str, total: int) -> str:
+    """The patients of a set of ``total`` who are in no level of a subgroup (not tested,
+    not recorded), per subgroup: a subgroup table never drops them silently."""
+    counts = {str(name): total - int(part[column].sum())
+              for name, part in sub.groupby("subgroup", sort=False)}
+    shown = "; ".join(f"{name} {n}" for name, n in counts.items() if n > 0)
+    return (f" Patients in no level of a subgroup (not tested or not recorded): {shown}."
+            if shown else "")
 
 
 def subgroup_ipfs_table(results: Any) -> Table:
@@ -340,7 +351,8 @@ def subgroup_ipfs_table(results: Any) -> Table:
                  f"or {results.options.min_events} events. NR = not reached. HR: Cox model "
                  "(Efron ties, Wald CI) of iPFS, the second level against the first, for "
                  "subgroups of two levels, shown only when neither level is suppressed; "
-                 "descriptive only.")
+                 "descriptive only." + unassigned_note(results.subgroups, "n_fas",
+                                                       _n(results, "fas")))
 
 
 def efficacy_section(results: Any, subtype: pd.Series | None = None,
