@@ -9,6 +9,7 @@ counted, its values are not shown).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,10 @@ def cut_changes(cut: Cut, previous: Cut | None, *, results: Any = None,
     return changes_section(diff, cut.dictionary), diff.summary()
 
 
+#: a form or field name in the cut diff's text (lower case, digits, underscores)
+_NAME = re.compile(r"\b[a-z][a-z0-9_]*\b")
+
+
 def changes_section(diff: CutDiff, dictionary: Any, project: Any = None) -> Section:
     """The blocks of the section, from a diff."""
     hidden = identifier_fields(dictionary)
@@ -55,6 +60,12 @@ def changes_section(diff: CutDiff, dictionary: Any, project: Any = None) -> Sect
     def field_label(name: str) -> str:
         """A field as the CRF words it (its name when the dictionary no longer has it)."""
         return dictionary.field(name).label if name in dictionary else name
+
+    def worded(text: str) -> str:
+        """The cut diff's source values (``ia_rano_inv: PR → SD``, ``intracranial_assessment
+        #6 added``) with each form and field name as the CRF words it."""
+        return _NAME.sub(lambda m: titles.get(m.group(0)) or (
+            field_label(m.group(0)) if m.group(0) in dictionary else m.group(0)), text)
 
     blocks: list[Any] = [Paragraph(diff.summary())]
     blocks += [Paragraph(note, "warning" if "Re-cut" in note else "note")
@@ -84,7 +95,7 @@ def changes_section(diff: CutDiff, dictionary: Any, project: Any = None) -> Sect
         "changes-endpoints", "Table 2. Patients whose derived endpoints changed",
         ["Record", "Site", "Endpoint", "Previous cut", "This cut", "What changed"],
         [[r.record_id, r.site, r.endpoint, r.old, r.new,
-          "; ".join(x for x in (r.detail, r.sources) if x)]
+          "; ".join(x for x in (r.detail, worded(r.sources)) if x)]
          for r in diff.endpoints.itertuples(index=False)],
         text_columns=6, wide=True,
         empty_message="None: no patient's best response, iPFS, PFS, OS or analysis-set "
@@ -135,7 +146,8 @@ def changes_section(diff: CutDiff, dictionary: Any, project: Any = None) -> Sect
         blocks.append(Table(
             "changes-dictionary", f"Table 6. Data dictionary changes ({d.level})",
             ["Level", "Change", "Field / form", "Detail"],
-            [[c.level, c.kind, c.field or c.form, c.detail] for c in d.changes],
+            [[c.level, c.kind, field_label(c.field) if c.field else titles.get(c.form, c.form),
+              worded(c.detail)] for c in d.changes],
             text_columns=4,
             footnote=f"Dictionary {diff.old.dictionary_version} → "
                      f"{diff.new.dictionary_version}, classified as 'sgbm-redcap dictionary "
