@@ -190,3 +190,21 @@ def test_site_listing_words_rule_ids_and_puts_the_note_under_its_message():
     assert "Reopened by the sweep on 2026-10-01" in message
     assert row[-1] == "DQ-B"
     assert f"DQ-B {rule_titles()['DQ-B']}" in table.footnote
+
+
+def test_codebook_titles_forms_as_redcap_shows_them_and_never_breaks_a_code():
+    """Issue 14: instrument titles are the project's instrument labels (what REDCap shows),
+    and a choice code is one unbreakable unit (a code like 24 never splits as 2 / 4)."""
+    from sgbm_redcap.reports.env import templates_dir
+
+    project = load_project("redcap_project")
+    ctx = build_codebook(project.dictionary, version=project.version,
+                         repeating_forms=project.repeating_forms, project=project)
+    assert {f.name: f.label for f in ctx.forms} == {
+        form: project.form_label(form) for form in project.dictionary.forms}
+    assert dict((f.name, f.label) for f in ctx.forms)["brain_mets_baseline"] == \
+        "Brain metastases at baseline"
+    html = render("codebook.html.j2", ctx)
+    assert '<span class="choice"><code>24</code>&nbsp;Type IID</span>' in html
+    css = (templates_dir() / "report.css.j2").read_text(encoding="utf-8")
+    assert ".codebook-table .choice code { white-space: nowrap; }" in css
