@@ -156,3 +156,31 @@ def test_the_lab_table_says_it_is_built_from_adverse_event_grades(world):
     assert "Laboratory shifts" not in table.caption
     assert "adverse event" in table.caption
     assert all(c.startswith("AE grade") for c in table.columns[1:-1])
+
+
+def _tables(ctx):
+    from sgbm_redcap.reports.contexts import Table
+
+    def walk(section):
+        for block in section.blocks:
+            if isinstance(block, Table):
+                yield block
+        for sub in section.subsections:
+            yield from walk(sub)
+
+    for section in ctx.sections:
+        yield from walk(section)
+
+
+def test_no_empty_missing_row(world):
+    """A "Missing" / "... not recorded" row is shown only when some patient is in it."""
+    empty = []
+    for table in _tables(world[2]):
+        for row in table.rows:
+            label = row[0].strip().lower()
+            if label == "missing" or label.endswith("not recorded"):
+                counts = [c.split(" ")[0] for c in row[1:] if c]
+                if counts and all(c == "0" for c in counts):
+                    empty.append((table.id, row[0]))
+    assert not empty, empty
+    assert any(t.id == "gcsf" for t in _tables(world[2]))

@@ -91,6 +91,13 @@ def reader_text(text: str) -> str:
     return text
 
 
+def missing_row(label: str, n: int) -> bool:
+    """Whether a table leaves out the row ``label`` with count ``n``: a row of patients with
+    nothing recorded ("Pattern not recorded", "Missing") is shown only when it has any."""
+    text = label.strip().lower()
+    return n == 0 and (text == "missing" or text.endswith("not recorded"))
+
+
 def cell(value: object, digits: int = 1) -> str:
     """Any value a listing may hold, as display text (the template escapes it)."""
     if value is None or value is pd.NA or value is pd.NaT:

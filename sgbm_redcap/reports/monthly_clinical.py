@@ -20,7 +20,7 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, reader_text
+from sgbm_redcap.reports.formatting import DASH, median_iqr, missing_row, n_pct, reader_text
 from sgbm_redcap.reports.monthly_sections import death_details, sae_details, subgroup_rows
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
@@ -396,7 +396,8 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
     g = results.gcsf
     gcsf = Table("gcsf", "Table 21. G-CSF use (safety set)", ["", f"Safety set (N = {n})"],
                  [[("    " if i else "") + str(c), n_pct(int(k), n)]
-                  for i, (c, k) in enumerate(zip(g["category"], g["n"], strict=True))],
+                  for i, (c, k) in enumerate(zip(g["category"], g["n"], strict=True))
+                  if not missing_row(str(c), int(k))],
                  footnote="Primary prophylaxis: from cycle 1, before any neutropenia; "
                  "secondary: after a neutropenic event. A patient may count in several rows.")
     return Section("safety", "Safety", [overview, by_term, grade3, gcsf,

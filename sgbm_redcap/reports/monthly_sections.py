@@ -36,7 +36,14 @@ from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.contexts import Figure, Paragraph, Section, Table
 from sgbm_redcap.reports.flow_figure import FlowRow, flow_figure
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num, reader_text
+from sgbm_redcap.reports.formatting import (
+    DASH,
+    median_iqr,
+    missing_row,
+    n_pct,
+    num,
+    reader_text,
+)
 from sgbm_redcap.reports.monthly_summary import median_text, plural
 from sgbm_redcap.study_codes import Checkbox
 
@@ -160,6 +167,7 @@ def progression_table(pattern: pd.DataFrame, n_fas: int) -> Table:
              for r in pattern[pattern["progressed"]].itertuples(index=False)]
     rows += [[str(r.pattern), n_pct(int(r.n), n_fas)]
              for r in pattern[~pattern["progressed"]].itertuples(index=False)]
+    rows = [r for r in rows if not missing_row(r[0], int(r[1].split(" ")[0]))]
     return Table("first-pd-pattern", "Table 16a. Pattern of first progression (full analysis "
                  "set)", ["First progression", f"FAS (N = {n_fas})"], rows,
                  footnote="As recorded by the site (pattern of first progression) for the "
