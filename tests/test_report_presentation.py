@@ -184,3 +184,15 @@ def test_no_empty_missing_row(world):
                     empty.append((table.id, row[0]))
     assert not empty, empty
     assert any(t.id == "gcsf" for t in _tables(world[2]))
+
+
+def test_a_blank_the_crf_asks_for_when_not_tested_reads_not_tested(world):
+    """Trop-2: "Leave blank if not tested" (the field note), so its blanks are no omission."""
+    from sgbm_redcap.analysis.baseline import NOT_TESTED
+
+    project, tables, ctx, _ = world
+    assert "blank if not tested" in project.dictionary.field("trop2_hscore").field_note.lower()
+    trop2 = _baseline_block(ctx, "Trop-2 H-score")
+    per = _per_record(tables)
+    blank = int(per[per["record_id"].isin(tables_fas(ctx, tables))]["trop2_hscore"].isna().sum())
+    assert "Missing" not in trop2 and trop2[NOT_TESTED][0] == str(blank) and blank > 0

@@ -21,6 +21,8 @@ from sgbm_redcap.dictionary.project import study_project
 
 #: the level that pools stored codes which are not choices of their field
 INVALID_CODE = "Invalid code"
+#: what a blank is for a field whose note says to leave it blank when not tested
+NOT_TESTED = "Not tested or not recorded"
 
 #: (label, field) of categorical variables read from the coded frames
 CATEGORICAL = [
@@ -65,7 +67,8 @@ def baseline_table(tables: Any, population: list[str] | None = None,
         missing = int((per[name].isna() & shown).sum())
         rows.append({"variable": label, "level": "Median (IQR; range)", "n": len(values),
                      "value": _median(values), "n_missing": missing,
-                     "n_not_applicable": total - len(values) - missing})
+                     "n_not_applicable": total - len(values) - missing,
+                     "missing_label": _missing_label(name, dictionary)})
     for label, name in CATEGORICAL:
         order = list(study.labels.get(name, {}))
         rows.extend(_categorical(label, per[name], order,
@@ -75,7 +78,14 @@ def baseline_table(tables: Any, population: list[str] | None = None,
         levels = sorted(per[label].dropna().unique())
         rows.extend(_categorical(label, per[label], levels, str, total))
     return pd.DataFrame(rows, columns=["variable", "level", "n", "value", "n_missing",
-                                       "n_not_applicable"])
+                                       "n_not_applicable", "missing_label"])
+
+
+def _missing_label(name: str, dictionary: Any) -> str:
+    """"Missing", or :data:`NOT_TESTED` where the CRF tells the site to leave the field blank
+    when the test was not done (its field note): the blank is then no omission."""
+    note = dictionary.field(name).field_note.lower() if name in dictionary else ""
+    return NOT_TESTED if "blank if not tested" in note else "Missing"
 
 
 def _shown(per: pd.DataFrame, name: str, dictionary: Any) -> pd.Series:

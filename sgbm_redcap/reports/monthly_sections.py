@@ -353,8 +353,10 @@ def baseline_by_subtype_table(study: Any, results: Any, membership: pd.DataFrame
                 hit = part[part["level"] == level]
                 cells.append(str(hit["value"].iloc[0]) if len(hit) else "0")
             rows.append([f"    {level}", *cells])
-        for column, label in (("n_missing", "Missing"),
-                              ("n_not_applicable", "Not applicable")):
+        blank = next((str(x) for x in first.loc[first["variable"] == variable,
+                                                 "missing_label"].dropna()), "Missing") \
+            if "missing_label" in first.columns else "Missing"
+        for column, label in (("n_missing", blank), ("n_not_applicable", "Not applicable")):
             counts = [_first_count(part, column) for part in parts]
             if any(counts):
                 rows.append([f"    {label}", *[str(m) for m in counts]])
