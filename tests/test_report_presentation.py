@@ -12,6 +12,7 @@ import pytest
 from report_world import seeded_export, study_tables, visible_text
 
 from sgbm_redcap.analysis.baseline import INVALID_CODE, baseline_table
+from sgbm_redcap.analysis.bor import ORDER
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import reader_text
 from sgbm_redcap.reports.monthly import build_monthly_context
@@ -115,7 +116,10 @@ def _order(values: list[str], declared: list[str]) -> list[int]:
 def test_categories_in_the_declared_clinical_order(world):
     project, _, ctx, _ = world
     clinical = ["CR", "PR", "SD", "Non-CR/non-PD", "PD", "NE"]
-    assert [code for code, _ in BOR_ROWS][:6] == ["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"]
+    # one declared order (analysis.bor.ORDER): the best-response table follows it too
+    codes = [code for code, _ in BOR_ROWS]
+    assert codes == sorted(codes, key=ORDER.get)
+    assert codes[:6] == ["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE"]
     discordance = ctx.find("response-discordance")
     for seq in ([r[0] for r in discordance.rows], discordance.columns[1:]):
         idx = _order(list(seq), clinical)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.analysis.bor import ORDER as RESPONSE_ORDER
 from sgbm_redcap.analysis.flow import patient_flow
 from sgbm_redcap.checks.engine import CheckResult
 from sgbm_redcap.dictionary.project import StudyProject, study_project
@@ -38,7 +39,6 @@ from sgbm_redcap.reports.contexts import (
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.formatting import DASH, n_pct, num, pct, reader_text
 from sgbm_redcap.reports.monthly_clinical import (
-    BOR_ROWS,
     efficacy_section,
     exposure_section,
     safety_section,
@@ -233,14 +233,14 @@ def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
 # --------------------------------------------------------------------------- 3 data quality
 def discordance_table(results: Any) -> Table:
     """Investigator RANO-BM call against the response derived from the measurements, both in
-    the clinical order of the best-response table (CR, PR, SD, non-CR/non-PD, PD, NE)."""
+    the clinical order the best-response derivation declares (analysis.bor.ORDER: CR, PR,
+    SD, non-CR/non-PD, PD, NE)."""
     x = results.response_discordance
-    order = [code for code, _ in BOR_ROWS]
     short = {"NON-CR/NON-PD": "Non-CR/non-PD"}
 
     def ordered(codes: Any) -> list[Any]:
-        rank = {c: i for i, c in enumerate(order)}
-        return sorted(codes, key=lambda c: (rank.get(str(c), len(rank)), str(c)))
+        return sorted(codes, key=lambda c: (RESPONSE_ORDER.get(str(c), len(RESPONSE_ORDER)),
+                                            str(c)))
 
     x = x.loc[ordered(x.index), ordered(x.columns)]
     cols = [short.get(str(c), str(c)) for c in x.columns]
