@@ -289,7 +289,8 @@ def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dic
         blocks.append(findings_by_rule(findings))
     else:
         blocks.append(Paragraph("Check findings were not computed for this report.", "note"))
-    return Section("data-quality", "Data completeness and quality", blocks)
+    # follows the (short) follow-up status on its page rather than leaving most of it blank
+    return Section("data-quality", "Data completeness and quality", blocks, page_break=False)
 
 
 # --------------------------------------------------------------------------- notes

@@ -359,15 +359,19 @@ def efficacy_section(results: Any, subtype: pd.Series | None = None,
                      new_lesion: pd.Series | None = None) -> Section:
     """``subtype``: label per record_id, to colour the swimmer plot; ``new_lesion``: see
     :func:`waterfall`."""
+    # the TTE table before the (page-tall) swimmer plot: after it, the waterfall's page was
+    # mostly blank
     blocks: list[Any] = [efficacy_key(results), bor_table(results), rates_table(results),
-                         waterfall(results, new_lesion), swimmer(results, subtype),
-                         tte_table(results)]
+                         waterfall(results, new_lesion), tte_table(results),
+                         swimmer(results, subtype)]
     if results.km.get("ipfs") is not None:
         blocks.append(km_figure(results, "ipfs", "Intracranial progression-free survival", 4))
     if results.km.get("os") is not None:
         blocks.append(km_figure(results, "os", "Overall survival", 5))
-    blocks += [censoring_table(results), cif_figure(results), forest(results),
-               subgroup_ipfs_table(results)]
+    # the (long, splittable) subgroup table before the page-tall forest plot, so that the
+    # cumulative-incidence page is not left mostly blank
+    blocks += [censoring_table(results), cif_figure(results), subgroup_ipfs_table(results),
+               forest(results)]
     return Section("efficacy", "Efficacy", blocks)
 
 

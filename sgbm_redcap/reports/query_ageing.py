@@ -49,7 +49,8 @@ def ageing_table(ageing: Ageing, *, id: str = "query-ageing",
 def ageing_figure(ageing: Ageing, *, figure_id: str = "query-ageing") -> Markup:
     """Open queries per active site as horizontal bars stacked by age bucket."""
     table = ageing.table[ageing.table["active"]]
-    fig, ax = _figure(6.5, 0.45 * max(len(table), 1) + 0.9)
+    # short bars: drawn the page's width, taller bars pushed the figure onto a page of its own
+    fig, ax = _figure(6.5, 0.28 * max(len(table), 1) + 0.9)
     left = pd.Series(0.0, index=table.index)
     for label, colour in zip(BUCKET_LABELS, BUCKET_COLOURS, strict=True):
         ax.barh(list(table["label"]), table[label], left=left, color=colour, label=label,
