@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -316,3 +317,15 @@ def test_the_csv_and_html_of_a_diff(scripted):
     html = diff_text(diff, "html", cut_b)
     assert 'id="changes-retro-critical"' in html and GRADE_USER in html
     assert diff.new.manifest_sha256[:12] in html
+
+
+def test_the_changes_section_names_forms_and_fields_as_the_crf_does(scripted):
+    """Issue 14: the section a monthly report opens with shows no raw form or field name."""
+    from report_world import visible_text
+
+    project, _, _, cut_b, diff, _ = scripted
+    text = visible_text(diff_text(diff, "html", cut_b))
+    names = {f for f in project.dictionary.forms if "_" in f} | {
+        f.name for f in project.dictionary if "_" in f.name}
+    assert not set(re.findall(r"[a-z][a-z0-9_]*", text)) & names
+    assert "Intracranial assessment" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape
 
 import pytest
 from click.testing import CliRunner
@@ -84,5 +85,8 @@ def test_two_cuts_a_month_apart_and_the_second_report_shows_the_changes(demo):
     table = later[later.index('id="changes-retro-critical"'):]
     table = table[:table.index("</table>")]
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in table.split("<tr")]
+    dictionary = load_project("redcap_project").dictionary
     for c in waves.corrections:
-        assert any(cells[:1] == [c.record_id] and c.field in cells for cells in rows), c
+        # the field as the CRF words it (issue 14: no raw field name in the report)
+        label = escape(dictionary.field(c.field).label)
+        assert any(cells[:1] == [c.record_id] and label in cells for cells in rows), c

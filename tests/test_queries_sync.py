@@ -83,7 +83,10 @@ def test_listings_one_csv_and_html_per_site_with_escaping(tmp_path):
     html = (tmp_path / "queries_site_01.html").read_text()
     assert "&lt;b&gt;stale&lt;/b&gt; 1" in html and "<b>stale</b>" not in html
     # the reports' site-listing template, with the same rows as the CSV
-    assert "Data queries: site_01" in html and f"{study_project().short_name} data queries" in html
+    # titled with the site's label (project.toml), not its DAG's unique name
+    label = dict(study_project().dags)["site_01"]
+    assert f"Data queries: {label}" in html and "site_01" not in html.split("<body", 1)[1]
+    assert f"{study_project().short_name} data queries" in html
     # labels as the CRF shows them, never the raw form/field names
     assert "FU-1" in html and "Date of last contact (last known alive)" in html
     assert "last_contact_date" not in html

@@ -150,7 +150,9 @@ def test_quality_report_lists_values_that_do_not_fit_their_type(dictionary):
     table = ctx.find("type-problems")
     assert table.columns == ["Record", "Instrument", "Instance", "Field", "Value", "Expected"]
     (row,) = table.rows
-    assert row[0] == "1" and row[3] == "eligible" and row[4] == "maybe"
+    # instrument and field as the CRF words them, not their names
+    assert row[0] == "1" and row[3] == dictionary.field("eligible").label and row[4] == "maybe"
+    assert row[1] == "Enrolment"
     assert row[5] == tables.type_problems["expected"].iloc[0] and "yesno" in row[5].lower()
 
 
@@ -163,5 +165,46 @@ def test_type_problems_of_identifier_fields_never_show_the_value(dictionary):
         "rule_id", "severity", "record_id", "form", "instance", "field", "message", "value",
         "dag"]), cover=_cover(), type_problems=problems)
     html = render("data_quality.html.j2", ctx)
-    assert ctx.find("type-problems").rows[0][3] == "mrn"
+    assert ctx.find("type-problems").rows[0][3] == dictionary.field("mrn").label
     assert "MRN-123456" not in html
+
+
+def test_site_listing_words_rule_ids_and_puts_the_note_under_its_message():
+    """Issue 14: no column one word wide (the sweep note is no column of its own), the note
+    never repeats the message, a rule id always comes with its words."""
+    from sgbm_redcap.reports.quality import rule_titles
+
+    raw = _raw()
+    first = raw.index[raw["dq_id"] == "R1:2:enrolment:0:x"][0]
+    raw["dq_rule"] = ""
+    raw["dq_note"] = ""
+    raw.loc[first, "dq_rule"] = "DQ-B"
+    raw.loc[first, "dq_note"] = ("Reopened by the sweep on 2026-10-01: the data still show "
+                                 "the problem. <b>Please</b> give the reason")
+    listing = site_listing(raw, "site_a", cover=_cover(), site_label="Site A")
+    table = listing.open_queries
+    assert "Sweep note" not in table.columns and len(table.columns) == len(table.rows[0])
+    (row,) = table.rows
+    message = row[table.columns.index("What to check")]
+    assert message.count("<b>Please</b> give the reason") == 1
+    assert "Reopened by the sweep on 2026-10-01" in message
+    assert row[-1] == "DQ-B"
+    assert f"DQ-B {rule_titles()['DQ-B']}" in table.footnote
+
+
+def test_codebook_titles_forms_as_redcap_shows_them_and_never_breaks_a_code():
+    """Issue 14: instrument titles are the project's instrument labels (what REDCap shows),
+    and a choice code is one unbreakable unit (a code like 24 never splits as 2 / 4)."""
+    from sgbm_redcap.reports.env import templates_dir
+
+    project = load_project("redcap_project")
+    ctx = build_codebook(project.dictionary, version=project.version,
+                         repeating_forms=project.repeating_forms, project=project)
+    assert {f.name: f.label for f in ctx.forms} == {
+        form: project.form_label(form) for form in project.dictionary.forms}
+    assert dict((f.name, f.label) for f in ctx.forms)["brain_mets_baseline"] == \
+        "Brain metastases at baseline"
+    html = render("codebook.html.j2", ctx)
+    assert '<span class="choice"><code>24</code>&nbsp;Type IID</span>' in html
+    css = (templates_dir() / "report.css.j2").read_text(encoding="utf-8")
+    assert ".codebook-table .choice code { white-space: nowrap; }" in css

@@ -285,9 +285,9 @@ def _notes(options: AnalysisOptions) -> list[str]:
         f"median rule '{options.median_rule}'; NR = not reached; a landmark rate with no "
         "patient at risk (past the last observed time) is NE, not estimable.",
         "Proportions: two-sided 95% Clopper-Pearson (exact) CI.",
-        f"Confirmed response: second CR/PR >= {r.ref_confirm} days later (admiralonco rules, "
-        f"max {r.max_nr_ne} NE between); SD needs an assessment >= {r.ref_start_window} days "
-        "after SG start.",
+        f"Confirmed response: a second CR/PR ≥ {r.ref_confirm} days later, with at most "
+        f"{r.max_nr_ne} NE assessment between; SD needs an assessment ≥ {r.ref_start_window} "
+        "days after SG start.",
         f"FAS baseline brain imaging window: {options.baseline_window_days} days before SG.",
         f"Responses from the {options.endpoint_rules.response_source} time-point call.",
     ]

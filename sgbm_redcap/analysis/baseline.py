@@ -1,6 +1,11 @@
 """Baseline characteristics table (DOMAIN §6.2 item 4): n (%) for categories, median
 (IQR; range) for numbers, each variable with its number missing. Percentages are of the
 whole population (missing included), so the levels and "missing" add up to 100 %.
+
+A value is *missing* only where the field's branching logic shows it: a patient not on a
+corticosteroid has no dexamethasone dose to miss, and is counted as *not applicable*
+(``n_not_applicable``). A stored code that is not one of the field's choices is no level
+of its own: such codes are pooled as :data:`INVALID_CODE`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,12 @@ import pandas as pd
 
 from sgbm_redcap.analysis.inputs import prepare
 from sgbm_redcap.analysis.subgroups import subgroup_membership
+from sgbm_redcap.dictionary.project import study_project
+
+#: the level that pools stored codes which are not choices of their field
+INVALID_CODE = "Invalid code"
+#: what a blank is for a field whose note says to leave it blank when not tested
+NOT_TESTED = "Not tested or not recorded"
 
 #: (label, field) of categorical variables read from the coded frames
 CATEGORICAL = [
@@ -36,8 +47,12 @@ DERIVED = ["HER2 status", "Prior CNS radiation", "CNS radiation < 4 weeks before
            "Prior T-DXd or other ADC"]
 
 
-def baseline_table(tables: Any, population: list[str] | None = None) -> pd.DataFrame:
-    """Rows: variable, level, n, value (text), n_missing (on the variable's first row)."""
+def baseline_table(tables: Any, population: list[str] | None = None,
+                   dictionary: Any = None) -> pd.DataFrame:
+    """Rows: variable, level, n, value (text), n_missing and n_not_applicable (on the
+    variable's first row). ``dictionary`` gives the branching logic (default: that of
+    ``tables``, else the study's)."""
+    dictionary = dictionary or getattr(tables, "dictionary", None) or study_project().dictionary
     study = prepare(tables)
     per = study.one_per_record("demographics", "tumour", "brain_mets_baseline",
                                "sg_treatment")
@@ -48,17 +63,43 @@ def baseline_table(tables: Any, population: list[str] | None = None) -> pd.DataF
     rows: list[dict] = []
     for label, name in NUMERIC:
         values = per[name].dropna()
-        missing = total - len(values)
+        shown = _shown(per, name, dictionary)
+        missing = int((per[name].isna() & shown).sum())
         rows.append({"variable": label, "level": "Median (IQR; range)", "n": len(values),
-                     "value": _median(values), "n_missing": missing})
+                     "value": _median(values), "n_missing": missing,
+                     "n_not_applicable": total - len(values) - missing,
+                     "missing_label": _missing_label(name, dictionary)})
     for label, name in CATEGORICAL:
         order = list(study.labels.get(name, {}))
         rows.extend(_categorical(label, per[name], order,
-                                 lambda code, n=name: study.label(n, code), total))
+                                 lambda code, n=name: study.label(n, code), total,
+                                 invalid=True))
     for label in DERIVED:
         levels = sorted(per[label].dropna().unique())
         rows.extend(_categorical(label, per[label], levels, str, total))
-    return pd.DataFrame(rows, columns=["variable", "level", "n", "value", "n_missing"])
+    return pd.DataFrame(rows, columns=["variable", "level", "n", "value", "n_missing",
+                                       "n_not_applicable", "missing_label"])
+
+
+def _missing_label(name: str, dictionary: Any) -> str:
+    """"Missing", or :data:`NOT_TESTED` where the CRF tells the site to leave the field blank
+    when the test was not done (its field note): the blank is then no omission."""
+    note = dictionary.field(name).field_note.lower() if name in dictionary else ""
+    return NOT_TESTED if "blank if not tested" in note else "Missing"
+
+
+def _shown(per: pd.DataFrame, name: str, dictionary: Any) -> pd.Series:
+    """Where ``name``'s branching logic holds (everywhere without logic, or when the logic
+    cannot be evaluated on these columns: then a blank counts as missing)."""
+    from sgbm_redcap.logic import evaluate, parse
+
+    logic = dictionary.field(name).branching_logic if name in dictionary else ""
+    if not logic:
+        return pd.Series(True, index=per.index)
+    try:
+        return evaluate(parse(logic), per, dictionary=dictionary).fillna(True).astype(bool)
+    except Exception:  # noqa: BLE001 - unsupported logic: count every blank as missing
+        return pd.Series(True, index=per.index)
 
 
 def _median(values: pd.Series) -> str:
@@ -68,8 +109,20 @@ def _median(values: pd.Series) -> str:
     return f"{med:g} ({q1:g}–{q3:g}; {values.min():g}–{values.max():g})"
 
 
-def _categorical(label: str, column: pd.Series, order: list, to_label, total: int) -> list:
-    counts = column.dropna().value_counts()
+def _categorical(label: str, column: pd.Series, order: list, to_label, total: int,
+                 invalid: bool = False) -> list:
+    """n (%) per level in ``order``; with ``invalid``, values outside ``order`` pool as
+    :data:`INVALID_CODE` (last), else they follow the ordered levels."""
+    present = column.dropna()
+    if invalid and order:
+        bad = ~present.astype(str).isin([str(c) for c in order])
+        present = present.astype(object).where(~bad, INVALID_CODE)
+        order = [*order, INVALID_CODE]
+        label_of = to_label
+
+        def to_label(code: Any) -> str:
+            return INVALID_CODE if code == INVALID_CODE else label_of(code)
+    counts = present.value_counts()
     missing = int(column.isna().sum())
     levels = [c for c in order if c in counts.index]
     levels += [c for c in counts.index if c not in levels]

@@ -83,13 +83,23 @@ def subgroup_membership(tables: Any) -> pd.DataFrame:
     out["Line of SG"] = per["sg_line"].map(
         lambda v: None if pd.isna(v) else ("<=2" if v <= 2 else ">=3"))
     out["Prior T-DXd or other ADC"] = out["record_id"].map(_prior_adc(study))
-    out["UGT1A1*28"] = _map(per["ugt1a1_28"], {  # "not tested" is no level
-        code: study.label("ugt1a1_28", code)
-        for code in (Ugt1a1.WILD_TYPE, Ugt1a1.HETEROZYGOUS, Ugt1a1.HOMOZYGOUS)})
-    out["Trop-2 H-score"] = per["trop2_hscore"].map(
-        lambda h: None if pd.isna(h) else ("<100" if h < 100 else
-                                           "100-199" if h < 200 else ">=200"))
+    genotypes = {code: study.label("ugt1a1_28", code)  # "not tested" is no level
+                 for code in study.labels.get("ugt1a1_28") or list(Ugt1a1)
+                 if code != Ugt1a1.NOT_TESTED}
+    out["UGT1A1*28"] = _ordered(_map(per["ugt1a1_28"], genotypes), genotypes.values())
+    trop2 = ("<100", "100-199", ">=200")
+    out["Trop-2 H-score"] = _ordered(per["trop2_hscore"].map(
+        lambda h: None if pd.isna(h) else (trop2[0] if h < 100 else
+                                           trop2[1] if h < 200 else trop2[2])), trop2)
     return out
+
+
+def _ordered(levels: pd.Series, order: Any) -> pd.Series:
+    """``levels`` as a categorical in ``order`` (the genotypes in the dictionary's choice
+    order, H-score bands low to high), so that every table and figure lists them so; the
+    other subgroups' levels sort alphabetically, which is their reading order already."""
+    return pd.Series(pd.Categorical(levels, categories=list(order), ordered=True),
+                     index=levels.index)
 
 
 def _radiation(study: StudyData, sg_start: pd.Series) -> tuple[dict, dict]:
@@ -131,7 +141,7 @@ def subgroup_estimates(membership: pd.DataFrame, bor: pd.DataFrame, ires: list[s
     rows = []
     for subgroup in [c for c in membership.columns if c != "record_id"]:
         levels = []
-        for level, ids in membership.groupby(subgroup)["record_id"]:
+        for level, ids in membership.groupby(subgroup, observed=True)["record_id"]:
             members = set(ids)
             levels.append(_level(subgroup, level, members, responders, in_ires, ipfs, in_fas,
                                  min_patients, min_events, suppress))

@@ -9,10 +9,12 @@ counted, its values are not shown).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from sgbm_redcap.cuts import Cut, CutDiff, diff_cuts
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.reports.contexts import (
     KeyFigure,
     KeyFigures,
@@ -22,6 +24,7 @@ from sgbm_redcap.reports.contexts import (
     Table,
     study_cover,
 )
+from sgbm_redcap.reports.quality import instrument_titles
 from sgbm_redcap.reports.redaction import identifier_fields
 
 SECTION_ID = "changes"
@@ -45,9 +48,25 @@ def cut_changes(cut: Cut, previous: Cut | None, *, results: Any = None,
     return changes_section(diff, cut.dictionary), diff.summary()
 
 
-def changes_section(diff: CutDiff, dictionary: Any) -> Section:
+#: a form or field name in the cut diff's text (lower case, digits, underscores)
+_NAME = re.compile(r"\b[a-z][a-z0-9_]*\b")
+
+
+def changes_section(diff: CutDiff, dictionary: Any, project: Any = None) -> Section:
     """The blocks of the section, from a diff."""
     hidden = identifier_fields(dictionary)
+    titles = instrument_titles(dictionary, project or study_project())
+
+    def field_label(name: str) -> str:
+        """A field as the CRF words it (its name when the dictionary no longer has it)."""
+        return dictionary.field(name).label if name in dictionary else name
+
+    def worded(text: str) -> str:
+        """The cut diff's source values (``ia_rano_inv: PR → SD``, ``intracranial_assessment
+        #6 added``) with each form and field name as the CRF words it."""
+        return _NAME.sub(lambda m: titles.get(m.group(0)) or (
+            field_label(m.group(0)) if m.group(0) in dictionary else m.group(0)), text)
+
     blocks: list[Any] = [Paragraph(diff.summary())]
     blocks += [Paragraph(note, "warning" if "Re-cut" in note else "note")
                for note in diff.notes]
@@ -76,7 +95,7 @@ def changes_section(diff: CutDiff, dictionary: Any) -> Section:
         "changes-endpoints", "Table 2. Patients whose derived endpoints changed",
         ["Record", "Site", "Endpoint", "Previous cut", "This cut", "What changed"],
         [[r.record_id, r.site, r.endpoint, r.old, r.new,
-          "; ".join(x for x in (r.detail, r.sources) if x)]
+          "; ".join(x for x in (r.detail, worded(r.sources)) if x)]
          for r in diff.endpoints.itertuples(index=False)],
         text_columns=6, wide=True,
         empty_message="None: no patient's best response, iPFS, PFS, OS or analysis-set "
@@ -98,7 +117,7 @@ def changes_section(diff: CutDiff, dictionary: Any) -> Section:
     blocks.append(Table(
         "changes-retro-counts", "Table 4. Retrospective changes by site and form",
         ["Site", "Form", "Values changed", "Patients"],
-        [[r.site, r.form, str(r.changes), str(r.records)]
+        [[r.site, titles.get(r.form, r.form), str(r.changes), str(r.records)]
          for r in counts.itertuples(index=False)],
         text_columns=2,
         empty_message="None: no value the previous report relied on was changed.",
@@ -109,7 +128,8 @@ def changes_section(diff: CutDiff, dictionary: Any) -> Section:
         "changes-retro-critical", "Table 5. Retrospective changes of critical fields",
         ["Record", "Site", "Form", "Field", "Previous cut", "This cut", "Row dated",
          "Changed by", "When"],
-        [[r.record_id, r.site, f"{r.form} #{r.instance}" if r.instance else r.form, r.field,
+        [[r.record_id, r.site, titles.get(r.form, r.form) + (f" #{r.instance}" if r.instance
+                                                             else ""), field_label(r.field),
           HIDDEN if r.field in hidden else r.old_label,
           HIDDEN if r.field in hidden else r.new_label, r.dated or "–", r.who or "–",
           r.when or "–"]
@@ -126,7 +146,8 @@ def changes_section(diff: CutDiff, dictionary: Any) -> Section:
         blocks.append(Table(
             "changes-dictionary", f"Table 6. Data dictionary changes ({d.level})",
             ["Level", "Change", "Field / form", "Detail"],
-            [[c.level, c.kind, c.field or c.form, c.detail] for c in d.changes],
+            [[c.level, c.kind, field_label(c.field) if c.field else titles.get(c.form, c.form),
+              worded(c.detail)] for c in d.changes],
             text_columns=4,
             footnote=f"Dictionary {diff.old.dictionary_version} → "
                      f"{diff.new.dictionary_version}, classified as 'sgbm-redcap dictionary "
@@ -145,6 +166,6 @@ def diff_report(diff: CutDiff, dictionary: Any, *, project: Any = None) -> Repor
         data_source=f"cuts {diff.old.folder} → {diff.new.folder}",
         generated_at=datetime.fromisoformat(diff.new.created_at),
         package_versions=[])
-    section = changes_section(diff, dictionary)
+    section = changes_section(diff, dictionary, project)
     return ReportContext(cover, [section], f"{cover.study_name} · changes "
                          f"{diff.old.cutoff.isoformat()} → {diff.new.cutoff.isoformat()}")

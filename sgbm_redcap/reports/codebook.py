@@ -63,12 +63,6 @@ FIELD_TYPE_NAMES_ZH = {
 _YESNO_ZH = {"Yes": "是", "No": "否", "True": "对", "False": "错"}
 
 
-def form_title(name: str) -> str:
-    """``brain_mets_baseline`` → ``Brain mets baseline`` (a form with no project label)."""
-    text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
 def _range(field: Any) -> str:
     lo, hi = (field.validation_min or "").strip(), (field.validation_max or "").strip()
     if lo and hi:

@@ -105,9 +105,10 @@ def enrolment_figure(enrolment: pd.DataFrame, *, target: int | None = None,
         ax2.plot(x, cumulative, color="#000000", marker="o", markersize=2.5, lw=1.4,
                  label="Cumulative")
         if target is not None:
+            # the target is a cumulative count: its line and label belong to the right axis
             ax2.axhline(target, color="#D55E00", ls="--", lw=1)
-            ax2.text(x[0], target, f" target {target}", va="bottom", color="#D55E00",
-                     fontsize=7.5)
+            ax2.text(x[-1] + 0.4, target, f"target {target} ", va="bottom", ha="right",
+                     color="#D55E00", fontsize=7.5)
         ax2.set_ylim(0, max(target or 0, cumulative.max()) * 1.1)
         ax2.set_ylabel("Cumulative enrolled")
         ax2.spines["right"].set_visible(True)
@@ -122,7 +123,9 @@ def enrolment_figure(enrolment: pd.DataFrame, *, target: int | None = None,
 def waterfall_figure(best: pd.DataFrame, *, figure_id: str = "waterfall") -> Markup:
     """Best % change from baseline in the intracranial SLD, one bar per patient, sorted,
     coloured by best overall response. ``best``: ``record_id``, ``best_pct_change``,
-    ``bor`` (CR/PR/SD/PD/NE…)."""
+    ``bor`` (CR/PR/SD/PD/NE…), optional ``new_lesion`` (bool: a new brain lesion recorded,
+    marked above the bar). A 0% change is drawn as a short mark on the zero line, and the
+    threshold labels sit outside the plot so that no bar is hidden behind them."""
     data = best.dropna(subset=["best_pct_change"]).sort_values("best_pct_change",
                                                                ascending=False)
     if data.empty:
@@ -132,21 +135,35 @@ def waterfall_figure(best: pd.DataFrame, *, figure_id: str = "waterfall") -> Mar
         x = np.arange(len(data))
         values = data["best_pct_change"].clip(upper=100).to_numpy(dtype=float)
         colours = [RESPONSE_COLOURS.get(str(b), "#999999") for b in data["bor"]]
-        ax.bar(x, values, color=colours, width=0.85, edgecolor="none")
-        ax.axhline(20, color="#D55E00", ls="--", lw=0.8)
-        ax.axhline(-30, color="#0072B2", ls="--", lw=0.8)
-        ax.axhline(0, color="#333333", lw=0.6)
-        ax.text(len(x) - 0.5, 21, "+20%", ha="right", va="bottom", fontsize=7, color="#D55E00")
-        ax.text(len(x) - 0.5, -31, "−30%", ha="right", va="top", fontsize=7, color="#0072B2")
+        ax.axhline(20, color="#D55E00", ls="--", lw=0.8, zorder=1)
+        ax.axhline(-30, color="#0072B2", ls="--", lw=0.8, zorder=1)
+        ax.bar(x, values, color=colours, width=0.85, edgecolor="none", zorder=2)
+        ax.axhline(0, color="#333333", lw=0.6, zorder=3)
+        zero = np.abs(values) < 0.5
+        if zero.any():
+            ax.scatter(x[zero], np.zeros(int(zero.sum())), marker="s", s=10, zorder=4,
+                       color=[c for c, z in zip(colours, zero, strict=True) if z])
+        axis = ax.get_yaxis_transform()
+        ax.text(1.005, 20, "+20%", transform=axis, ha="left", va="center", fontsize=7,
+                color="#D55E00", clip_on=False)
+        ax.text(1.005, -30, "−30%", transform=axis, ha="left", va="center", fontsize=7,
+                color="#0072B2", clip_on=False)
+        if "new_lesion" in data and data["new_lesion"].fillna(False).astype(bool).any():
+            new = data["new_lesion"].fillna(False).astype(bool).to_numpy()
+            ax.scatter(x[new], np.maximum(values[new], 0) + 6, marker="*", s=18,
+                       color="#000000", zorder=5, label="New brain lesion")
         ax.set_xticks([])
         ax.set_xlim(-0.7, len(x) - 0.3)
         ax.set_ylim(min(-100, values.min() - 5), max(40, values.max() + 10))
         ax.set_ylabel("Best change in intracranial SLD (%)")
         ax.set_xlabel(f"Patients with a measured target lesion (n = {len(data)})")
         present = [k for k in RESPONSE_COLOURS if k in set(map(str, data["bor"]))]
-        ax.legend([plt.Rectangle((0, 0), 1, 1, color=RESPONSE_COLOURS[k]) for k in present],
-                  [f"Best response {k}" if i == 0 else k for i, k in enumerate(present)],
-                  loc="lower left", ncol=len(present))
+        handles = [plt.Rectangle((0, 0), 1, 1, color=RESPONSE_COLOURS[k]) for k in present]
+        names = [f"Best response {k}" if i == 0 else k for i, k in enumerate(present)]
+        star = ax.get_legend_handles_labels()
+        # above the plot: inside it, the legend covered the deepest responses
+        ax.legend(handles + star[0], names + star[1], loc="lower center",
+                  bbox_to_anchor=(0.5, 1.0), ncol=len(present) + len(star[0]))
         if (data["best_pct_change"] > 100).any():
             ax.text(0, 100, "bars capped at +100%", fontsize=7, color="#555555", va="bottom")
         return to_svg(fig, figure_id)
@@ -154,12 +171,16 @@ def waterfall_figure(best: pd.DataFrame, *, figure_id: str = "waterfall") -> Mar
 
 # --------------------------------------------------------------------------- swimmer
 def swimmer_figure(swim: pd.DataFrame, *, figure_id: str = "swimmer") -> Markup:
-    """Time on SG per patient (months), with the first response, intracranial progression and
-    death marked. ``swim``: ``record_id``, ``months``, ``ongoing`` (bool), optional
+    """Follow-up per patient (months from SG start to death, last contact or the cut-off: a
+    light bar), the time on SG as the dark part of it, and the first response, intracranial
+    progression and death marked (a death at the end of its own bar). ``swim``:
+    ``record_id``, ``months`` (on SG), ``ongoing`` (bool), optional ``followup_month``,
     ``response_month``, ``ipd_month``, ``death_month``, ``subtype``."""
     if swim.empty:
         return _empty(figure_id, "No patient has started SG.")
-    data = swim.sort_values("months").reset_index(drop=True)
+    total = swim["followup_month"] if "followup_month" in swim else swim["months"]
+    swim = swim.assign(followup_month=np.fmax(total.astype(float), swim["months"].astype(float)))
+    data = swim.sort_values(["followup_month", "months"]).reset_index(drop=True)
     height = min(9.0, max(2.5, 0.085 * len(data) + 1.2))
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7.0, height))
@@ -167,8 +188,10 @@ def swimmer_figure(swim: pd.DataFrame, *, figure_id: str = "swimmer") -> Markup:
         subtypes = data["subtype"].astype(str) if "subtype" in data else pd.Series(
             ["all"] * len(data))
         palette = {s: OKABE_ITO[i % 6] for i, s in enumerate(sorted(subtypes.unique()))}
+        ax.barh(y, data["followup_month"].to_numpy(dtype=float), height=0.7, color="#DDDDDD",
+                edgecolor="none", label="Follow-up")
         ax.barh(y, data["months"].to_numpy(dtype=float), height=0.7,
-                color=[palette[s] for s in subtypes], alpha=0.55, edgecolor="none")
+                color=[palette[s] for s in subtypes], alpha=0.75, edgecolor="none")
         markers = [("response_month", "^", "#009E73", "First CR/PR"),
                    ("ipd_month", "X", "#D55E00", "Intracranial PD"),
                    ("death_month", "s", "#000000", "Death")]
@@ -182,8 +205,8 @@ def swimmer_figure(swim: pd.DataFrame, *, figure_id: str = "swimmer") -> Markup:
             ax.scatter(data.loc[sel, "months"].astype(float) + 0.25, y[sel], marker=">",
                        s=12, color="#333333", label="Still on SG", zorder=3)
         for s, colour in palette.items():
-            if s != "all":
-                ax.barh([np.nan], [0], color=colour, alpha=0.55, label=s)
+            ax.barh([np.nan], [0], color=colour, alpha=0.75,
+                    label="On SG" if s == "all" else f"On SG, {s}")
         ax.set_yticks([])
         ax.set_ylim(-1, len(data))
         ax.set_xlabel("Months since SG start")

@@ -8,6 +8,7 @@ missing next to a summary of a variable.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -76,6 +77,25 @@ def fmt_date(d: date | datetime | pd.Timestamp | None) -> str:
     if isinstance(d, pd.Timestamp | datetime):
         return d.strftime("%Y-%m-%d")
     return d.isoformat()
+
+
+#: comparison operators as a reader writes them
+_OPERATORS = ((">=", "≥"), ("<=", "≤"))
+
+
+def reader_text(text: str) -> str:
+    """``text`` as a reader sees it: "≥"/"≤" for ">="/"<=" (one space after the sign,
+    as everywhere else in the report: "≥ 3")."""
+    for ascii_op, sign in _OPERATORS:
+        text = re.sub(rf"{re.escape(ascii_op)}\s*", f"{sign} ", text)
+    return text
+
+
+def missing_row(label: str, n: int) -> bool:
+    """Whether a table leaves out the row ``label`` with count ``n``: a row of patients with
+    nothing recorded ("Pattern not recorded", "Missing") is shown only when it has any."""
+    text = label.strip().lower()
+    return n == 0 and (text == "missing" or text.endswith("not recorded"))
 
 
 def cell(value: object, digits: int = 1) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.analysis.bor import ORDER as RESPONSE_ORDER
 from sgbm_redcap.analysis.flow import patient_flow
 from sgbm_redcap.checks.engine import CheckResult
 from sgbm_redcap.dictionary.project import StudyProject, study_project
@@ -36,7 +37,7 @@ from sgbm_redcap.reports.contexts import (
     study_cover,
 )
 from sgbm_redcap.reports.env import render
-from sgbm_redcap.reports.formatting import DASH, n_pct, num, pct
+from sgbm_redcap.reports.formatting import DASH, n_pct, num, pct, reader_text
 from sgbm_redcap.reports.monthly_clinical import (
     efficacy_section,
     exposure_section,
@@ -49,14 +50,15 @@ from sgbm_redcap.reports.quality import (
     completeness,
     completeness_table,
     findings_by_rule,
+    instrument_titles,
     queries_by,
     query_frame,
     query_metrics,
     site_labels,
 )
-from sgbm_redcap.reports.query_ageing import add_query_ageing
+from sgbm_redcap.reports.query_ageing import NOT_YET_ACTIVE, add_query_ageing
 from sgbm_redcap.reports.redaction import listing_table
-from sgbm_redcap.study_codes import VitalStatus, YesNo
+from sgbm_redcap.study_codes import NewLesion, VitalStatus, YesNo
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +118,16 @@ def study_status_section(study: Any, sets: pd.DataFrame, labels: dict[str, str],
                  "Bars: patients enrolled per month, stacked by site; line: cumulative total"
                  + (f" against the target of {target}." if target else "."))
     return Section("study-status", "Study status", [
-        key, fig, enrolment_by_site(enrolled, labels, cutoff=cutoff),
+        key, fig, enrolment_by_site(enrolled, labels, cutoff=cutoff,
+                                    screened=set(enrol["redcap_data_access_group"].dropna())),
         screening_flow(enrol, sets)])
 
 
 def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff: date,
-                      months: int = 6) -> Table:
-    """Enrolled per site: total, last 3 months, and each of the last ``months`` months."""
+                      months: int = 6, screened: set[str] | None = None) -> Table:
+    """Enrolled per site: total, last 3 months, and each of the last ``months`` months. A
+    site of the project with no screened patient (``screened``: the sites that have one) is
+    "not yet active" rather than a row of zeros."""
     end = pd.Period(cutoff, freq="M")
     periods = [end - i for i in range(months - 1, -1, -1)]
     month = enrolled["enrol_date"].dt.to_period("M")
@@ -130,6 +135,9 @@ def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff:
     for dag in sorted(set(labels) | set(enrolled["redcap_data_access_group"].dropna())):
         sel = enrolled["redcap_data_access_group"] == dag
         last3 = int((sel & month.isin(periods[-3:])).sum())
+        if screened is not None and dag not in screened:
+            rows.append([labels.get(dag, dag), "0", NOT_YET_ACTIVE, *[""] * len(periods)])
+            continue
         rows.append([labels.get(dag, dag), str(int(sel.sum())), str(last3),
                      *[str(int((sel & (month == p)).sum())) for p in periods]])
     total = ["All sites", str(len(enrolled)), str(int(month.isin(periods[-3:]).sum())),
@@ -137,7 +145,9 @@ def enrolment_by_site(enrolled: pd.DataFrame, labels: dict[str, str], *, cutoff:
     return Table("enrolment-by-site", "Table 1. Enrolment by site",
                  ["Site", "Total", "Last 3 months", *[p.strftime("%b %Y") for p in periods]],
                  [*rows, total], footnote="Eligible patients with an enrolment date, by the "
-                 "month of enrolment; the last month is the month of the cut-off.")
+                 "month of enrolment; the last month is the month of the cut-off."
+                 + (f" {NOT_YET_ACTIVE.capitalize()}: a site of the project with no screened "
+                    "patient yet." if any(r[2] == NOT_YET_ACTIVE for r in rows) else ""))
 
 
 def screening_flow(enrol: pd.DataFrame, sets: pd.DataFrame) -> Table:
@@ -166,11 +176,11 @@ def screening_flow(enrol: pd.DataFrame, sets: pd.DataFrame) -> Table:
         for reason, n in reasons.value_counts().items():
             if col != "safety" and reason in ("not in safety set", "not in FAS"):
                 continue
-            rows.append([f"    excluded: {reason}", str(int(n))])
+            rows.append([f"    excluded: {reader_text(reason)}", str(int(n))])
     return Table("screening-flow", "Table 2. Screening and analysis-set flow",
                  ["Step", "Patients"], rows, group_rows=frozenset(groups),
-                 footnote="Reasons for non-eligibility are the sites' own words "
-                 "(inelig_reason).")
+                 footnote="Reasons for non-eligibility are the sites' own words (reason "
+                 "not eligible, enrolment form).")
 
 
 # --------------------------------------------------------------------------- 2 follow-up
@@ -206,9 +216,9 @@ def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
     since = (cut - safety["last_contact_date"]).dt.days
     flag = safety[~dead & (since > LAST_CONTACT_FLAG_DAYS)].assign(
         site=lambda f: f["redcap_data_access_group"].map(lambda d: labels.get(str(d), d)),
-        days=since)
+        days=since).sort_values("days", ascending=False)
     blocks.append(listing_table(
-        flag.sort_values("days", ascending=False),
+        flag.assign(days=flag["days"].map(lambda d: f"{d:.0f}")),
         columns=[("record_id", "Record"), ("site", "Site"),
                  ("last_contact_date", "Last contact"), ("days", "Days since")],
         id="followup-overdue", dictionary=dictionary, wide=False,
@@ -216,16 +226,26 @@ def follow_up_section(study: Any, results: Any, labels: dict[str, str], *,
                 f"{LAST_CONTACT_FLAG_DAYS} days",
         empty_message=f"None: every patient alive was contacted within "
                       f"{LAST_CONTACT_FLAG_DAYS} days."))
-    return Section("follow-up", "Follow-up status", blocks)
+    # a short section: it follows the study status on the same page, not a page of its own
+    return Section("follow-up", "Follow-up status", blocks, page_break=False)
 
 
 # --------------------------------------------------------------------------- 3 data quality
 def discordance_table(results: Any) -> Table:
-    """Investigator RANO-BM call against the response derived from the measurements."""
+    """Investigator RANO-BM call against the response derived from the measurements, both in
+    the clinical order the best-response derivation declares (analysis.bor.ORDER: CR, PR,
+    SD, non-CR/non-PD, PD, NE)."""
     x = results.response_discordance
-    cols = [str(c) for c in x.columns]
-    rows = [[str(i), *[str(int(v)) for v in r]] for i, r in zip(x.index, x.to_numpy(),
-                                                                strict=True)]
+    short = {"NON-CR/NON-PD": "Non-CR/non-PD"}
+
+    def ordered(codes: Any) -> list[Any]:
+        return sorted(codes, key=lambda c: (RESPONSE_ORDER.get(str(c), len(RESPONSE_ORDER)),
+                                            str(c)))
+
+    x = x.loc[ordered(x.index), ordered(x.columns)]
+    cols = [short.get(str(c), str(c)) for c in x.columns]
+    rows = [[short.get(str(i), str(i)), *[str(int(v)) for v in r]]
+            for i, r in zip(x.index, x.to_numpy(), strict=True)]
     agree = sum(int(x.loc[i, i]) for i in x.index if i in x.columns)
     total = int(x.to_numpy().sum())
     return Table("response-discordance", "Table 9. Investigator versus derived RANO-BM "
@@ -235,7 +255,8 @@ def discordance_table(results: Any) -> Table:
 
 
 def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dict[str, str],
-                         *, cutoff: date, results: Any = None) -> Section:
+                         *, cutoff: date, results: Any = None,
+                         project: StudyProject | None = None) -> Section:
     q = query_frame(tables.raw)
     m = query_metrics(q, cutoff=cutoff)
     comp, skipped = completeness(tables.raw, tables.dictionary,
@@ -249,16 +270,17 @@ def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dic
     ])]
     note = (f"{skipped} required fields whose branching logic could not be evaluated are "
             "left out." if skipped else "")
+    titles = instrument_titles(tables.dictionary, project)
     blocks += [
         completeness_table(comp, "dag", labels, id="completeness-by-site",
                            caption="Table 5. Required fields completed, by site",
                            footnote=note),
-        completeness_table(comp, "form", labels, id="completeness-by-form",
+        completeness_table(comp, "form", titles, id="completeness-by-form",
                            caption="Table 6. Required fields completed, by instrument",
                            footnote=note),
         queries_by(q, "dag", labels, caption="Table 7. Data queries by site",
                    id="queries-by-site"),
-        queries_by(q, "dq_form", caption="Table 8. Data queries by instrument",
+        queries_by(q, "dq_form", titles, caption="Table 8. Data queries by instrument",
                    id="queries-by-form"),
     ]
     if results is not None:
@@ -267,21 +289,23 @@ def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dic
         blocks.append(findings_by_rule(findings))
     else:
         blocks.append(Paragraph("Check findings were not computed for this report.", "note"))
-    return Section("data-quality", "Data completeness and quality", blocks)
+    # follows the (short) follow-up status on its page rather than leaving most of it blank
+    return Section("data-quality", "Data completeness and quality", blocks, page_break=False)
 
 
 # --------------------------------------------------------------------------- notes
 def notes_section(extra: list[str]) -> Section:
     notes = [
         "Data cut-off: every time-to-event is censored at the cut-off date; data dated after "
-        "it are not used (DOMAIN §5.6).",
+        "it are not used.",
         *extra,
         "Patients of the response-evaluable set with no post-baseline brain scan count as "
         "non-responders.",
         "This is an observational study: comparisons with published results are descriptive.",
         "Direct identifiers (fields marked Identifier in the data dictionary) are never shown.",
     ]
-    return Section("notes", "Notes and known limitations", [Paragraph(n) for n in notes],
+    return Section("notes", "Notes and known limitations",
+                   [Paragraph(reader_text(n)) for n in notes],
                    page_break=False)
 
 
@@ -338,10 +362,12 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
         study_status_section(study, sets, labels, cutoff=cutoff,
                              target=project.enrolment_target, since=project.enrolment_start),
         follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
-        data_quality_section(tables, findings, labels, cutoff=cutoff, results=results),
+        data_quality_section(tables, findings, labels, cutoff=cutoff, results=results,
+                             project=project),
         Section("baseline", "Baseline characteristics", []),
         exposure_section(results),
-        efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg")),
+        efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg"),
+                         new_lesion=new_brain_lesion(study)),
         safety_section(results, labels, dictionary,
                        death_causes=_coded(study, "follow_up", "death_cause")),
         benchmarks_section(),
@@ -365,12 +391,16 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
 
 
 _NUMBER = re.compile(r"^(Table|Figure|Listing) \d+[a-z]?\. ")
+#: a reference to another block in a footnote or note: ``{ref:censoring}`` -> "Table 19"
+_REF = re.compile(r"\{ref:([\w-]+)\}")
 
 
 def number_blocks(sections: list[Section]) -> None:
     """Number tables, figures and listings in reading order ("Table 7. …"), so that adding a
-    table never leaves two "Table 9"."""
+    table never leaves two "Table 9"; then resolve each ``{ref:<block id>}`` of a footnote or
+    note to that block's number, so that no caption points at a stale number (or itself)."""
     counters = {"Table": 0, "Figure": 0, "Listing": 0}
+    numbers: dict[str, str] = {}
 
     def visit(section: Section) -> None:
         for i, block in enumerate(section.blocks):
@@ -382,11 +412,31 @@ def number_blocks(sections: list[Section]) -> None:
             counters[kind] += 1
             text = _NUMBER.sub("", block.caption)
             section.blocks[i] = replace(block, caption=f"{kind} {counters[kind]}. {text}")
+            numbers[block.id] = f"{kind} {counters[kind]}"
         for sub in section.subsections:
             visit(sub)
 
+    def resolve(section: Section) -> None:
+        for i, block in enumerate(section.blocks):
+            attr = "footnote" if isinstance(block, Table) else "note"
+            text = getattr(block, attr, None)
+            if isinstance(text, str) and "{ref:" in text:
+                section.blocks[i] = replace(block, **{attr: _REF.sub(
+                    lambda m: numbers.get(m.group(1), "a table below"), text)})
+        for sub in section.subsections:
+            resolve(sub)
+
     for section in sections:
         visit(section)
+    for section in sections:
+        resolve(section)
+
+
+def new_brain_lesion(study: Any) -> pd.Series:
+    """Per record_id: True when any intracranial assessment up to the cut-off recorded a new
+    lesion (the CRF's "New lesion: Yes")."""
+    ia = study["intracranial_assessment"]
+    return (ia["ia_new_lesion"] == NewLesion.YES).groupby(ia["record_id"]).any()
 
 
 def _coded(study: Any, form: str, field: str) -> pd.Series:

@@ -20,7 +20,7 @@ from sgbm_redcap.reports.contexts import (
     Section,
     Table,
 )
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct
+from sgbm_redcap.reports.formatting import DASH, median_iqr, missing_row, n_pct, reader_text
 from sgbm_redcap.reports.monthly_sections import death_details, sae_details, subgroup_rows
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
@@ -63,7 +63,8 @@ def exposure_section(results: Any) -> Section:
     reasons = ex.loc[ex["discontinued"].astype(bool), "discontinuation_reason"]
     for reason, k in reasons.fillna("Reason not recorded").value_counts().items():
         rows.append([f"    {reason}", n_pct(int(k), n)])
-    return Section("exposure", "Exposure to SG", [Table(
+    # short: it follows the baseline table on its last page
+    return Section("exposure", "Exposure to SG", page_break=False, blocks=[Table(
         "exposure-table", "Table 11. Exposure and dose modifications (safety set)",
         ["", f"Safety set (N = {n})"], rows,
         footnote="Relative dose intensity: delivered over planned dose intensity (10 mg/kg on "
@@ -140,23 +141,30 @@ def efficacy_key(results: Any) -> KeyFigures | Paragraph:
     return KeyFigures("efficacy-key", items)
 
 
-def waterfall(results: Any) -> Figure:
+def waterfall(results: Any, new_lesion: pd.Series | None = None) -> Figure:
+    """``new_lesion``: per record_id, True when a new brain lesion was recorded after
+    baseline (marked above the bar)."""
     bor = ires_bor(results)
     data = pd.DataFrame({"record_id": bor["record_id"],
                          "best_pct_change": bor["best_pct_change"],
                          "bor": bor["confirmed"].replace({"NON-CR/NON-PD": "non-CR/non-PD",
                                                           "MISSING": "NE", "ND": "NE"})})
+    if new_lesion is not None:
+        data["new_lesion"] = data["record_id"].map(new_lesion).fillna(False).astype(bool)
     measured = int(data["best_pct_change"].notna().sum())
     return Figure("fig-waterfall", "Figure 2. Best change from baseline in the sum of "
                   "intracranial target-lesion diameters",
                   figures.waterfall_figure(data, figure_id="waterfall"),
                   f"One bar per patient of the response-evaluable set with a measured "
                   f"follow-up ({measured} of {len(data)}); colour: confirmed best response. "
-                  "Dashed lines: −30% (partial response) and +20% (progression threshold).")
+                  "Dashed lines: −30% (partial response) and +20% (progression threshold); "
+                  "a square on the zero line: no change; a star: a new brain lesion recorded "
+                  "after baseline (progression whatever the bar).")
 
 
 def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
-    """Time on SG per FAS patient, with first response, intracranial PD and death."""
+    """Follow-up per FAS patient with the time on SG as its part, first response,
+    intracranial PD and death."""
     fas = results.sets.loc[results.sets["fas"], "record_id"]
     ex = results.exposure.set_index("record_id").reindex(fas)
     start = results.sets.set_index("record_id")["sg_start_date"].reindex(fas)
@@ -175,20 +183,22 @@ def swimmer(results: Any, subtype: pd.Series | None = None) -> Figure:
         "response_month": resp_month.to_numpy(),
         "ipd_month": ipfs["months"].where(ipfs["event_type"] == 1).to_numpy(),
         "death_month": os_["months"].where(os_["event"] == 1).to_numpy(),
+        "followup_month": os_["months"].to_numpy(),
     })
     if subtype is not None:
         data["subtype"] = subtype.reindex(fas).fillna("Subtype missing").to_numpy()
-    return Figure("fig-swimmer", "Figure 3. Time on SG and key events per patient",
+    return Figure("fig-swimmer", "Figure 3. Follow-up, time on SG and key events per patient",
                   figures.swimmer_figure(data, figure_id="swimmer"),
-                  "Full analysis set, one bar per patient (time on SG); markers at the first "
-                  "CR/PR, intracranial progression (iPFS event) and death; an arrow marks "
-                  "patients still on SG.")
+                  "Full analysis set, one bar per patient: the light bar is the follow-up "
+                  "(SG start to death, last contact or the cut-off, as for overall survival), "
+                  "its coloured part the time on SG; markers at the first CR/PR, intracranial "
+                  "progression (iPFS event) and death; an arrow marks patients still on SG.")
 
 
 def tte_table(results: Any) -> Table:
     """Landmark columns only at the months the follow-up reaches (results.landmark_months);
     a rate with nobody at risk there is "NE", with the reason in the footnote."""
-    from sgbm_redcap.analysis import Landmark
+    from sgbm_redcap.analysis import Landmark, fmt_pct
 
     marks = results.landmarks.set_index(["endpoint", "months"])
     months = results.landmark_months
@@ -207,15 +217,19 @@ def tte_table(results: Any) -> Table:
             m = marks.loc[(name, month)]
             mark = Landmark(month, m["survival"], m["lower"], m["upper"], int(m["at_risk"]),
                             m["reason"])
-            cells.append(mark.text() if mark.estimable else "NE")
+            # "60 (49–70) [47]": the rate, its CI and, in brackets, the patients at risk,
+            # short enough for four landmark columns to fit the page
+            cells.append(f"{fmt_pct(mark.survival, 0)} ({fmt_pct(mark.lower, 0)}–"
+                         f"{fmt_pct(mark.upper, 0)}) [{mark.at_risk}]" if mark.estimable else "NE")
             if not mark.estimable:
                 unreached[label] = mark.reason
         rows.append([label, str(km.n), str(km.events), km.median_text(), *cells])
-    headers = [f"{m:g}-month rate, % (95% CI)" for m in months]
+    headers = [f"{m:g}-month rate, % (95% CI) [at risk]" for m in months]
     not_shown = [m for m in results.options.landmark_months if m not in months]
     footnote = ("Kaplan–Meier from SG start; log-log pointwise 95% CIs; Brookmeyer–Crowley CI "
-                "of the median; NR = not reached. Duration of response among confirmed "
-                "responders. Censoring reasons in Table 15.")
+                "of the median; NR = not reached; [n]: patients still at risk at the "
+                "landmark. Duration of response among confirmed "
+                "responders. Censoring reasons in {ref:censoring}.")
     if unreached:
         footnote += " NE = not estimable, nobody at risk: " + "; ".join(
             f"{label}, {reason.removeprefix('no patient at risk: ')} months"
@@ -225,7 +239,7 @@ def tte_table(results: Any) -> Table:
                      + " months yet; those rates are not shown.")
     return Table("tte-summary", "Table 14. Time-to-event endpoints (full analysis set)",
                  ["Endpoint", "N", "Events", "Median, months (95% CI)", *headers], rows,
-                 footnote=footnote)
+                 footnote=footnote, wide=True)
 
 
 def km_figure(results: Any, name: str, title: str, fig_no: int) -> Figure:
@@ -251,10 +265,11 @@ def censoring_table(results: Any) -> Table:
         part = ep[(ep["endpoint"] == name) & ep["record_id"].isin(fas)]
         reasons = part["reason"].str.replace(r" \(\d+ days\)$", "", regex=True)
         for reason, k in reasons.value_counts().items():
-            rows.append([label, str(reason), n_pct(int(k), len(part))])
+            rows.append([label, reader_text(str(reason)), n_pct(int(k), len(part))])
     return Table("censoring", "Table 15. Events and censoring reasons (full analysis set)",
                  ["Endpoint", "Event or censoring reason", "Patients"], rows, text_columns=2,
-                 footnote="Censoring rules of DOMAIN §5.3 (FDA 2018 Appendix 3).")
+                 footnote="Censoring rules of the FDA guidance on clinical trial endpoints "
+                 "for cancer drugs (2018), Appendix 3.")
 
 
 def cif_figure(results: Any) -> Figure:
@@ -297,7 +312,7 @@ def forest(results: Any) -> Figure:
         for r in part.itertuples(index=False):
             small = pd.isna(r.iorr)
             rows.append({
-                "label": f"  {r.level}", "n": r.n_ires,
+                "label": f"  {reader_text(str(r.level))}", "n": r.n_ires,
                 "estimate": np.nan if small else 100 * r.iorr,
                 "lower": np.nan if small else 100 * r.iorr_lower,
                 "upper": np.nan if small else 100 * r.iorr_upper,
@@ -312,7 +327,18 @@ def forest(results: Any) -> Figure:
     return Figure("fig-forest", "Figure 7. Confirmed intracranial response rate by subgroup",
                   svg, f"Response-evaluable set; exact 95% CIs. Subgroups with fewer than "
                   f"{results.options.min_patients} patients are listed without an estimate "
-                  "(grey). Dashed line: overall rate. Descriptive only.")
+                  "(grey). Dashed line: overall rate. Descriptive only."
+                  + unassigned_note(sub, "n_ires", _n(results, "ires")))
+
+
+def unassigned_note(sub: pd.DataFrame, column: str, total: int) -> str:
+    """The patients of a set of ``total`` who are in no level of a subgroup (not tested,
+    not recorded), per subgroup: a subgroup table never drops them silently."""
+    counts = {str(name): total - int(part[column].sum())
+              for name, part in sub.groupby("subgroup", sort=False)}
+    shown = "; ".join(f"{name} {n}" for name, n in counts.items() if n > 0)
+    return (f" Patients in no level of a subgroup (not tested or not recorded): {shown}."
+            if shown else "")
 
 
 def subgroup_ipfs_table(results: Any) -> Table:
@@ -325,19 +351,27 @@ def subgroup_ipfs_table(results: Any) -> Table:
                  f"or {results.options.min_events} events. NR = not reached. HR: Cox model "
                  "(Efron ties, Wald CI) of iPFS, the second level against the first, for "
                  "subgroups of two levels, shown only when neither level is suppressed; "
-                 "descriptive only.")
+                 "descriptive only." + unassigned_note(results.subgroups, "n_fas",
+                                                       _n(results, "fas")))
 
 
-def efficacy_section(results: Any, subtype: pd.Series | None = None) -> Section:
-    """``subtype``: label per record_id, to colour the swimmer plot."""
+def efficacy_section(results: Any, subtype: pd.Series | None = None,
+                     new_lesion: pd.Series | None = None) -> Section:
+    """``subtype``: label per record_id, to colour the swimmer plot; ``new_lesion``: see
+    :func:`waterfall`."""
+    # the TTE table before the (page-tall) swimmer plot: after it, the waterfall's page was
+    # mostly blank
     blocks: list[Any] = [efficacy_key(results), bor_table(results), rates_table(results),
-                         waterfall(results), swimmer(results, subtype), tte_table(results)]
+                         waterfall(results, new_lesion), tte_table(results),
+                         swimmer(results, subtype)]
     if results.km.get("ipfs") is not None:
         blocks.append(km_figure(results, "ipfs", "Intracranial progression-free survival", 4))
     if results.km.get("os") is not None:
         blocks.append(km_figure(results, "os", "Overall survival", 5))
-    blocks += [censoring_table(results), cif_figure(results), forest(results),
-               subgroup_ipfs_table(results)]
+    # the (long, splittable) subgroup table before the page-tall forest plot, so that the
+    # cumulative-incidence page is not left mostly blank
+    blocks += [censoring_table(results), cif_figure(results), subgroup_ipfs_table(results),
+               forest(results)]
     return Section("efficacy", "Efficacy", blocks)
 
 
@@ -348,8 +382,8 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
     ov = results.teae_overview
     overview = Table("teae-summary", "Table 17. Overview of treatment-emergent adverse events",
                      ["Patients with", f"Safety set (N = {n})"],
-                     [[str(c), n_pct(int(k), n)] for c, k in zip(ov["category"], ov["n"],
-                                                                 strict=True)],
+                     [[reader_text(str(c)), n_pct(int(k), n)]
+                      for c, k in zip(ov["category"], ov["n"], strict=True)],
                      footnote="TEAE: onset from the first SG dose to 30 days after the last, "
                      "up to the cut-off. Each patient is counted once per row.")
     terms = results.teae_by_term
@@ -366,7 +400,8 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
     g = results.gcsf
     gcsf = Table("gcsf", "Table 21. G-CSF use (safety set)", ["", f"Safety set (N = {n})"],
                  [[("    " if i else "") + str(c), n_pct(int(k), n)]
-                  for i, (c, k) in enumerate(zip(g["category"], g["n"], strict=True))],
+                  for i, (c, k) in enumerate(zip(g["category"], g["n"], strict=True))
+                  if not missing_row(str(c), int(k))],
                  footnote="Primary prophylaxis: from cycle 1, before any neutropenia; "
                  "secondary: after a neutropenic event. A patient may count in several rows.")
     return Section("safety", "Safety", [overview, by_term, grade3, gcsf,
@@ -376,8 +411,10 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
 
 
 def lab_shift_table(results: Any) -> Table:
-    """Baseline CTCAE grade (rows, per parameter) by worst post-baseline grade (columns);
-    baseline grades no patient has are left out."""
+    """Baseline CTCAE grade of the laboratory value (rows, per parameter) by the worst grade
+    of a TEAE with the parameter's term (columns): not a laboratory shift table, since the
+    CRF records laboratory values at baseline only; baseline grades no patient has are left
+    out."""
     from sgbm_redcap.analysis.labs import WORST_LEVELS
 
     shifts = results.lab_shifts
@@ -395,14 +432,16 @@ def lab_shift_table(results: Any) -> Table:
                 f"    Grade {baseline} at baseline"
             rows.append([label, *(str(int(counts[g])) for g in WORST_LEVELS),
                          str(int(counts.sum()))])
-    return Table("lab-shifts", "Table 22. Laboratory shifts: baseline grade to worst "
-                 "post-baseline grade (safety set)",
-                 ["Parameter (CTCAE v5.0)", *(f"Grade {g}" for g in WORST_LEVELS), "Total"],
+    return Table("lab-shifts", "Table 22. Baseline laboratory grade by worst grade of the "
+                 "matching treatment-emergent adverse event (safety set)",
+                 ["Parameter (CTCAE v5.0)", *(f"AE grade {g}" for g in WORST_LEVELS),
+                  "Total"],
                  rows, group_rows=frozenset(groups), empty_message="No safety set yet.",
-                 footnote="Baseline: the CTCAE v5.0 grade of the baseline value against its "
-                 "LLN/ULN (missing: no value, unit or needed limit). Post-baseline: the highest "
-                 "grade of a treatment-emergent adverse event with the parameter's CTCAE term, "
-                 "0 when there was none (the CRF records laboratory values at baseline only). "
+                 footnote="Rows: the CTCAE v5.0 grade of the baseline laboratory value "
+                 "against its LLN/ULN (missing: no value, unit or needed limit). Columns: the "
+                 "highest grade of a treatment-emergent adverse event with the parameter's "
+                 "CTCAE term, 0 when there was none. The CRF records laboratory values at "
+                 "baseline only, so this is not a shift table of laboratory values. "
                  "Hypokalemia below the LLN but ≥ 3.0 mmol/L is graded 2 (worst case).")
 
 

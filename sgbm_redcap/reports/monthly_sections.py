@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from sgbm_redcap.analysis.baseline import baseline_table
+from sgbm_redcap.analysis.baseline import INVALID_CODE, baseline_table
 from sgbm_redcap.analysis.baseline_extra import baseline_extra
 from sgbm_redcap.analysis.deaths import deaths
 from sgbm_redcap.analysis.flow import PatientFlow, follow_up_end
@@ -36,7 +36,14 @@ from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.reports import figures
 from sgbm_redcap.reports.contexts import Figure, Paragraph, Section, Table
 from sgbm_redcap.reports.flow_figure import FlowRow, flow_figure
-from sgbm_redcap.reports.formatting import DASH, median_iqr, n_pct, num
+from sgbm_redcap.reports.formatting import (
+    DASH,
+    median_iqr,
+    missing_row,
+    n_pct,
+    num,
+    reader_text,
+)
 from sgbm_redcap.reports.monthly_summary import median_text, plural
 from sgbm_redcap.study_codes import Checkbox
 
@@ -51,7 +58,7 @@ def _items(reasons: list[tuple[str, int]]) -> list[str]:
 
 def _sentence(text: str) -> str:
     """A reason as readers see it: capital first letter, "≥" for ">="."""
-    text = text.replace(">=", "≥")
+    text = reader_text(text)
     return text[:1].upper() + text[1:]
 
 
@@ -160,6 +167,7 @@ def progression_table(pattern: pd.DataFrame, n_fas: int) -> Table:
              for r in pattern[pattern["progressed"]].itertuples(index=False)]
     rows += [[str(r.pattern), n_pct(int(r.n), n_fas)]
              for r in pattern[~pattern["progressed"]].itertuples(index=False)]
+    rows = [r for r in rows if not missing_row(r[0], int(r[1].split(" ")[0]))]
     return Table("first-pd-pattern", "Table 16a. Pattern of first progression (full analysis "
                  "set)", ["First progression", f"FAS (N = {n_fas})"], rows,
                  footnote="As recorded by the site (pattern of first progression) for the "
@@ -205,7 +213,8 @@ def subgroup_rows(frame: pd.DataFrame, endpoint: str
                 shown = DASH
             else:
                 shown = f"{hr:.2f} ({hr_lower:.2f}–{hr_upper:.2f})"
-            rows.append([str(r["level"]), str(r["n_fas"]), str(r[f"{endpoint}_events"]), med,
+            rows.append([reader_text(str(r["level"])), str(r["n_fas"]),
+                         str(r[f"{endpoint}_events"]), med,
                          shown])
     return rows, frozenset(groups)
 
@@ -344,19 +353,34 @@ def baseline_by_subtype_table(study: Any, results: Any, membership: pd.DataFrame
                 hit = part[part["level"] == level]
                 cells.append(str(hit["value"].iloc[0]) if len(hit) else "0")
             rows.append([f"    {level}", *cells])
-        missing = [int(part["n_missing"].dropna().iloc[0]) if part["n_missing"].notna().any()
-                   else 0 for part in parts]
-        if any(missing):
-            rows.append(["    Missing", *[str(m) for m in missing]])
+        blank = next((str(x) for x in first.loc[first["variable"] == variable,
+                                                 "missing_label"].dropna()), "Missing") \
+            if "missing_label" in first.columns else "Missing"
+        for column, label in (("n_missing", blank), ("n_not_applicable", "Not applicable")):
+            counts = [_first_count(part, column) for part in parts]
+            if any(counts):
+                rows.append([f"    {label}", *[str(m) for m in counts]])
+    invalid = any((f["level"] == INVALID_CODE).any() for f in frames)
     return Table("baseline-table", "Table 9. Baseline characteristics (full analysis set and by "
                  "subtype)", ["Characteristic", *[f"{h} (N = {len(ids)})" for h, ids in columns]],
                  rows, group_rows=frozenset(groups),
                  footnote="n (%) of each column; continuous variables as median (IQR; range). "
                  "A Missing row is shown where a value is missing for a patient who should "
-                 "have it. Subtype at SG start (HR+/HER2− and TNBC, the study's main "
+                 "have it; Not applicable: the question is not asked for the patient (e.g. "
+                 "the dexamethasone dose of a patient not on a corticosteroid). "
+                 + (f"{INVALID_CODE}: a stored value that is not one of the field's choices "
+                    "(a data query is raised for it). " if invalid else "")
+                 + "Subtype at SG start (HR+/HER2− and TNBC, the study's main "
                  "stratifier); patients of other subtypes are in the FAS column only. Local "
                  "CNS therapy: a patient with several types of course counts in each. The "
                  "breast GPA is not shown: its factor points are not yet verified.")
+
+
+def _first_count(part: pd.DataFrame, column: str) -> int:
+    """A per-variable count of the long baseline frame (on the variable's first row)."""
+    if column not in part.columns or not part[column].notna().any():
+        return 0
+    return int(part[column].dropna().iloc[0])
 
 
 # --------------------------------------------------------------------------- listings

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from sgbm_redcap.dictionary.project import StudyProject
+from sgbm_redcap.dictionary.project import StudyProject, study_project
 from sgbm_redcap.errors import LogicError
 from sgbm_redcap.logic.context import form_context
 from sgbm_redcap.logic.refs import referenced_fields
@@ -218,13 +218,23 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
 
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
                        caption: str, footnote: str = "") -> Table:
+    """Required fields expected and filled per ``key`` ("dag" or "form"); ``labels``: what
+    readers call each key value (site labels, or instrument titles as REDCap shows them)."""
     grouped = comp.groupby(key, sort=key == "dag")[["expected", "filled"]].sum().reset_index()
-    rows = [[labels.get(str(r[key]), str(r[key])) if key == "dag" else str(r[key]),
+    rows = [[labels.get(str(r[key]), str(r[key])),
              str(int(r["expected"])), str(int(r["filled"])),
              pct(r["filled"], r["expected"])] for _, r in grouped.iterrows()]
     return Table(id=id, caption=caption,
                  columns=["Site" if key == "dag" else "Instrument", "Required answers expected",
                           "Filled", "Complete"], rows=rows, footnote=footnote)
+
+
+def instrument_titles(dictionary: Any, project: StudyProject | None = None) -> dict[str, str]:
+    """form name → the instrument title REDCap shows (``project``'s instrument labels, else
+    REDCap's default title of the form name)."""
+    from sgbm_redcap.dictionary.translation import form_labels
+
+    return form_labels(dictionary, project.instrument_labels if project is not None else None)
 
 
 # --------------------------------------------------------------------------- findings
@@ -288,28 +298,31 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
     comp, skipped = completeness(raw, dictionary, repeating_forms)
     note = (f"{skipped} required fields whose branching logic could not be evaluated are left "
             "out." if skipped else "")
+    titles = instrument_titles(dictionary, project)
     sections = [
         Section("quality-summary", "Summary", [summary, Paragraph(
             "Findings come from the study's check rules run on the data at the cut-off; "
-            "queries are the data_queries records the sweep writes back to REDCap and the "
-            "sites answer there.", "note")], page_break=False),
+            "queries are the records of the Data queries form that the sweep writes back "
+            "to REDCap and the sites answer there.", "note")], page_break=False),
         Section("quality-findings", "Check findings",
                 [findings_by_rule(findings, rule_titles), findings_by_site(findings, labels)],
                 page_break=False),
         Section("quality-queries", "Data queries", [
             queries_by(q, "dag", labels, caption="Queries by site", id="queries-by-site"),
-            queries_by(q, "dq_form", caption="Queries by instrument", id="queries-by-form")],
+            queries_by(q, "dq_form", titles, caption="Queries by instrument",
+                       id="queries-by-form")],
             page_break=False),
         Section("quality-completeness", "Completeness of required fields", [
             completeness_table(comp, "dag", labels, id="completeness-by-site",
                                caption="Required fields by site", footnote=note),
-            completeness_table(comp, "form", labels, id="completeness-by-form",
+            completeness_table(comp, "form", titles, id="completeness-by-form",
                                caption="Required fields by instrument", footnote=note)],
             page_break=False),
     ]
     if type_problems is not None and len(type_problems):
         sections.append(Section("quality-types", "Values that do not fit their field type",
-                                [type_problems_table(type_problems, dictionary)],
+                                [type_problems_table(type_problems, dictionary,
+                                                     titles=titles)],
                                 page_break=False))
     if project is not None:
         sections.extend(site_pages(findings, comp, q, labels, project))
@@ -360,19 +373,28 @@ TYPE_PROBLEM_COLUMNS = (("record_id", "Record"), ("form", "Instrument"),
 
 
 def type_problems_table(type_problems: pd.DataFrame, dictionary: Any, *,
-                        limit: int = 200) -> Table:
-    """The first ``limit`` values that did not fit their field's type. The value of an
-    identifier field is never shown (the row still says which field to look at)."""
+                        limit: int = 200, titles: dict[str, str] | None = None) -> Table:
+    """The first ``limit`` values that did not fit their field's type, each instrument by
+    its title (``titles``, default :func:`instrument_titles`) and each field by its label.
+    The value of an identifier field is never shown (the row still says which field to look
+    at)."""
     ids = identifier_fields(dictionary)
+    titles = titles if titles is not None else instrument_titles(dictionary)
     shown = [(c, h) for c, h in TYPE_PROBLEM_COLUMNS if c in type_problems.columns]
+    words = {"form": lambda v: titles.get(str(v), str(v)),
+             "field": lambda v: dictionary.field(str(v)).label if str(v) in dictionary
+             else str(v)}
     rows = []
     for rec in type_problems.head(limit).itertuples(index=False):
         hidden = is_identifier_column(str(getattr(rec, "field", "")), ids)
-        rows.append([IDENTIFIER_HIDDEN if c == "value" and hidden else cell(getattr(rec, c))
+        rows.append([IDENTIFIER_HIDDEN if c == "value" and hidden
+                     else cell(words[c](getattr(rec, c)) if c in words else getattr(rec, c))
                      for c, _ in shown])
+    n = len(type_problems)
     return Table("type-problems", "Values kept as text because they do not fit the field's "
                  "validation", [h for _, h in shown], rows, text_columns=len(shown), wide=True,
-                 footnote=f"{len(type_problems)} values; the first {limit} are listed.")
+                 footnote=(f"{n} values; the first {limit} are listed." if n > limit
+                           else f"{n} value{'s' if n != 1 else ''}, all listed."))
 
 
 # --------------------------------------------------------------------------- site listings
@@ -396,8 +418,6 @@ def _crf_words(project: StudyProject | None, language: str) -> tuple[Any, Any, A
     """(instrument title, field label, status word) functions in ``language``: the CRF's
     translation where the project has one, the English CRF otherwise."""
     if project is None:
-        from sgbm_redcap.dictionary.project import study_project
-
         project = study_project()
     t = project.translation(language) if language != project.default_language else None
     d = project.dictionary
@@ -447,9 +467,12 @@ def site_listing_context(site: SiteQueries, *, cover: Cover, site_label: str = "
     opened = pd.to_datetime(q["dq_opened_date"].replace("", None), errors="coerce")
     q = q.assign(opened=opened)
     today_ts = pd.Timestamp(today or cover.cutoff_date)
+    # the sweep's note goes under the message it is about: a column of its own was one
+    # word wide on the page
     cols = [text(lang, k) for k in ("col_record", "col_instrument", "col_field",
                                      "col_message", "col_status", "col_raised", "col_days",
-                                     "col_rule", "col_note")]
+                                     "col_rule")]
+    titles = rule_titles()
 
     def where(r: Any) -> str:
         inst = str(r.dq_instance or "").strip()
@@ -462,11 +485,18 @@ def site_listing_context(site: SiteQueries, *, cover: Cover, site_label: str = "
         out = []
         for r, d in zip(part.itertuples(index=False), days, strict=True):
             message = message_in(str(r.dq_message), lang)
+            note = sweep_note(str(r.dq_note), lang, message)
+            shown = f"{message} ({text(lang, 'col_note')}: {note})" if note else message
             out.append([cell(r.record_id), cell(where(r)), cell(label(str(r.dq_field))),
-                        cell(message), cell(status(str(r.dq_status), str(r.status))),
-                        cell(r.opened), DASH if pd.isna(d) else str(int(d)), cell(r.dq_rule),
-                        cell(sweep_note(str(r.dq_note), lang, message) or "")])
+                        cell(shown), cell(status(str(r.dq_status), str(r.status))),
+                        cell(r.opened), DASH if pd.isna(d) else str(int(d)), cell(r.dq_rule)])
         return out
+
+    def legend(part: pd.DataFrame) -> str:
+        """The words of each rule id the table shows (rule ids never stand alone)."""
+        ids = sorted({str(r) for r in part["dq_rule"] if str(r or "").strip()})
+        return (f"{text(lang, 'col_rule')}: " + "; ".join(
+            f"{i} {titles[i]}" if i in titles else i for i in ids) + ".") if ids else ""
 
     open_q = q[q["status"].isin(["open", "reopened"])]
     answered = q[q["status"] == "answered"]
@@ -481,10 +511,10 @@ def site_listing_context(site: SiteQueries, *, cover: Cover, site_label: str = "
     return SiteListingContext(
         site=label_site, cover=cover, summary=summary,
         open_queries=Table("open", text(lang, "to_answer"), cols, rows(open_q),
-                           text_columns=len(cols), wide=True,
+                           text_columns=len(cols), wide=True, footnote=legend(open_q),
                            empty_message=text(lang, "none_open")),
         answered_queries=Table("answered", text(lang, "to_review"), cols, rows(answered),
-                               text_columns=len(cols), wide=True,
+                               text_columns=len(cols), wide=True, footnote=legend(answered),
                                empty_message=text(lang, "none")),
         running_header=(f"{cover.study_name} {text(lang, 'listing_header')} · {label_site} · "
                         f"{cover.cutoff_date.isoformat()}").lstrip(),
@@ -503,5 +533,7 @@ def render_site_listing(site: SiteQueries, as_of: str,
     cover = study_cover("Data queries", day, extract_date=None, dictionary_version="",
                         data_source="query sweep", generated_at=datetime.now(timezone.utc),
                         package_versions=[], project=project)
+    labels = dict((project or study_project()).dags)
     return render("site_queries.html.j2", site_listing_context(
-        site, cover=cover, today=day, language=language, project=project))
+        site, cover=cover, site_label=labels.get(site.dag, ""), today=day,
+        language=language, project=project))

@@ -38,17 +38,19 @@ def ageing_table(ageing: Ageing, *, id: str = "query-ageing",
     rows.append(["All sites", str(int(ageing.table["patients"].sum())),
                  *[str(t[b]) for b in BUCKET_LABELS], str(t["open"]), str(t["answered"])])
     return Table(id, caption, ["Site", "Patients", *[f"Open {b}" for b in BUCKET_LABELS],
-                               "Open, total", "Answered, awaiting review"], rows,
+                               "Open, total", "Answered"], rows, wide=True,
                  footnote="A query is open at the cut-off when it was raised on or before it "
                  "and had not been answered or closed by then (a re-opened query counts as "
                  "open); its age is the cut-off minus the date it was raised. Answered "
-                 "queries wait for the next sweep to close or re-open them.")
+                 "queries (answered by the site, awaiting review) wait for the next sweep to close or "
+                 "re-open them.")
 
 
 def ageing_figure(ageing: Ageing, *, figure_id: str = "query-ageing") -> Markup:
     """Open queries per active site as horizontal bars stacked by age bucket."""
     table = ageing.table[ageing.table["active"]]
-    fig, ax = _figure(6.5, 0.45 * max(len(table), 1) + 0.9)
+    # short bars: drawn the page's width, taller bars pushed the figure onto a page of its own
+    fig, ax = _figure(6.5, 0.28 * max(len(table), 1) + 0.9)
     left = pd.Series(0.0, index=table.index)
     for label, colour in zip(BUCKET_LABELS, BUCKET_COLOURS, strict=True):
         ax.barh(list(table["label"]), table[label], left=left, color=colour, label=label,
