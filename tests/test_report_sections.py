@@ -145,7 +145,7 @@ def test_os_by_subtype_counts_the_fas_by_the_subtype_field(study, results, world
     sub = est[est["subgroup"] == "Subtype"].set_index("level")
     base = _base(world[1]).loc[_ids(results, "fas")]
     assert sub.loc["TNBC", "n_fas"] == int((base["subtype_sg"] == "2").sum())
-    assert sub.loc["HR+/HER2-", "n_fas"] == int((base["subtype_sg"] == "1").sum())
+    assert sub.loc["HR+/HER2−", "n_fas"] == int((base["subtype_sg"] == "1").sum())
     dead = (base["vital_status"] == "2") & (pd.to_datetime(base["death_date"].replace(
         "", None)) <= CUT)
     assert sub.loc["TNBC", "os_events"] == int((dead & (base["subtype_sg"] == "2")).sum())

@@ -55,7 +55,7 @@ def subgroup_membership(tables: Any) -> pd.DataFrame:
                                "sg_treatment")
     out = pd.DataFrame({"record_id": per["record_id"]})
     # subgroup levels are the SAP's groupings of the codes, not the dictionary's labels
-    out["Subtype"] = _map(per["subtype_sg"], {Subtype.HR_POSITIVE_HER2_NEGATIVE: "HR+/HER2-",
+    out["Subtype"] = _map(per["subtype_sg"], {Subtype.HR_POSITIVE_HER2_NEGATIVE: "HR+/HER2−",
                                               Subtype.TNBC: "TNBC"})
     her2 = _map(per["her2_low"], {YesNo.YES: "HER2-low"})  # her2_low: a calc, 1 = yes
     out["HER2 status"] = her2.where(her2.notna(),

@@ -319,7 +319,7 @@ def rt_table(sens: pd.DataFrame) -> Table:
 
 # --------------------------------------------------------------------------- baseline
 #: the subtype columns of the baseline table: subgroup level -> heading
-SUBTYPE_COLUMNS = {"HR+/HER2-": "HR+/HER2−", "TNBC": "TNBC"}
+SUBTYPE_COLUMNS = {"HR+/HER2−": "HR+/HER2−", "TNBC": "TNBC"}
 
 
 def baseline_columns(membership: pd.DataFrame, results: Any) -> list[tuple[str, list[str]]]:
