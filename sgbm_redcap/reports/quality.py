@@ -8,7 +8,7 @@ frame of :func:`sgbm_redcap.checks.run_checks` and, inside the raw export, the r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -44,6 +44,7 @@ QUERY_STATUS = {status.value: status.label for status in QueryStatus}
 #: dq_severity code → the checks' severity word
 SEVERITY = {QuerySeverity.ERROR.value: "error", QuerySeverity.WARNING.value: "warning"}
 _INSTRUMENT = "redcap_repeat_instrument"
+_INSTANCE = "redcap_repeat_instance"
 _DAG = "redcap_data_access_group"
 IDENTIFIER_HIDDEN = "(identifier, not shown)"
 
@@ -175,16 +176,34 @@ def _form_rows(raw: pd.DataFrame, dictionary: Any, form: str, repeating: bool,
 NOT_CRF = frozenset({"data_queries"})
 
 
-def completeness(raw: pd.DataFrame, dictionary: Any,
-                 repeating_forms: Any = ()) -> tuple[pd.DataFrame, int]:
+def expected_records(raw: pd.DataFrame, dictionary: Any, logic: str) -> set[str] | None:
+    """The records a form is expected for: those whose record-level values (the base row)
+    satisfy ``logic`` (``project.toml``'s ``[expected_forms]``). None when the logic cannot
+    be evaluated (the form is then expected for every record)."""
+    rid = dictionary.record_id
+    instr = raw[_INSTRUMENT].fillna("") if _INSTRUMENT in raw.columns else pd.Series(
+        "", index=raw.index)
+    base = raw[instr == ""]
+    shown = _shown(base, logic, dictionary)
+    return None if shown is None else set(base.loc[shown.to_numpy(), rid])
+
+
+def completeness(raw: pd.DataFrame, dictionary: Any, repeating_forms: Any = (), *,
+                 expected: Mapping[str, str] | None = None,
+                 not_yet: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """Required-field completeness: one row per (site, form) with ``expected`` and
-    ``filled`` answers, counted on the rows where the field is shown (branching logic),
-    one row per record for a form that occurs once, one per instance for a repeating form.
-    Returns the frame and the number of required fields whose branching logic could not be
-    evaluated (left out)."""
+    ``filled`` answers. A required field is expected where the protocol expects its form
+    (``expected``: form → logic on the record, ``StudyProject.expected_forms``; a form not
+    in it is expected for every record) and its branching logic shows it; one answer per
+    record for a form that occurs once, one per instance for a repeating form. Give it the
+    export as known at the cut-off (:func:`sgbm_redcap.source.asof.as_of`) and its
+    ``not_yet`` dates (dated after the cut-off: not expected yet). Returns the
+    frame and the number of required fields whose branching logic could not be evaluated
+    (left out)."""
     repeating = set(repeating_forms)
     if _INSTRUMENT in raw:
         repeating |= set(raw[_INSTRUMENT].replace("", None).dropna())
+    rid = dictionary.record_id
     parts: list[pd.DataFrame] = []
     skipped = 0
     for form in dictionary.forms:
@@ -198,14 +217,29 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
         if form in repeating:
             instr = rows[_INSTRUMENT].fillna("") if _INSTRUMENT in rows else ""
             rows = rows[instr == form]
+        condition = (expected or {}).get(form, "")
+        if condition and not rows.empty:
+            whom = expected_records(raw, dictionary, condition)
+            if whom is None:
+                log.warning("expected_forms logic of %s not evaluated: the form counts as "
+                            "expected for every record", form)
+            else:
+                rows = rows[rows[rid].isin(whom)]
         if rows.empty:
             continue
         dag = rows[_DAG] if _DAG in rows.columns else pd.Series("", index=rows.index)
+        keys = _row_keys(rows, rid)
         for f in fields:
             shown = _shown(rows, f.branching_logic or "", dictionary)
             if shown is None:
                 skipped += 1
                 continue
+            if not_yet is not None and len(not_yet):
+                later = not_yet[not_yet["field"] == f.name]
+                if len(later):
+                    shown = shown & ~keys.isin(set(zip(later["record_id"].astype(str),
+                                                       later["instance"].astype(int),
+                                                       strict=True)))
             filled = shown & (rows[f.name].fillna("").astype(str) != "")
             parts.append(pd.DataFrame({"dag": dag.to_numpy(), "form": form,
                                        "expected": shown.to_numpy(),
@@ -214,6 +248,14 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
         return pd.DataFrame(columns=["dag", "form", "expected", "filled"]), skipped
     out = pd.concat(parts).groupby(["dag", "form"], sort=False)[["expected", "filled"]].sum()
     return out.reset_index(), skipped
+
+
+def _row_keys(rows: pd.DataFrame, rid: str) -> pd.Series:
+    """(record id, instance) of each row, instance 0 on a record's base row."""
+    inst = (pd.to_numeric(rows[_INSTANCE], errors="coerce").fillna(0).astype(int)
+            if _INSTANCE in rows.columns else pd.Series(0, index=rows.index))
+    return pd.Series(list(zip(rows[rid].astype(str), inst, strict=True)), index=rows.index,
+                     dtype=object)
 
 
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
@@ -268,9 +310,12 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                           rule_titles: dict[str, str] | None = None,
                           type_problems: pd.DataFrame | None = None,
                           repeating_forms: Any = (),
-                          project: StudyProject | None = None) -> ReportContext:
+                          project: StudyProject | None = None,
+                          not_yet: pd.DataFrame | None = None) -> ReportContext:
     """The data-quality report: checks, queries, completeness, values of the wrong type,
-    and one page per site in the site's language (``project``'s DAG languages)."""
+    and one page per site in the site's language (``project``'s DAG languages). ``raw`` and
+    ``not_yet``: the export as known at the cut-off (``StudyTables.raw`` and ``.not_yet`` of
+    :func:`sgbm_redcap.source.asof.as_of`)."""
     labels = site_labels(raw, dags)
     q = query_frame(raw)
     m = query_metrics(q, cutoff=cover.cutoff_date)
@@ -285,7 +330,9 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                   f"{m.answered_in_period} answered, {m.closed_in_period} closed"),
         KeyFigure("Median days to close", num(m.median_days_to_close, 0), "raised → closed"),
     ])
-    comp, skipped = completeness(raw, dictionary, repeating_forms)
+    comp, skipped = completeness(raw, dictionary, repeating_forms,
+                                 expected=project.expected_forms if project else None,
+                                 not_yet=not_yet)
     note = (f"{skipped} required fields whose branching logic could not be evaluated are left "
             "out." if skipped else "")
     sections = [
