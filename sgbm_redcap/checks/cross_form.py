@@ -1,6 +1,6 @@
 """Cross-form consistency rules behind the monthly report's counts: an adverse event's
-action against the administrations, a fatal adverse event against the death and its
-seriousness, and a death whose cause the report cannot name."""
+action against the administrations, a grade 5 adverse event against its seriousness (its
+death: AE-1 in checks/study.py), and a death whose cause the report cannot name."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sgbm_redcap.checks.registry import REGISTRY
 from sgbm_redcap.study_codes import (
     AeAction,
     AeGrade,
-    AeOutcome,
+    Checkbox,
     DeathCause,
     VitalStatus,
     YesNo,
@@ -80,28 +80,25 @@ def reduced_without_reduction(ctx: CheckContext) -> pd.DataFrame:
                 onset=ctx.text("adverse_events", "ae_onset_date"))
 
 
-@REGISTRY.rule("AE-4", title="Fatal adverse event is serious, with death as its criterion",
+@REGISTRY.rule("AE-4", title="Grade 5 adverse event is serious, with death as its criterion",
                severity="error", category="safety", form="adverse_events",
                field="ae_serious", repeating=True,
-               message="This adverse event is {what} but it is {serious}. A fatal adverse "
-                       "event is serious with the criterion 'Death': please check the grade, "
-                       "the outcome and the seriousness.")
-def fatal_not_serious(ctx: CheckContext) -> pd.DataFrame:
-    """An adverse event of grade 5 or with the outcome fatal is serious (ICH E2A: results in
-    death), with the seriousness criterion "Death" ticked. Grade 5 without a recorded death
-    is AE-1; grade and outcome disagreeing is AE-2."""
+               message="This adverse event is grade 5 (death) but it is {serious}. An adverse "
+                       "event that results in death is serious with the criterion 'Death': "
+                       "please check the grade and the seriousness.")
+def grade5_not_serious(ctx: CheckContext) -> pd.DataFrame:
+    """A grade 5 adverse event (the report's "TEAE leading to death") is serious (ICH E2A:
+    results in death) with the seriousness criterion "Death" ticked, so that it is in the SAE
+    listing. Grade 5 without a recorded death is AE-1; a fatal outcome with another grade is
+    AE-2 (one problem, one query)."""
     rows = ctx.form_rows("adverse_events")
     g5 = ctx.text("adverse_events", "ae_grade") == AeGrade.GRADE_5
-    fatal = ctx.text("adverse_events", "ae_outcome") == AeOutcome.FATAL
     serious = ctx.text("adverse_events", "ae_serious") == YesNo.YES
-    death = (ctx.text("adverse_events", SAE_DEATH) == "1") if SAE_DEATH in rows.columns \
-        else pd.Series(False, index=rows.index)
-    bad = (g5 | fatal) & ~(serious & death)
-    what = pd.Series(np.where(g5 & fatal, "grade 5 and fatal",
-                              np.where(g5, "grade 5", "fatal")), index=rows.index)
+    death = (ctx.text("adverse_events", SAE_DEATH) == Checkbox.CHECKED
+             if SAE_DEATH in rows.columns else pd.Series(False, index=rows.index))
     words = pd.Series(np.where(serious, "serious without the criterion 'Death'",
                                "not marked serious"), index=rows.index)
-    return hits(rows, bad, field="ae_serious", what=what, serious=words)
+    return hits(rows, g5 & ~(serious & death), field="ae_serious", serious=words)
 
 
 @REGISTRY.rule("FU-3", title="Cause of death unknown or other", severity="warning",

@@ -405,7 +405,7 @@ def overview_footnote(results: Any) -> str:
                      "in the death listing; AE-1: grade 5 adverse event implies death)")
     if gaps["grade5_not_serious"]:
         parts.append(f"{plural(gaps['grade5_not_serious'], 'patient')} with the event not "
-                     "marked serious (not in the SAE listing; AE-4: fatal adverse event is "
+                     "marked serious (not in the SAE listing; AE-4: grade 5 adverse event is "
                      "serious)")
     if parts:
         notes.append("Grade 5: " + " and ".join(parts) + "; queried.")
