@@ -172,3 +172,13 @@ def test_grade5_ae_not_serious_and_unclear_death_cause_are_queried():
     rows[0].update(death_cause="1")
     rows[-1].update(ae_serious="1", ae_sae_criteria___1="1")
     assert _checked(rows).empty
+
+
+def test_a_gap_never_reads_100_percent():
+    from sgbm_redcap.reports.quality import complete_pct, completeness_table
+
+    assert complete_pct(4055, 4056) == "99.9%" and complete_pct(4056, 4056) == "100.0%"
+    comp = pd.DataFrame({"dag": ["a"], "form": ["adverse_events"], "expected": [4056],
+                         "filled": [4055]})
+    row = completeness_table(comp, "form", {}, id="c", caption="c").rows[0]
+    assert row == ["adverse_events", "4056", "4055", "1", "99.9%"]

@@ -31,7 +31,7 @@ from sgbm_redcap.reports.contexts import (
     study_cover,
 )
 from sgbm_redcap.reports.env import render
-from sgbm_redcap.reports.formatting import DASH, cell, num, pct
+from sgbm_redcap.reports.formatting import DASH, cell, num
 from sgbm_redcap.reports.redaction import identifier_fields, is_identifier_column
 from sgbm_redcap.study_codes import QuerySeverity, QueryStatus
 
@@ -260,13 +260,26 @@ def _row_keys(rows: pd.DataFrame, rid: str) -> pd.Series:
 
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
                        caption: str, footnote: str = "") -> Table:
+    """Expected, filled and missing required answers by site or instrument. "Complete"
+    never rounds a gap up to 100.0% (one blank in 4,000 answers reads 99.9%, with its count
+    in "Missing")."""
     grouped = comp.groupby(key, sort=key == "dag")[["expected", "filled"]].sum().reset_index()
     rows = [[labels.get(str(r[key]), str(r[key])) if key == "dag" else str(r[key]),
              str(int(r["expected"])), str(int(r["filled"])),
-             pct(r["filled"], r["expected"])] for _, r in grouped.iterrows()]
+             str(int(r["expected"] - r["filled"])), complete_pct(r["filled"], r["expected"])]
+            for _, r in grouped.iterrows()]
     return Table(id=id, caption=caption,
                  columns=["Site" if key == "dag" else "Instrument", "Required answers expected",
-                          "Filled", "Complete"], rows=rows, footnote=footnote)
+                          "Filled", "Missing", "Complete"], rows=rows, footnote=footnote)
+
+
+def complete_pct(filled: float, expected: float) -> str:
+    """``filled / expected`` as a percentage rounded down: 100.0% only when nothing is
+    missing."""
+    if not expected:
+        return DASH
+    tenths = int(1000 * filled // expected)
+    return f"{tenths / 10:.1f}%"
 
 
 # --------------------------------------------------------------------------- findings
@@ -390,7 +403,7 @@ def site_pages(findings: pd.DataFrame, comp: pd.DataFrame, q: pd.DataFrame,
         ])
         part = comp[comp["dag"] == dag].groupby("form", sort=False)[["expected", "filled"]].sum()
         rows = [[title(str(form)), str(int(r["expected"])), str(int(r["filled"])),
-                 pct(r["filled"], r["expected"])] for form, r in part.iterrows()]
+                 complete_pct(r["filled"], r["expected"])] for form, r in part.iterrows()]
         table = Table(f"site-completeness-{dag}", text(lang, "site_completeness"),
                       [text(lang, "col_instrument"), text(lang, "expected"),
                        text(lang, "filled"), text(lang, "complete")], rows)
