@@ -36,13 +36,9 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from sgbm_redcap.errors import LogicError
-from sgbm_redcap.logic import evaluate, parse
-from sgbm_redcap.logic.context import form_context
-from sgbm_redcap.logic.refs import referenced_fields
+from sgbm_redcap.source.hidden import blank_value, hide_changed
 from sgbm_redcap.source.tables import INSTANCE, INSTRUMENT, StudyTables, build_tables
 
 log = logging.getLogger(__name__)
@@ -167,7 +163,7 @@ def _cut_raw(raw: pd.DataFrame, dictionary: Any, cutoff: date | str, *,
         hit = later(column, base)
         if hit.any():
             for name in _form_columns(dictionary, form, out.columns):
-                out.loc[hit, name] = _blank(name, dictionary)
+                out.loc[hit, name] = blank_value(name, dictionary)
             changed |= set(_form_columns(dictionary, form, out.columns))
     for name in CLAMPED:
         hit = later(name)
@@ -193,7 +189,7 @@ def _cut_raw(raw: pd.DataFrame, dictionary: Any, cutoff: date | str, *,
         out.loc[closed_late & answered, "dq_status"] = "2"
         out.loc[closed_late & ~answered, "dq_status"] = "1"
     if changed:
-        _hide(out, dictionary, changed, raw)
+        hide_changed(out, dictionary, changed, raw)
     log.debug("as of %s: %d of %d rows, %d patients screened later left out", cut.date(),
               len(out), len(raw), len(newcomers))
     not_yet = (pd.concat(blanked, ignore_index=True) if blanked
@@ -217,89 +213,6 @@ def _form_columns(dictionary: Any, form: str, present: Any) -> list[str]:
     names = [c for f in dictionary.form_fields(form) if f.name != dictionary.record_id
              for c in f.export_columns()]
     return [c for c in [*names, f"{form}_complete"] if c in set(present)]
-
-
-def _blank(column: str, dictionary: Any) -> str:
-    """The export's blank: '0' for a checkbox option, '' otherwise."""
-    name = column.split("___")[0]
-    f = dictionary.get(name)
-    return "0" if f is not None and f.field_type == "checkbox" and "___" in column else ""
-
-
-def _hide(out: pd.DataFrame, dictionary: Any, changed: set[str], before: pd.DataFrame,
-          rounds: int = 5) -> None:
-    """Blank the values whose branching logic held in ``before`` and no longer holds in
-    ``out`` because of ``changed`` columns, and the calculated fields that read a changed
-    value (their stored result is from data the cut-off does not know); repeated while
-    blanking changes more."""
-    for _ in range(rounds):
-        now: set[str] = set()
-        for f in dictionary:
-            if f.field_type == "calc":
-                now |= _clear_calc(out, dictionary, f, changed, before)
-                continue
-            logic = (f.branching_logic or "").strip()
-            if not logic or f.field_type == "descriptive":
-                continue
-            try:
-                if not set(referenced_fields(logic)) & _names(changed):
-                    continue
-                tree = parse(logic)
-                shown_now = _shown(tree, out, dictionary, f.form)
-                shown_before = _shown(tree, before, dictionary, f.form).reindex(
-                    shown_now.index, fill_value=False)
-            except LogicError as exc:
-                log.debug("branching logic of %s not evaluated: %s", f.name, exc)
-                continue
-            hidden = shown_before & ~shown_now
-            if hidden.any():
-                now |= _set_blank(out, dictionary, f, hidden[hidden].index)
-        if not now:
-            return
-        changed = now
-
-
-def _clear_calc(out: pd.DataFrame, dictionary: Any, f: Any, changed: set[str],
-                before: pd.DataFrame) -> set[str]:
-    """Blank calculated field ``f`` in the records where a value it reads was changed."""
-    try:
-        reads = set(referenced_fields(f.calculation)) & _names(changed)
-    except LogicError:
-        return set()
-    if not reads or f.name not in out.columns:
-        return set()
-    columns = [c for c in out.columns if c.split("___")[0] in reads]
-    old = before.loc[out.index, columns]
-    touched = (out[columns] != old).any(axis=1)
-    records = set(out.loc[touched, dictionary.record_id])
-    return _set_blank(out, dictionary, f, out.index[out[dictionary.record_id].isin(records)])
-
-
-def _set_blank(out: pd.DataFrame, dictionary: Any, f: Any, rows: pd.Index) -> set[str]:
-    """Blank ``f``'s export columns on ``rows``; the columns that changed."""
-    done = set()
-    for column in f.export_columns():
-        if column not in out.columns:
-            continue
-        blank = _blank(column, dictionary)
-        filled = out.loc[rows, column] != blank
-        if filled.any():
-            out.loc[filled[filled].index, column] = blank
-            done.add(column)
-    return done
-
-
-def _names(columns: set[str]) -> set[str]:
-    return {c.split("___")[0] for c in columns}
-
-
-def _shown(tree: Any, flat: pd.DataFrame, dictionary: Any, form: str) -> pd.Series:
-    """Where logic ``tree`` holds on ``form``'s rows of ``flat`` (index of ``flat``)."""
-    rows = form_context(flat, dictionary, form)
-    if rows.empty:
-        return pd.Series(False, index=rows.index, dtype=bool)
-    value = evaluate(tree, rows, dictionary=dictionary)
-    return pd.Series(np.asarray(value.fillna(False), dtype=bool), index=rows.index)
 
 
 __all__ = ["CLAMPED", "DATED_BY", "FORM_ANCHORS", "INSTANCE_DATES", "NOT_YET_COLUMNS", "STATE_AT_CUTOFF",
