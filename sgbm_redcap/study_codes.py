@@ -340,6 +340,15 @@ class VitalStatus(Choice):
     LOST_TO_FOLLOW_UP = "3", "Lost to follow-up"
 
 
+@of("death_cause")
+class DeathCause(Choice):
+    INTRACRANIAL_PD = "1", "Intracranial progression"
+    EXTRACRANIAL_PD = "2", "Extracranial progression"
+    TREATMENT_RELATED = "3", "Treatment-related"
+    OTHER = "4", "Other"
+    UNKNOWN = "9", "Unknown"
+
+
 # --------------------------------------------------------------------------- data queries
 @of("dq_status")
 class QueryStatus(Choice):

@@ -145,6 +145,25 @@ def teae_overview(ae: pd.DataFrame, n_safety: int) -> pd.DataFrame:
                          for label, sub in rows])
 
 
+def overview_gaps(ae: pd.DataFrame, exposure: pd.DataFrame, dead: Any) -> dict[str, int]:
+    """Patients the TEAE overview counts that other tables do not show the same way:
+
+    * ``reduction_not_given``: a TEAE leading to dose reduction but no reduced dose in the
+      exposure (``exposure.reduced``: against the start dose); check AE-3 queries them;
+    * ``grade5_not_dead``: a grade 5 TEAE but no death recorded (``dead``: the record ids of
+      the deaths, the OS events), so not in the death listing; check AE-1;
+    * ``grade5_not_serious``: a grade 5 TEAE not marked serious, so not in the SAE listing;
+      check AE-4."""
+    t = ae[ae["teae"]]
+    reduced = set(exposure.loc[exposure["reduced"].astype(bool), "record_id"])
+    by_ae = set(t.loc[t["ae_action"] == AeAction.DOSE_REDUCED, "record_id"])
+    g5 = t[t["grade"] == 5]
+    return {"reduction_not_given": len(by_ae - reduced),
+            "grade5_not_dead": len(set(g5["record_id"]) - set(dead)),
+            "grade5_not_serious": int(g5.loc[~g5["serious"].astype(bool),
+                                             "record_id"].nunique())}
+
+
 def teae_by_term(ae: pd.DataFrame, n_safety: int) -> pd.DataFrame:
     """Patients per pooled term at their highest grade: any grade, grade ≥ 3, 3, 4, 5."""
     worst = max_grade_per_term(ae)

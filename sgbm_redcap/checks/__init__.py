@@ -11,7 +11,13 @@ B–H), eligibility and the study's consistency rules. Findings are data.
 
 from __future__ import annotations
 
-from sgbm_redcap.checks import dates, eligibility, generic, study  # noqa: F401 - registers
+from sgbm_redcap.checks import (  # noqa: F401 - registers
+    cross_form,
+    dates,
+    eligibility,
+    generic,
+    study,
+)
 from sgbm_redcap.checks.context import CheckContext
 from sgbm_redcap.checks.eligibility import screening_table
 from sgbm_redcap.checks.engine import CheckResult, run_checks

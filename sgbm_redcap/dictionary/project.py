@@ -60,6 +60,9 @@ class StudyProject:
     languages: list[LanguageFiles] = field(default_factory=list)
     #: DAG unique name → the language of the site's documents (``language`` of ``[[dags]]``)
     dag_languages: dict[str, str] = field(default_factory=dict)
+    #: form → REDCap logic on the record: for whom the form is expected (``[expected_forms]``;
+    #: a form not listed is expected for every record)
+    expected_forms: dict[str, str] = field(default_factory=dict)
     #: False for a project read from a Project XML, which carries no MLM translations
     translations_known: bool = True
     _translations: dict[str, Translation] = field(default_factory=dict, repr=False,
@@ -154,6 +157,7 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         raise DictionaryError(f"instrument labels for forms not in the dictionary: "
                               f"{', '.join(unknown)}", file=str(meta_path),
                               column="instruments.labels")
+    expected = _expected_forms(meta.get("expected_forms", {}), dictionary, meta_path)
     default_language, languages = _languages(meta, meta_path)
     known = {default_language} | {lf.id for lf in languages}
     for name, language in dag_languages.items():
@@ -180,7 +184,41 @@ def load_project(directory: str | PathLike[str]) -> StudyProject:
         default_language=default_language,
         languages=languages,
         dag_languages=dag_languages,
+        expected_forms=expected,
     )
+
+
+def _expected_forms(table: object, dictionary: Dictionary, meta_path: Path) -> dict[str, str]:
+    """``[expected_forms]``: form → logic, each form in the dictionary and each logic parsed
+    (and naming only fields of the dictionary) by the project's logic engine."""
+    from sgbm_redcap.errors import LogicError
+    from sgbm_redcap.logic import parse
+    from sgbm_redcap.logic.refs import referenced_fields
+
+    if not isinstance(table, dict):
+        raise DictionaryError("[expected_forms] must be a table of form = \"logic\"",
+                              file=str(meta_path), column="expected_forms")
+    out: dict[str, str] = {}
+    for form, logic in table.items():
+        where = f"expected_forms.{form}"
+        if form not in dictionary.forms:
+            raise DictionaryError(f"[expected_forms] names {form!r}, not a form of the "
+                                  "dictionary", file=str(meta_path), column=where)
+        if not isinstance(logic, str) or not logic.strip():
+            raise DictionaryError(f"[expected_forms] {form} must be REDCap logic in quotes",
+                                  file=str(meta_path), column=where)
+        try:
+            parse(logic)
+            unknown = [n for n in referenced_fields(logic) if n not in dictionary]
+        except LogicError as exc:
+            raise DictionaryError(f"[expected_forms] {form}: {exc}", file=str(meta_path),
+                                  column=where) from None
+        if unknown:
+            raise DictionaryError(f"[expected_forms] {form} reads fields not in the "
+                                  f"dictionary: {', '.join(unknown)}", file=str(meta_path),
+                                  column=where)
+        out[str(form)] = logic.strip()
+    return out
 
 
 def _languages(meta: dict, meta_path: Path) -> tuple[str, list[LanguageFiles]]:

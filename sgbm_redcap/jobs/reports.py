@@ -16,6 +16,7 @@ from sgbm_redcap.jobs.guards import (
 )
 from sgbm_redcap.jobs.study import Study
 from sgbm_redcap.reports.monthly import ReportFiles, previous_month_end, run_monthly_report
+from sgbm_redcap.source.asof import as_of, in_scope
 from sgbm_redcap.source.tables import StudyTables
 
 __all__ = ["codebook", "monthly_report", "previous_month_end", "quality_report",
@@ -78,10 +79,11 @@ def quality_report(study: Study, *, out_dir: Path, cutoff: date | None = None,
     from sgbm_redcap.reports.outputs import quality_cover, write_quality_report
 
     cut = cutoff or date.today()
-    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (tables, where):
+    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (pulled, where):
+        tables = as_of(pulled, cut)  # what was known at the cut-off
         result = run_checks(tables, cutoff=cut, dictionary=study.dictionary)
         return write_quality_report(tables, study.project, out_dir, cutoff=cut,
-                                    findings=result.findings, pdf=pdf,
+                                    findings=in_scope(result.findings, tables), pdf=pdf,
                                     cover=quality_cover(tables, study.project, cutoff=cut,
                                                         data_source=where))
 

@@ -58,6 +58,7 @@ from sgbm_redcap.reports.quality import (
 )
 from sgbm_redcap.reports.query_ageing import NOT_YET_ACTIVE, add_query_ageing
 from sgbm_redcap.reports.redaction import listing_table
+from sgbm_redcap.source.asof import as_of, in_scope
 from sgbm_redcap.study_codes import NewLesion, VitalStatus, YesNo
 
 log = logging.getLogger(__name__)
@@ -256,11 +257,15 @@ def discordance_table(results: Any) -> Table:
 
 def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dict[str, str],
                          *, cutoff: date, results: Any = None,
-                         project: StudyProject | None = None) -> Section:
+                         project: StudyProject | None = None,
+                         expected: dict[str, str] | None = None) -> Section:
+    """Queries, completeness and findings of ``tables`` (the view as of the cut-off,
+    :func:`sgbm_redcap.source.asof.as_of`); ``expected``: the project's expected forms."""
     q = query_frame(tables.raw)
     m = query_metrics(q, cutoff=cutoff)
     comp, skipped = completeness(tables.raw, tables.dictionary,
-                                 getattr(tables, "repeating_forms", ()))
+                                 getattr(tables, "repeating_forms", ()), expected=expected,
+                                 not_yet=getattr(tables, "not_yet", None))
     blocks: list[Any] = [KeyFigures("quality-key", [
         KeyFigure("Queries opened this month", str(m.opened_in_period),
                   f"{m.answered_in_period} answered, {m.closed_in_period} closed"),
@@ -334,6 +339,7 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
     project = project or study_project()
     results = analyse_study(tables, cutoff=cutoff)
     study = apply_cutoff(tables, cutoff)
+    known = as_of(tables, cutoff)  # the flat export as known at the cut-off
     sets = results.sets
     changes = None
     if cut is not None:
@@ -362,8 +368,8 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
         study_status_section(study, sets, labels, cutoff=cutoff,
                              target=project.enrolment_target, since=project.enrolment_start),
         follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
-        data_quality_section(tables, findings, labels, cutoff=cutoff, results=results,
-                             project=project),
+        data_quality_section(known, findings, labels, cutoff=cutoff, results=results,
+                             project=project, expected=project.expected_forms),
         Section("baseline", "Baseline characteristics", []),
         exposure_section(results),
         efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg"),
@@ -373,14 +379,14 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
         benchmarks_section(),
         notes_section([*results.notes, *notes]),
     ]
-    add_query_ageing(sections, tables.raw, dags if dags is not None else project.dags,
+    add_query_ageing(sections, known.raw, dags if dags is not None else project.dags,
                      cutoff=cutoff)
     flow = patient_flow(study, sets, results.exposure)
     facts = add_sections(sections, flow=flow, results=results, study=study, labels=labels)
     if changes is not None:
         sections.insert(0, changes[0])
     number_blocks(sections)
-    summary = executive_summary(results, study, tables, cutoff=cutoff, project=project,
+    summary = executive_summary(results, study, known, cutoff=cutoff, project=project,
                                 flow=flow,
                                 labels=labels, findings=findings,
                                 changes_summary=changes_summary or (
@@ -482,8 +488,12 @@ def run_monthly_report(tables: Any, *, cutoff: date, out_dir: Path | str,
     :func:`build_monthly_context`."""
     from sgbm_redcap.checks import run_checks
 
-    result = (run_checks(tables, cutoff=cutoff, dictionary=project.dictionary)
+    # the checks judge what was known at the cut-off: data dated after it are out of scope
+    known = as_of(tables, cutoff)
+    result = (run_checks(known, cutoff=cutoff, dictionary=project.dictionary)
               if checks else None)
+    if result is not None:
+        result = replace(result, findings=in_scope(result.findings, known))
     return write_monthly_report(tables, cutoff=cutoff, out_dir=out_dir, pdf=pdf,
                                 check_result=result, dags=project.dags,
                                 dictionary_version=project.version, data_source=data_source,

@@ -22,6 +22,7 @@ from sgbm_redcap.reports.contexts import (
 )
 from sgbm_redcap.reports.formatting import DASH, median_iqr, missing_row, n_pct, reader_text
 from sgbm_redcap.reports.monthly_sections import death_details, sae_details, subgroup_rows
+from sgbm_redcap.reports.monthly_summary import plural
 from sgbm_redcap.reports.redaction import listing_table
 from sgbm_redcap.study_codes import DAYS_PER_MONTH, AeAction, AeOutcome
 
@@ -45,6 +46,10 @@ def _pct_ci(p: Any, digits: int = 1) -> str:
 def exposure_section(results: Any) -> Section:
     ex = results.exposure
     n = len(ex)
+    # reductions against each patient's start dose (analysis.exposure.reduced_steps): the
+    # sub-rows split the reduced patients by the lowest level given, so they add up
+    reduced = ex["reduced"].astype(bool)
+    lowest = ex["lowest_level_mg_per_kg"]
     rows = [
         ["Doses given, median (IQR)", median_iqr(ex["n_doses"], 0)],
         ["Cycles started, median (IQR)", median_iqr(ex["n_cycles"], 0)],
@@ -54,10 +59,10 @@ def exposure_section(results: Any) -> Section:
         ["Relative dose intensity, %, median (IQR)",
          median_iqr(100 * ex["relative_dose_intensity"], 0)],
         ["≥ 1 dose delayed", n_pct(int(ex["any_delay"].sum()), n)],
-        ["≥ 1 dose reduction", n_pct(int((ex["n_reductions"] > 0).sum()), n)],
-        ["    lowest dose 7.5 mg/kg", n_pct(int((ex["lowest_level_mg_per_kg"] == 7.5).sum()),
-                                            n)],
-        ["    lowest dose 5 mg/kg", n_pct(int((ex["lowest_level_mg_per_kg"] == 5).sum()), n)],
+        ["Started below 10 mg/kg", n_pct(int(ex["started_reduced"].sum()), n)],
+        ["≥ 1 dose reduction", n_pct(int(reduced.sum()), n)],
+        ["    reduced to 7.5 mg/kg", n_pct(int((reduced & (lowest == 7.5)).sum()), n)],
+        ["    reduced to 5 mg/kg", n_pct(int((reduced & (lowest == 5)).sum()), n)],
         ["SG stopped", n_pct(int(ex["discontinued"].sum()), n)],
     ]
     reasons = ex.loc[ex["discontinued"].astype(bool), "discontinuation_reason"]
@@ -68,8 +73,9 @@ def exposure_section(results: Any) -> Section:
         "exposure-table", "Table 11. Exposure and dose modifications (safety set)",
         ["", f"Safety set (N = {n})"], rows,
         footnote="Relative dose intensity: delivered over planned dose intensity (10 mg/kg on "
-        "days 1 and 8 of 21-day cycles). The lowest dose is a patient's lowest dose level "
-        "given.")])
+        "days 1 and 8 of 21-day cycles). A dose reduction is a dose level below every level "
+        "before it, the patient's start dose included: a patient who started at 7.5 mg/kg "
+        "and stayed there is not reduced; the reduced are split by the lowest level given.")])
 
 
 # --------------------------------------------------------------------------- 6 efficacy
@@ -385,7 +391,8 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
                      [[reader_text(str(c)), n_pct(int(k), n)]
                       for c, k in zip(ov["category"], ov["n"], strict=True)],
                      footnote="TEAE: onset from the first SG dose to 30 days after the last, "
-                     "up to the cut-off. Each patient is counted once per row.")
+                     "up to the cut-off. Each patient is counted once per row."
+                     + overview_footnote(results))
     terms = results.teae_by_term
     common = terms[terms["pct_any"] >= 10]
     by_term = Table("teae-by-term", "Table 18. TEAEs by term (any grade ≥ 10% of patients)",
@@ -408,6 +415,36 @@ def safety_section(results: Any, labels: dict[str, str], dictionary: Any,
                                         lab_shift_table(results),
                                         *safety_listings(results, labels, dictionary,
                                                          death_causes)])
+
+
+def overview_footnote(results: Any) -> str:
+    """What the TEAE overview counts that the exposure table and the listings show
+    differently (:func:`sgbm_redcap.analysis.safety.overview_gaps`), with the checks that
+    query it; '' when the counts agree."""
+    from sgbm_redcap.analysis.safety import overview_gaps
+
+    ep = results.endpoints
+    dead = ep.loc[(ep["endpoint"] == "os") & (ep["event"] == 1), "record_id"]
+    gaps = overview_gaps(results.adverse_events, results.exposure, dead)
+    notes = []
+    if gaps["reduction_not_given"]:
+        who = plural(gaps["reduction_not_given"], "patient")
+        notes.append(f"Dose reduction: {who} with a TEAE whose action is 'dose reduced' "
+                     "had received no reduced dose by the cut-off (the exposure table counts "
+                     "reductions against the start dose); where SG was given again after the "
+                     "event, or stopped, this is queried (AE-3: dose reduced for an adverse "
+                     "event, no reduced dose given).")
+    parts = []
+    if gaps["grade5_not_dead"]:
+        parts.append(f"{plural(gaps['grade5_not_dead'], 'patient')} not recorded as dead (not "
+                     "in the death listing; AE-1: grade 5 adverse event implies death)")
+    if gaps["grade5_not_serious"]:
+        parts.append(f"{plural(gaps['grade5_not_serious'], 'patient')} with the event not "
+                     "marked serious (not in the SAE listing; AE-4: grade 5 adverse event is "
+                     "serious)")
+    if parts:
+        notes.append("Grade 5: " + " and ".join(parts) + "; queried.")
+    return "".join(" " + n for n in notes)
 
 
 def lab_shift_table(results: Any) -> Table:

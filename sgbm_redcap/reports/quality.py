@@ -8,7 +8,7 @@ frame of :func:`sgbm_redcap.checks.run_checks` and, inside the raw export, the r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -31,7 +31,7 @@ from sgbm_redcap.reports.contexts import (
     study_cover,
 )
 from sgbm_redcap.reports.env import render
-from sgbm_redcap.reports.formatting import DASH, cell, num, pct
+from sgbm_redcap.reports.formatting import DASH, cell, num
 from sgbm_redcap.reports.redaction import identifier_fields, is_identifier_column
 from sgbm_redcap.study_codes import QuerySeverity, QueryStatus
 
@@ -44,6 +44,7 @@ QUERY_STATUS = {status.value: status.label for status in QueryStatus}
 #: dq_severity code → the checks' severity word
 SEVERITY = {QuerySeverity.ERROR.value: "error", QuerySeverity.WARNING.value: "warning"}
 _INSTRUMENT = "redcap_repeat_instrument"
+_INSTANCE = "redcap_repeat_instance"
 _DAG = "redcap_data_access_group"
 IDENTIFIER_HIDDEN = "(identifier, not shown)"
 
@@ -175,16 +176,34 @@ def _form_rows(raw: pd.DataFrame, dictionary: Any, form: str, repeating: bool,
 NOT_CRF = frozenset({"data_queries"})
 
 
-def completeness(raw: pd.DataFrame, dictionary: Any,
-                 repeating_forms: Any = ()) -> tuple[pd.DataFrame, int]:
+def expected_records(raw: pd.DataFrame, dictionary: Any, logic: str) -> set[str] | None:
+    """The records a form is expected for: those whose record-level values (the base row)
+    satisfy ``logic`` (``project.toml``'s ``[expected_forms]``). None when the logic cannot
+    be evaluated (the form is then expected for every record)."""
+    rid = dictionary.record_id
+    instr = raw[_INSTRUMENT].fillna("") if _INSTRUMENT in raw.columns else pd.Series(
+        "", index=raw.index)
+    base = raw[instr == ""]
+    shown = _shown(base, logic, dictionary)
+    return None if shown is None else set(base.loc[shown.to_numpy(), rid])
+
+
+def completeness(raw: pd.DataFrame, dictionary: Any, repeating_forms: Any = (), *,
+                 expected: Mapping[str, str] | None = None,
+                 not_yet: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """Required-field completeness: one row per (site, form) with ``expected`` and
-    ``filled`` answers, counted on the rows where the field is shown (branching logic),
-    one row per record for a form that occurs once, one per instance for a repeating form.
-    Returns the frame and the number of required fields whose branching logic could not be
-    evaluated (left out)."""
+    ``filled`` answers. A required field is expected where the protocol expects its form
+    (``expected``: form → logic on the record, ``StudyProject.expected_forms``; a form not
+    in it is expected for every record) and its branching logic shows it; one answer per
+    record for a form that occurs once, one per instance for a repeating form. Give it the
+    export as known at the cut-off (:func:`sgbm_redcap.source.asof.as_of`) and its
+    ``not_yet`` dates (dated after the cut-off: not expected yet). Returns the
+    frame and the number of required fields whose branching logic could not be evaluated
+    (left out)."""
     repeating = set(repeating_forms)
     if _INSTRUMENT in raw:
         repeating |= set(raw[_INSTRUMENT].replace("", None).dropna())
+    rid = dictionary.record_id
     parts: list[pd.DataFrame] = []
     skipped = 0
     for form in dictionary.forms:
@@ -198,14 +217,29 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
         if form in repeating:
             instr = rows[_INSTRUMENT].fillna("") if _INSTRUMENT in rows else ""
             rows = rows[instr == form]
+        condition = (expected or {}).get(form, "")
+        if condition and not rows.empty:
+            whom = expected_records(raw, dictionary, condition)
+            if whom is None:
+                log.warning("expected_forms logic of %s not evaluated: the form counts as "
+                            "expected for every record", form)
+            else:
+                rows = rows[rows[rid].isin(whom)]
         if rows.empty:
             continue
         dag = rows[_DAG] if _DAG in rows.columns else pd.Series("", index=rows.index)
+        keys = _row_keys(rows, rid)
         for f in fields:
             shown = _shown(rows, f.branching_logic or "", dictionary)
             if shown is None:
                 skipped += 1
                 continue
+            if not_yet is not None and len(not_yet):
+                later = not_yet[not_yet["field"] == f.name]
+                if len(later):
+                    shown = shown & ~keys.isin(set(zip(later["record_id"].astype(str),
+                                                       later["instance"].astype(int),
+                                                       strict=True)))
             filled = shown & (rows[f.name].fillna("").astype(str) != "")
             parts.append(pd.DataFrame({"dag": dag.to_numpy(), "form": form,
                                        "expected": shown.to_numpy(),
@@ -216,17 +250,37 @@ def completeness(raw: pd.DataFrame, dictionary: Any,
     return out.reset_index(), skipped
 
 
+def _row_keys(rows: pd.DataFrame, rid: str) -> pd.Series:
+    """(record id, instance) of each row, instance 0 on a record's base row."""
+    inst = (pd.to_numeric(rows[_INSTANCE], errors="coerce").fillna(0).astype(int)
+            if _INSTANCE in rows.columns else pd.Series(0, index=rows.index))
+    return pd.Series(list(zip(rows[rid].astype(str), inst, strict=True)), index=rows.index,
+                     dtype=object)
+
+
 def completeness_table(comp: pd.DataFrame, key: str, labels: dict[str, str], *, id: str,
                        caption: str, footnote: str = "") -> Table:
-    """Required fields expected and filled per ``key`` ("dag" or "form"); ``labels``: what
-    readers call each key value (site labels, or instrument titles as REDCap shows them)."""
+    """Expected, filled and missing required answers per ``key`` ("dag" or "form");
+    ``labels``: what readers call each key value (site labels, or instrument titles as
+    REDCap shows them). "Complete" never rounds a gap up to 100.0% (one blank in 4,000
+    answers reads 99.9%, with its count in "Missing")."""
     grouped = comp.groupby(key, sort=key == "dag")[["expected", "filled"]].sum().reset_index()
     rows = [[labels.get(str(r[key]), str(r[key])),
              str(int(r["expected"])), str(int(r["filled"])),
-             pct(r["filled"], r["expected"])] for _, r in grouped.iterrows()]
+             str(int(r["expected"] - r["filled"])), complete_pct(r["filled"], r["expected"])]
+            for _, r in grouped.iterrows()]
     return Table(id=id, caption=caption,
                  columns=["Site" if key == "dag" else "Instrument", "Required answers expected",
-                          "Filled", "Complete"], rows=rows, footnote=footnote)
+                          "Filled", "Missing", "Complete"], rows=rows, footnote=footnote)
+
+
+def complete_pct(filled: float, expected: float) -> str:
+    """``filled / expected`` as a percentage rounded down: 100.0% only when nothing is
+    missing."""
+    if not expected:
+        return DASH
+    tenths = int(1000 * filled // expected)
+    return f"{tenths / 10:.1f}%"
 
 
 def instrument_titles(dictionary: Any, project: StudyProject | None = None) -> dict[str, str]:
@@ -278,9 +332,12 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                           rule_titles: dict[str, str] | None = None,
                           type_problems: pd.DataFrame | None = None,
                           repeating_forms: Any = (),
-                          project: StudyProject | None = None) -> ReportContext:
+                          project: StudyProject | None = None,
+                          not_yet: pd.DataFrame | None = None) -> ReportContext:
     """The data-quality report: checks, queries, completeness, values of the wrong type,
-    and one page per site in the site's language (``project``'s DAG languages)."""
+    and one page per site in the site's language (``project``'s DAG languages). ``raw`` and
+    ``not_yet``: the export as known at the cut-off (``StudyTables.raw`` and ``.not_yet`` of
+    :func:`sgbm_redcap.source.asof.as_of`)."""
     labels = site_labels(raw, dags)
     q = query_frame(raw)
     m = query_metrics(q, cutoff=cover.cutoff_date)
@@ -295,7 +352,9 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                   f"{m.answered_in_period} answered, {m.closed_in_period} closed"),
         KeyFigure("Median days to close", num(m.median_days_to_close, 0), "raised → closed"),
     ])
-    comp, skipped = completeness(raw, dictionary, repeating_forms)
+    comp, skipped = completeness(raw, dictionary, repeating_forms,
+                                 expected=project.expected_forms if project else None,
+                                 not_yet=not_yet)
     note = (f"{skipped} required fields whose branching logic could not be evaluated are left "
             "out." if skipped else "")
     titles = instrument_titles(dictionary, project)
@@ -356,7 +415,7 @@ def site_pages(findings: pd.DataFrame, comp: pd.DataFrame, q: pd.DataFrame,
         ])
         part = comp[comp["dag"] == dag].groupby("form", sort=False)[["expected", "filled"]].sum()
         rows = [[title(str(form)), str(int(r["expected"])), str(int(r["filled"])),
-                 pct(r["filled"], r["expected"])] for form, r in part.iterrows()]
+                 complete_pct(r["filled"], r["expected"])] for form, r in part.iterrows()]
         table = Table(f"site-completeness-{dag}", text(lang, "site_completeness"),
                       [text(lang, "col_instrument"), text(lang, "expected"),
                        text(lang, "filled"), text(lang, "complete")], rows)

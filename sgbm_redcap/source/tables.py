@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,10 @@ class StudyTables(Mapping[str, pd.DataFrame]):
             then kept as raw text), columns ``PROBLEM_COLUMNS``.
         repeating_forms: instruments that repeat.
         pull: provenance of the pull that produced ``raw`` (None for files).
+        as_of: the data cut-off of a view made by :func:`sgbm_redcap.source.asof.as_of`
+            (None: the records as pulled).
+        not_yet: in such a view, the dates it blanked because they were after the cut-off
+            (record_id, instance, field): not yet known, so neither missing nor a finding.
     """
 
     raw: pd.DataFrame
@@ -56,6 +61,8 @@ class StudyTables(Mapping[str, pd.DataFrame]):
     type_problems: pd.DataFrame
     repeating_forms: list[str] = field(default_factory=list)
     pull: Any = None
+    as_of: date | None = None
+    not_yet: pd.DataFrame | None = None
 
     def __getitem__(self, form: str) -> pd.DataFrame:
         try:
