@@ -35,6 +35,8 @@ class MonitorFiles:
     red: set[tuple[str, str]] = field(default_factory=set)
     not_computed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the audit-trail findings (None: no log)
+    findings: list[Any] | None = None
 
 
 def _user_dags(source: Any) -> dict[str, str] | None:
@@ -85,7 +87,8 @@ def dashboard_from_source(source: Any, project: StudyProject, out_dir: Path | st
                            data_source=data_source)
     paths = write_dashboard(page, out_dir, pdf=pdf)
     return MonitorFiles(paths, assessment.red(), page.not_computed + (
-        [page.audit_note] if page.audit_note else []), time.perf_counter() - started)
+        [page.audit_note] if page.audit_note else []), time.perf_counter() - started,
+        findings)
 
 
 def monitor(study: Study, *, out_dir: Path | str, ref: date | None = None,

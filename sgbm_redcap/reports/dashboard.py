@@ -84,9 +84,11 @@ def _num(x: float) -> float:
     return -1.0 if x is None or math.isnan(x) else float(x)
 
 
-def _queries(queries: pd.DataFrame, result: KriResult) -> dict[str, list[dict[str, str]]]:
-    """Per site, the queries not closed (open, answered, re-opened), oldest first."""
-    q = queries[queries["dq_status"].astype(str) != "3"].copy()
+def _queries(queries: pd.DataFrame, result: KriResult, *,
+             closed: bool = False) -> dict[str, list[dict[str, str]]]:
+    """Per site, the queries not closed (open, answered, re-opened; with ``closed`` all of
+    them), oldest first."""
+    q = (queries if closed else queries[queries["dq_status"].astype(str) != "3"]).copy()
     q["site"] = result.sites.map(q["record_id"])
     out: dict[str, list[dict[str, str]]] = {}
     for site, part in q.sort_values("dq_opened_date").groupby("site", sort=False):
@@ -141,7 +143,8 @@ def build_dashboard(result: KriResult, assessment: Assessment, queries: pd.DataF
         if result.ageing.total["open"] else None, funnels, findings or [],
         "" if findings is not None else "Audit-trail review: not computed — it needs the "
         "project log (export_logging), which this REDCap user may not export.",
-        q, script_json({"cells": records, "queries": q, "labels": labels}), labels,
+        q, script_json({"cells": records, "labels": labels,
+                        "queries": _queries(queries, result, closed=True)}), labels,
         f"{title} — {result.ref}")
 
 
