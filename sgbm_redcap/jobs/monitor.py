@@ -68,6 +68,7 @@ def dashboard_from_source(source: Any, project: StudyProject, out_dir: Path | st
     from sgbm_redcap.reports.dashboard import build_dashboard, write_dashboard
 
     started = time.perf_counter()
+    limits = tolerance_limits(getattr(settings, "monitoring", None) or {})  # before any work
     tables = source.tables()
     raw = tables.raw
     if check_result is None:
@@ -78,7 +79,6 @@ def dashboard_from_source(source: Any, project: StudyProject, out_dir: Path | st
     queries = normalise_existing(raw)
     result = compute_kris(raw, queries, sites, ref=ref, log=the_log,
                           findings=check_result.findings)
-    limits = tolerance_limits(getattr(settings, "monitoring", None) or {})
     assessment = assess(result, limits)
     findings = None if the_log is None else audit_review(
         the_log, sites, queries=queries, cutoffs=cutoffs, user_dags=_user_dags(source))
