@@ -160,7 +160,7 @@ def _queries(dags: dict[str, str], rows: list[dict[str, str]],
     target = next(r for r in picked if dags[r["record_id"]] == changer)
     for r in picked:
         rec = r["record_id"]
-        opened = ref - dt.timedelta(days=rng.randint(15, 180))
+        opened = ref - dt.timedelta(days=rng.randint(3, 180))
         if r is target:
             opened = ref - dt.timedelta(days=70)
         wait = rng.randint(35, 60) if dags[rec] == slow and r is not target else \
