@@ -23,6 +23,7 @@ import pandas as pd
 
 from sgbm_redcap.monitoring.log import log_changes
 from sgbm_redcap.monitoring.sites import Sites
+from sgbm_redcap.study_codes import QueryStatus
 
 #: the fields whose change after a review changes an endpoint or a safety signal
 CRITICAL_FIELDS = ("sg_start_date", "ia_date", "ea_date", "ia_rano_inv", "ae_grade",
@@ -80,7 +81,7 @@ def audit_review(log: pd.DataFrame, sites: Sites, *,
         old=previous)
     critical = changed[changed["field"].isin(CRITICAL_FIELDS)]
     if queries is not None and len(queries):
-        closed = queries[(queries["dq_status"].astype(str) == "3")
+        closed = queries[(queries["dq_status"].astype(str) == QueryStatus.CLOSED.value)
                          & queries["dq_field"].isin(CRITICAL_FIELDS)]
         for q in closed.itertuples(index=False):
             day = pd.to_datetime(q.dq_closed_date, errors="coerce")

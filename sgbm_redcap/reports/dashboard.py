@@ -30,13 +30,15 @@ from sgbm_redcap.reports.dashboard_figures import funnel_figure, sparkline
 from sgbm_redcap.reports.env import render
 from sgbm_redcap.reports.pdf import write_html_pdf
 from sgbm_redcap.reports.query_ageing import ageing_figure, ageing_table
+from sgbm_redcap.study_codes import QueryStatus
 
 TEMPLATE = "monitoring.html.j2"
 #: queries listed per site in the drill-down
 QUERY_COLUMNS = ["record_id", "dq_form", "dq_instance", "dq_field", "dq_status",
                  "dq_opened_date", "dq_answered_date", "dq_closed_date", "dq_message",
                  "dq_site_response"]
-STATUS_WORDS = {"1": "open", "2": "answered", "3": "closed", "4": "re-opened"}
+STATUS_WORDS = {QueryStatus.OPEN.value: "open", QueryStatus.ANSWERED.value: "answered",
+                QueryStatus.CLOSED.value: "closed", QueryStatus.REOPENED.value: "re-opened"}
 
 
 def script_json(data: Any) -> Markup:
@@ -88,7 +90,8 @@ def _queries(queries: pd.DataFrame, result: KriResult, *,
              closed: bool = False) -> dict[str, list[dict[str, str]]]:
     """Per site, the queries not closed (open, answered, re-opened; with ``closed`` all of
     them), oldest first."""
-    q = (queries if closed else queries[queries["dq_status"].astype(str) != "3"]).copy()
+    q = (queries if closed else queries[queries["dq_status"].astype(str)
+                                        != QueryStatus.CLOSED.value]).copy()
     q["site"] = result.sites.map(q["record_id"])
     out: dict[str, list[dict[str, str]]] = {}
     for site, part in q.sort_values("dq_opened_date").groupby("site", sort=False):
