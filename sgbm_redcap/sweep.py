@@ -43,6 +43,8 @@ class SweepResult:
     dry_run: bool
     listings: list[Path]
     timings: dict[str, float]
+    #: the monitoring dashboard's files (``sweep --dashboard``)
+    dashboard: list[Path] = field(default_factory=list)
 
     @property
     def findings(self) -> pd.DataFrame:

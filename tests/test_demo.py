@@ -34,7 +34,8 @@ def test_demo_runs_every_step_and_says_where_the_files_are(demo):
     assert found == sorted(found) and found[0] == 2
     assert steps[-1] == "sandbox stopped"
     for name in ("monthly_report_2026-10-25.html", "monthly_report_2026-11-25.html",
-                 "data_quality_2026-11-25.html", f"codebook_{version}.html"):
+                 "data_quality_2026-11-25.html", f"codebook_{version}.html",
+                 "monitoring_2026-11-25.html"):
         assert (out / name).is_file() and str(out / name) in result.output
     assert list((out / "site_queries").glob("queries_site_*.html"))
 

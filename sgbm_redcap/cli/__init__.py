@@ -27,6 +27,7 @@ _COMMANDS = [
     ("sweep", "command"),
     ("cut", "command"),
     ("report", "command"),
+    ("monitor", "command"),
     ("schedule", "command"),
 ]
 

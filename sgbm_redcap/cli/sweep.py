@@ -38,6 +38,9 @@ from sgbm_redcap.cli.options import (
 @force_option
 @click.option("--listings", "listings_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Write per-site query listings (CSV + HTML) here.")
+@click.option("--dashboard", "dashboard_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Also write the monitoring dashboard (monitoring_<date>.html "
+              "+ PDF) here.")
 @click.option("--audit-log", type=click.Path(dir_okay=False, path_type=Path),
               default=jobs.DEFAULT_AUDIT_LOG, show_default=True)
 @click.option("--lock", "lock_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -45,16 +48,19 @@ from sgbm_redcap.cli.options import (
               help="Lock file shared with 'sgbm-redcap schedule'.")
 def command(config_file: Path | None, url: str | None, sandbox: bool, dry_run: bool,
             backend: str, pid: str | None, cutoff: datetime | None, force: bool,
-            listings_dir: Path | None, audit_log: Path, lock_path: Path) -> None:
+            listings_dir: Path | None, dashboard_dir: Path | None, audit_log: Path,
+            lock_path: Path) -> None:
     """Run one sweep and post the data queries (or show them with --dry-run)."""
     study = study_from(config_file, url, sandbox=sandbox)
     result = jobs.sweep(study, dry_run=dry_run, backend=backend, pid=pid, cutoff=day(cutoff),
                         force=force, listings_dir=listings_dir, audit_log=audit_log,
-                        lock_path=lock_path)
+                        lock_path=lock_path, dashboard_dir=dashboard_dir)
     if dry_run:
         for a in result.plan.actions.itertuples(index=False):
             click.echo(f"would {a.action:<6} {a.query_id}  ({a.why})")
     click.echo(result.summary())
+    for path in result.dashboard:
+        click.echo(f"wrote {path}")
     if result.failed_rules:
         click.echo(f"rules that failed (their queries left as they are): "
                    f"{', '.join(result.failed_rules)}", err=True)

@@ -35,6 +35,7 @@ from sgbm_redcap.jobs.dictionary import LintRun, ProjectXml
 from sgbm_redcap.jobs.dictionary import build_xml as build_project_xml
 from sgbm_redcap.jobs.dictionary import diff as diff_dictionaries
 from sgbm_redcap.jobs.dictionary import lint as lint_dictionaries
+from sgbm_redcap.jobs.monitor import MonitorFiles, monitor
 from sgbm_redcap.jobs.pull import pull
 from sgbm_redcap.jobs.redcap_dq import dq_summary_text, redcap_dq
 from sgbm_redcap.jobs.reports import (
@@ -57,7 +58,7 @@ demo = run_demo
 
 __all__ = [
     "CUT_DIFF_FORMATS", "DEFAULT_AUDIT_LOG", "DEFAULT_LOCK", "DIFF_LEVELS", "SANDBOX_BANNER", "Connection",
-    "DemoResult", "JsonFormatter", "LintRun", "ProjectXml", "Study", "build_project_xml",
+    "DemoResult", "JsonFormatter", "MonitorFiles", "monitor", "LintRun", "ProjectXml", "Study", "build_project_xml",
     "checks", "codebook", "connect", "create_cut", "create_sandbox_project", "demo",
     "diff_cuts", "diff_dictionaries", "dq_summary_text", "open_cut", "redcap_dq",
     "eligibility", "embedded_sandbox", "lint_dictionaries", "load_study", "make_backend",

@@ -14,7 +14,8 @@ One orchestration of library calls, end to end, over real HTTP on 127.0.0.1:
 7. make the second data cut and render from it the monthly report (HTML + PDF, with the
    changes since the first cut), the data-quality report, the per-site query listings and
    the codebook into the output folder;
-8. stop the sandbox (its files live in a temporary folder and go with it).
+8. write the monitoring dashboard ``monitoring_<date>.html`` (+ PDF);
+9. stop the sandbox (its files live in a temporary folder and go with it).
 
 Nothing here is faked: each step is the library call a real deployment makes.
 """
@@ -175,8 +176,28 @@ def run_demo(out_dir: Path | str, *, n: int = 100, seed: int | None = None,
             files["data cuts"] = [cut1.path, cut2.path]
             files["listings (CSV)"] = [p for p in second.listings if p.suffix == ".csv"]
             files["audit log"] = [out / "audit" / "queries.jsonl"]
+            files["monitoring dashboard"] = _dashboard(source, project, out, today=today,
+                                                       pdf=pdf, checks=second.checks,
+                                                       data_source=where,
+                                                       cutoffs=(first_day,), say=say)
         say("sandbox stopped")
     return DemoResult(out, url, n, first.summary(), second.summary(), fixed, answered, files)
+
+
+def _dashboard(source: object, project: StudyProject, out: Path, *, today: date, pdf: bool,
+               checks: CheckResult, data_source: str, cutoffs: tuple[date, ...],
+               say: Callable[[str], None]) -> list[Path]:
+    """The monitoring dashboard at the second cut's date (the first cut's date is the
+    cut-off of a report already made, for the audit-trail review)."""
+    from sgbm_redcap.jobs.monitor import dashboard_from_source
+
+    made = dashboard_from_source(source, project, out, ref=today, pdf=pdf,
+                                 check_result=checks, data_source=data_source,
+                                 cutoffs=cutoffs)
+    red = ", ".join(f"{s} {k}" for s, k in sorted(made.red)) or "none"
+    say(f"monitoring dashboard: {len(made.red)} red indicator(s) ({red}), "
+        f"{len(made.findings or [])} audit-trail findings")
+    return made.paths
 
 
 def _monthly(cut: Cut, previous: Cut | None, project: StudyProject, out: Path, *,

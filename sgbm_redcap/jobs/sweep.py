@@ -51,16 +51,20 @@ def job_lock(lock_path: Path | None) -> Iterator[None]:
 def sweep(study: Study, *, dry_run: bool = False, backend: str = "records",
           pid: str | None = None, cutoff: date | None = None, force: bool = False,
           listings_dir: Path | None = None, audit_log: Path = DEFAULT_AUDIT_LOG,
-          lock_path: Path | None = DEFAULT_LOCK, today: date | None = None) -> SweepResult:
+          lock_path: Path | None = DEFAULT_LOCK, today: date | None = None,
+          dashboard_dir: Path | None = None) -> SweepResult:
     """One sweep of ``study``'s REDCap (``dry_run``: post nothing). ``cutoff`` (default: the
     synthetic cohort's extract date on the sandbox, else today) is the reference date of
     time-dependent rules; one in the future or before the first enrolment is refused unless
-    ``force``."""
+    ``force``. With ``dashboard_dir`` the monitoring dashboard is written there after the
+    posting (from a fresh pull: it shows the queries just posted)."""
     today = today or date.today()
     if cutoff is not None:
         check_cutoff_not_future(cutoff, today=today, force=force)
     if listings_dir is not None:
         writable_dir(listings_dir, option="--listings")
+    if dashboard_dir is not None:
+        writable_dir(dashboard_dir, option="--dashboard")
     if not dry_run:
         writable_file(audit_log, option="--audit-log")
     from sgbm_redcap.queries import AuditLog
@@ -76,5 +80,12 @@ def sweep(study: Study, *, dry_run: bool = False, backend: str = "records",
                            today=today, cutoff=cutoff or conn.cutoff, dry_run=dry_run,
                            listings_dir=listings_dir, localise=localiser(study.project),
                            site_language=study.project.dag_language)
+        if dashboard_dir is not None:
+            from sgbm_redcap.jobs.monitor import dashboard_from_source
+
+            result.dashboard = dashboard_from_source(
+                conn.source, study.project, dashboard_dir, ref=cutoff or conn.cutoff or today,
+                check_result=result.checks, settings=study.settings,
+                data_source=conn.description).paths
     result.timings["pull"] = pulled
     return result

@@ -76,6 +76,7 @@ def _apply_bulk(meta: ProjectMeta, plan: list[PlannedRow], rows: Rows,
     for p in plan:
         rec, values = p.key[0], p.values
         notes = details[rec]
+        _note_instance(notes, p.key)
         if len(notes) < _NOTES:
             notes.extend(
                 f"{col} = '{('checked' if v == '1' else 'unchecked') if col in boxes else v}'"
@@ -125,6 +126,7 @@ def _apply_exact(meta: ProjectMeta, plan: list[PlannedRow], rows: Rows,
     for p in plan:
         rec = p.key[0]
         notes = details[rec]
+        _note_instance(notes, p.key)
         row = changed.get(p.key)
         if row is None:
             row = changed[p.key] = dict(rows.get(p.key) or ())
@@ -143,6 +145,13 @@ def _apply_exact(meta: ProjectMeta, plan: list[PlannedRow], rows: Rows,
             if len(notes) < _NOTES:
                 notes.append(f"{col} = '{note}'")
     return changed
+
+
+def _note_instance(notes: list[str], key: tuple[str, ...]) -> None:
+    """A repeating row's values are logged after ``[instance = N]``, as REDCap logs them (the
+    monitoring audit tells the instances of one field apart by it)."""
+    if key[-1] and len(notes) < _NOTES:
+        notes.append(f"[instance = {key[-1]}]")
 
 
 def _set_checkbox(row: dict[str, Any], field: str, code: str, checked: bool) -> None:
