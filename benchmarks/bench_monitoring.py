@@ -181,8 +181,8 @@ def main() -> None:
             data = str(Path(tmp) / "world.pickle")
             subprocess.run([sys.executable, __file__, "--build", str(n), data,
                             "--queries-per-patient", str(args.queries_per_patient)], check=True)
-            for slim, what in ((True, "only the fields the KRIs read (`monitor`)"),
-                               (False, "the full export (the sweep's)")):
+            for slim, what in ((True, "only the fields the KRIs read (kri_columns)"),
+                               (False, "the full export (as monitor and the sweep hold it)")):
                 failed |= not _child(n, data, slim, what, args.repeat)
     sys.exit(1 if failed else 0)
 
