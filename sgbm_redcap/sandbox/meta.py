@@ -16,8 +16,8 @@ from sgbm_redcap.dictionary.model import (
     FIELD_TYPE_ALIASES,
     FIXED_CHOICES,
     UI_HEADER,
-    Field,
     VALIDATION_ALIASES,
+    Field,
     checkbox_column,
     choice_map,
 )
