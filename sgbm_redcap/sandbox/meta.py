@@ -136,7 +136,7 @@ class ProjectMeta:
 
     # ------------------------------------------------------------------ missing data codes
     @property
-    def missing_codes(self) -> MissingCodes:
+    def project_codes(self) -> MissingCodes:
         """The project's missing data codes (project info ``missing_data_codes``)."""
         got = self.cache.get("missing_codes")
         if got is None:
@@ -149,9 +149,9 @@ class ProjectMeta:
         the record id, calc and descriptive fields: ``dictionary.missing``'s rule)."""
         f = self.fields[name]
         as_field = Field(name=f.name, form=f.form, field_type=f.ftype, annotation=f.annotation)
-        if not self.missing_codes or not accepts_missing_codes(as_field, self.record_id):
+        if not self.project_codes or not accepts_missing_codes(as_field, self.record_id):
             return frozenset()
-        return frozenset(self.missing_codes.codes)
+        return frozenset(self.project_codes.codes)
 
     # ------------------------------------------------------------------ project shape
     @property
