@@ -43,7 +43,8 @@ def write_quality_report(tables: StudyTables, project: StudyProject, out_dir: Pa
                                 else pd.DataFrame(columns=_NO_FINDINGS),
                                 cover=cover, dags=project.dags,
                                 type_problems=getattr(tables, "type_problems", None),
-                                repeating_forms=project.repeating_forms, project=project)
+                                repeating_forms=project.repeating_forms, project=project,
+                                missing_reasons=getattr(tables, "missing_reasons", None))
     return write_html_pdf(render("data_quality.html.j2", ctx),
                           Path(out_dir) / f"data_quality_{cutoff.isoformat()}", pdf=pdf)
 
