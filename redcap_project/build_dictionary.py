@@ -11,6 +11,12 @@ rename them or re-code their choices (``sgbm-redcap dictionary diff`` classifies
 destroying data). Conventions: yesno 1 = Yes / 0 = No, dates ``date_ymd``, "9" = not done /
 not evaluable / unknown, "99" = other where a list is long; only fields the analyses cannot do
 without are Required, so that a site can save a partial form and come back.
+
+Missing data codes (``project.toml`` ``[missing_data_codes]``: UNK, ND, NASK, ASKU, NA) are
+for the fields that have no choice list to hold a "9": a number or date the site cannot know
+(``ND`` for a biomarker not done) is entered as the code, never left blank, so that a blank
+still means "not entered yet". Fields where a code is meaningless carry ``@NOMISSING``: the
+direct identifiers (an MRN could be "NA") and the data_queries form, which the sweep writes.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from sgbm_redcap.dictionary.ctcae import choices_string as ctcae_choices  # noqa
 from sgbm_redcap.dictionary.model import UI_HEADER  # noqa: E402
 
 HEADER = list(UI_HEADER)
+#: the action tag that keeps missing data codes out of a field (docs/dictionary.md)
+NOMISSING = "@NOMISSING"
+#: the note of a measurement a site may not have: the missing data code to enter
+NOT_DONE = "Not done or not tested: enter ND (missing data code), do not leave it blank"
 
 #: Earliest plausible date for most study dates (SG was first approved in 2020; diagnoses and
 #: prior therapies go further back).
@@ -161,7 +171,8 @@ def build() -> list[Row]:
     b.text("record_id", "Study ID",
            note="Assigned by REDCap as <site>-<number>; never use the hospital number here")
     b.text("site_patient_id", "Hospital medical record number (MRN)", identifier=True,
-           required=True, note="Kept at the site only; never shown in reports")
+           required=True, note="Kept at the site only; never shown in reports",
+           annotation=NOMISSING)
     b.date("screening_date", "Screening date", required=True)
     b.date("enrol_date", "Enrolment date", branching="[eligible] = '1'",
            note="YYYY-MM-DD; date the patient was entered into the study")
@@ -196,7 +207,8 @@ def build() -> list[Row]:
 
     # ---------------------------------------------------------------- demographics
     b.start("demographics")
-    b.date("birth_date", "Date of birth", vmin="1920-01-01", identifier=True, required=True)
+    b.date("birth_date", "Date of birth", vmin="1920-01-01", identifier=True, required=True,
+           annotation=NOMISSING)
     b.radio("sex", "Sex", ch((1, "Female"), (2, "Male")), required=True)
     b.calc("age_sg_start", "Age at SG start (years)",
            "rounddown(datediff([birth_date], [sg_start_date], \"y\"), 0)",
@@ -273,14 +285,13 @@ def build() -> list[Row]:
     b.yesno("receptor_conversion", "Receptor conversion between primary tumour and metastasis")
     b.radio("subtype_sg", "Subtype at SG start", ch((1, "HR+/HER2-negative"), (2, "TNBC"),
                                                      (3, "Other")), required=True)
-    b.integer("ki67_pct", "Ki-67 (%)", 0, 100)
+    b.integer("ki67_pct", "Ki-67 (%)", 0, 100, note=NOT_DONE)
     b.radio("gbrca", "Germline BRCA1/2", ch((1, "Pathogenic variant"), (2, "No pathogenic variant"),
                                              (9, "Not tested")))
-    b.number("pdl1_cps", "PD-L1 combined positive score (22C3)", 0, 100,
-             note="Leave blank if not tested")
-    b.integer("trop2_hscore", "Trop-2 IHC H-score", 0, 300, note="Leave blank if not tested")
+    b.number("pdl1_cps", "PD-L1 combined positive score (22C3)", 0, 100, note=NOT_DONE)
+    b.integer("trop2_hscore", "Trop-2 IHC H-score", 0, 300, note=NOT_DONE)
     b.integer("trop2_pct", "Trop-2 membranous staining (% of tumour cells)", 0, 100,
-              note="Leave blank if not tested")
+              note=NOT_DONE)
     b.radio("ugt1a1_28", "UGT1A1*28 genotype", UGT1A1, required=True)
     b.radio("ugt1a1_6", "UGT1A1*6 genotype (c.211G>A)", UGT1A1, required=True)
     b.section("Metastatic disease at SG start")
@@ -616,7 +627,7 @@ def build() -> list[Row]:
 
     # ---------------------------------------------------------------- data_queries (R)
     b.start("data_queries")
-    ro = "@READONLY"
+    ro = "@READONLY @NOMISSING"  # the sweep writes this form: no missing data codes
     b.text("dq_id", "Query ID", required=True, annotation=ro,
            note="Written by the data-query sweep: rule:record:form:instance:field")
     b.text("dq_rule", "Rule", annotation=ro)
@@ -626,12 +637,12 @@ def build() -> list[Row]:
     b.text("dq_field", "Field", annotation=ro)
     b.notes("dq_message", "Query", annotation=ro)
     b.radio("dq_status", "Status", ch((1, "Open"), (2, "Answered"), (3, "Closed"),
-                                      (4, "Reopened")), required=True,
+                                      (4, "Reopened")), required=True, annotation=NOMISSING,
             note="Sites: answer below and set to Answered; only the sweep closes or reopens")
     b.date("dq_opened_date", "Date opened", annotation=ro)
-    b.notes("dq_site_response", "Site response",
+    b.notes("dq_site_response", "Site response", annotation=NOMISSING,
             note="Say what was corrected, or why the value is right")
-    b.date("dq_answered_date", "Date answered")
+    b.date("dq_answered_date", "Date answered", annotation=NOMISSING)
     b.date("dq_closed_date", "Date closed", annotation=ro)
     b.notes("dq_note", "Note from the sweep", annotation=ro)
     return b.rows

@@ -22,7 +22,8 @@ def cut_from_frame(folder: Path, raw: pd.DataFrame, project: StudyProject, *, cu
     content = CutContent(
         raw=raw.astype(str), metadata_csv=metadata_csv or dictionary_csv(project.dictionary),
         setup=project_setup(project.repeating_forms, project.dags,
-                            {"project_id": project_id, "project_title": project.title}),
+                            {"project_id": project_id, "project_title": project.title,
+                             "missing_data_codes": project.missing_codes.to_project_info()}),
         log_entries=log, source="test frames",
         pulled_at=created.isoformat(timespec="seconds"), watermark=watermark,
         log_since=str((previous.info.get("watermark") if previous else "") or ""))

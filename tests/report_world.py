@@ -22,7 +22,8 @@ def seeded_export() -> tuple[StudyProject, pd.DataFrame]:
 
 def study_tables(project: StudyProject, raw: pd.DataFrame):
     """``raw`` pulled into the study's tables, as the pull types them."""
-    return build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    return build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms,
+                        missing_codes=project.missing_codes)
 
 
 def visible_text(html: str) -> str:

@@ -23,7 +23,8 @@ def cohort_tables():
     cohort = cohort_mod.generate_cohort(n=60, seed=20240801, problem_rate=0.0)
     flat = cohort.to_frame(clean=True, dictionary=project.dictionary)
     tables = source_mod.build_tables(flat, project.dictionary,
-                                     repeating_forms=project.repeating_forms)
+                                     repeating_forms=project.repeating_forms,
+                                     missing_codes=project.missing_codes)
     return tables, pd.Timestamp(cohort.extract_date)
 
 

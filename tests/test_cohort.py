@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from sgbm_redcap.dictionary import load_dictionary
+from sgbm_redcap.dictionary.missing import is_missing_code
+from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.synthetic import rano
 from sgbm_redcap.synthetic.cohort import (
     DEFAULT_EXTRACT_DATE,
@@ -87,7 +89,10 @@ def test_nothing_is_dated_after_an_early_extract():
 
 def _value_problem(f, value: str) -> str | None:
     """Why ``value`` would not pass REDCap's import validation of field ``f`` (None: fine),
-    plus the hard min/max the study dictionary sets."""
+    plus the hard min/max the study dictionary sets. A missing data code of the project is
+    accepted in every field that takes codes, as REDCap does."""
+    if is_missing_code(value, study_project().missing_codes, f):
+        return None
     if f.field_type in ("radio", "dropdown", "yesno", "truefalse"):
         return None if value in f.choices else "not a choice"
     v = f.validation or ""

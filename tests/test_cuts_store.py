@@ -59,7 +59,8 @@ def test_the_cut_gives_back_the_records_as_pulled(cut, frame, project):
     pd.testing.assert_frame_equal(raw, frame.astype(str).reset_index(drop=True))
     assert (cut.path / "records.csv").read_bytes() == records_csv(frame)
     typed = cut.tables()
-    direct = build_tables(frame, project.dictionary, repeating_forms=project.repeating_forms)
+    direct = build_tables(frame, project.dictionary, repeating_forms=project.repeating_forms,
+                          missing_codes=project.missing_codes)
     for form in direct:
         pd.testing.assert_frame_equal(typed[form], direct[form], check_like=False)
     assert typed.pull.manifest_sha256 == cut.manifest_sha256

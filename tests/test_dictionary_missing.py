@@ -120,3 +120,37 @@ def test_real_project_xml_codes() -> None:
     codes = parse_missing_codes(read_project_xml(path.read_bytes()).settings["missing_data_codes"])
     assert codes.labels == {"NI": "No information", "UNK": "Unknown", "NASK": "Not asked",
                             "NA": "Not applicable"}
+
+
+def test_the_linter_accepts_codes_and_flags_their_misuse() -> None:
+    from sgbm_redcap.dictionary.lint import lint
+
+    d = _dictionary(
+        "record_id,f,,text,Id,,,,,,,,,,,,,@NOMISSING\n"
+        "ugt,f,,radio,UGT1A1,\"1, Wild type | 9, Not tested\",,,,,,,,,,,,\n"
+        "grade,f,,radio,Grade,\"1, Low | UNK, Unknown\",,,,,,,,,,,,\n"
+        "grade_nm,f,,radio,Grade,\"1, Low | UNK, Unknown\",,,,,,,,,,,,@NOMISSING\n"
+        "why,f,,text,Why,,,,,,,[ugt] = 'ND',,,,,,\n"
+        "total,f,,calc,Total,[ugt]*2,,,,,,,,,,,,@NOMISSING\n"
+        "kept,f,,text,Kept,,,,,,,,,,,,,@NOMISSING\n")
+    codes = parse_missing_codes("UNK, Unknown | ND, Not done")
+    found = {(i.rule, i.field) for i in lint(d, missing_codes=codes).issues}
+    assert ("missing-code-is-choice", "grade") in found
+    assert ("missing-code-is-choice", "grade_nm") not in found  # @NOMISSING: a plain answer
+    assert {("nomissing-no-effect", "record_id"), ("nomissing-no-effect", "total")} <= found
+    assert ("nomissing-no-effect", "kept") not in found
+    assert not any(rule == "branching-impossible-code" for rule, _ in found)  # [ugt] = 'ND'
+    without = {(i.rule, i.field) for i in lint(d).issues}
+    assert ("branching-impossible-code", "why") in without  # no codes: 'ND' is no code
+    assert not any(rule == "missing-code-is-choice" for rule, _ in without)
+
+
+def test_the_study_dictionary_lints_clean_with_its_codes() -> None:
+    from sgbm_redcap.dictionary.lint import lint
+
+    project = study_project()
+    issues = lint(project.dictionary, repeating_forms=project.repeating_forms,
+                  missing_codes=project.missing_codes).issues
+    assert issues == []
+    nomissing = {f.name for f in project.dictionary if "@NOMISSING" in f.action_tags}
+    assert {"site_patient_id", "birth_date", "dq_id", "dq_site_response"} <= nomissing

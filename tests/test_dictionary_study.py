@@ -234,7 +234,7 @@ def test_committed_csv_is_what_the_generator_writes() -> None:
 
 def test_project_metadata() -> None:
     project = load_project(PROJECT_DIR)
-    assert project.version == "1.0.1"
+    assert project.version == "1.1.0"
     assert len(project.dags) >= 2 and all(n.startswith("site_") for n, _ in project.dags)
     assert set(project.repeating_labels) <= set(project.repeating_forms)
     changelog = (PROJECT_DIR / "CHANGELOG.md").read_text(encoding="utf-8")

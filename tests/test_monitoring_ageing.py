@@ -106,7 +106,8 @@ def test_the_monthly_report_has_the_section_under_data_quality(raw_with_queries,
         "redcap_repeat_instance": "1", "dq_id": "X:1:f:0:g", "dq_status": "1",
         "dq_opened_date": "2026-07-01"}
     raw = pd.concat([raw, pd.DataFrame([query])], ignore_index=True)
-    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms,
+                          missing_codes=project.missing_codes)
     context = build_monthly_context(tables, cutoff=date(2026, 10, 31), dags=project.dags)
     quality = context.section("data-quality")
     assert [s.id for s in quality.subsections][-1] == "query-ageing"

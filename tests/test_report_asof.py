@@ -191,3 +191,18 @@ def test_expected_forms_are_checked_when_the_project_is_read(tmp_path, text, wor
                                          encoding="utf-8")
     with pytest.raises(DictionaryError, match=word):
         load_project(folder)
+
+
+def test_the_view_keeps_missing_data_codes_as_reasons():
+    """A coded value known at the cut-off stays "missing with a reason" in the view (never a
+    type problem); the reasons of patients and instances the view drops go with them."""
+    _, tables = _world()
+    codes = {code for code, _ in tables.missing_codes.items}
+    assert len(tables.missing_reasons) and codes
+    view = as_of(tables, CUTOFF)
+    assert view.missing_codes == tables.missing_codes
+    assert len(view.missing_reasons)
+    assert not view.type_problems["value"].astype(str).isin(codes).any()
+    assert set(view.missing_reasons["record_id"]) <= set(view.raw["record_id"])
+    early = as_of(tables, date(2025, 6, 30))
+    assert len(early.missing_reasons) < len(view.missing_reasons) <= len(tables.missing_reasons)

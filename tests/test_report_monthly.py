@@ -39,7 +39,8 @@ def world():
     raw.loc[not_eligible.idxmax(), "inelig_reason"] = INJECTED
     ae = raw.index[raw["redcap_repeat_instrument"] == "adverse_events"][0]
     raw.loc[ae, ["ae_term", "ae_term_other"]] = [OTHER_TERM_CODE, INJECTED]
-    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms,
+                          missing_codes=project.missing_codes)
     return project, cohort, tables
 
 
@@ -161,7 +162,8 @@ def test_an_early_report_counts_only_what_was_known_at_the_cutoff(cutoff, tmp_pa
     project = load_project("redcap_project")
     cohort = generate_cohort(n=8, seed=5, problem_rate=0.0)
     raw = cohort.to_frame(dictionary=project.dictionary, with_dag=True)
-    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms,
+                          missing_codes=project.missing_codes)
     files = write_monthly_report(tables, cutoff=cutoff, out_dir=tmp_path, pdf=False,
                                  dags=project.dags)
     base = raw[raw["redcap_repeat_instrument"] == ""]

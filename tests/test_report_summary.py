@@ -147,7 +147,8 @@ def test_an_early_cutoff_says_what_is_not_estimable(cutoff, tmp_path):
     project = load_project("redcap_project")
     cohort = generate_cohort(n=8, seed=5, problem_rate=0.0)
     raw = cohort.to_frame(dictionary=project.dictionary, with_dag=True)
-    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms)
+    tables = build_tables(raw, project.dictionary, repeating_forms=project.repeating_forms,
+                          missing_codes=project.missing_codes)
     files = write_monthly_report(tables, cutoff=cutoff, out_dir=tmp_path, pdf=False,
                                  dags=project.dags, project=project)
     summary = files.context.summary

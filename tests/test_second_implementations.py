@@ -35,7 +35,8 @@ def clean_cohort():
     project = load_project(ROOT / "redcap_project")
     cohort = generate_cohort(n=100, seed=20240801, problem_rate=0.0)
     flat = cohort.to_frame(clean=True, dictionary=project.dictionary)
-    return flat, build_tables(flat, project.dictionary, repeating_forms=project.repeating_forms)
+    return flat, build_tables(flat, project.dictionary, repeating_forms=project.repeating_forms,
+                          missing_codes=project.missing_codes)
 
 
 def test_the_simulators_rano_bm_agrees_with_the_analysis(clean_cohort) -> None:

@@ -8,7 +8,9 @@ the rule for one value; the fast pipeline applies it to each distinct value once
 compared with ``RedcapSource.tables()`` (batched pull through the sandbox over HTTP, after a
 full pull and after a sweep) and with ``FileSource``, on the synthetic cohort with planted
 problems plus records holding awkward strings (quotes, commas, line breaks, 'NA', spaces,
-non-ASCII, numbers that are not quite numbers).
+non-ASCII, numbers that are not quite numbers), and missing data codes: a field that takes
+codes and holds one is blank in the reference tables and its code is a reason row (the
+project info's ``missing_data_codes``; ``dictionary.missing`` says which fields take codes).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 import redcap
 
 from sgbm_redcap.config import Settings
+from sgbm_redcap.dictionary.missing import accepts_missing_codes, parse_missing_codes
 from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.sandbox import Sandbox, serve_in_thread
 from sgbm_redcap.source import FileSource, RedcapSource
@@ -35,6 +38,7 @@ from sgbm_redcap.source.casting import (
     raw_text,
 )
 from sgbm_redcap.source.metadata import dictionary_from_text, metadata_rows_to_csv
+from sgbm_redcap.source.tables import REASON_COLUMNS
 from sgbm_redcap.synthetic.seed import seed_study
 
 RID = "record_id"
@@ -56,6 +60,12 @@ AWKWARD = [
      "ae_grade": "3", "ae_onset_date": "2024-13-01"},
     {RID: "9005", "redcap_repeat_instrument": "adverse_events", "redcap_repeat_instance": "2",
      "ae_grade": "2", "ae_onset_date": "2024-03-01", "ae_serious": "2"},
+    # missing data codes in a date, an integer, a choice and free text; NA in the @NOMISSING
+    # identifier of 9001 above is an ordinary value
+    {RID: "9006", "screening_date": "UNK", "kps": "ND", "eligible": "NASK",
+     "inelig_reason": "NA", "site_patient_id": "UNK"},
+    {RID: "9005", "redcap_repeat_instrument": "adverse_events", "redcap_repeat_instance": "3",
+     "ae_grade": "ASKU", "ae_onset_date": "UNK"},
 ]
 
 
@@ -89,8 +99,9 @@ def reference_columns(dictionary, form: str, present: set[str]) -> list[tuple[st
     return cols
 
 
-def reference_tables(raw: pd.DataFrame, dictionary, repeating_forms: list[str]):
-    """(tables, type_problems) of a classic project's flat export, the plain way."""
+def reference_tables(raw: pd.DataFrame, dictionary, repeating_forms: list[str], codes):
+    """(tables, type_problems, missing_reasons) of a classic project's flat export, the
+    plain way."""
     instrument = raw["redcap_repeat_instrument"].tolist()
     records = list(dict.fromkeys(raw[RID]))
     dag: dict[str, str] = {}
@@ -101,7 +112,8 @@ def reference_tables(raw: pd.DataFrame, dictionary, repeating_forms: list[str]):
                  if f in set(repeating_forms) | (set(instrument) - {""})]
     present = set(raw.columns)
     lists = {col: raw[col].tolist() for col in raw.columns}
-    tables, problems = {}, []
+    tables, problems, reasons = {}, [], []
+    takes = {f.name for f in dictionary if accepts_missing_codes(f, dictionary.record_id)}
     for form in dictionary.forms:
         if form in repeating:
             picked = [i for i, inst in enumerate(instrument) if inst == form]
@@ -126,6 +138,15 @@ def reference_tables(raw: pd.DataFrame, dictionary, repeating_forms: list[str]):
             out["redcap_repeat_instance"] = pd.Series(
                 [int(v) if v else pd.NA for v in instances], dtype="Int64")
         for col, kind in columns:
+            if col in takes and kind.kind != "checkbox":
+                for i, value in enumerate(rows[col]):
+                    if value in codes:
+                        reasons.append({
+                            "record_id": rows[RID][i], "redcap_event_name": "", "form": form,
+                            "redcap_repeat_instance": rows["redcap_repeat_instance"][i],
+                            "field": col, "code": value, "reason": codes.label(value)})
+                rows[col] = pd.Series(["" if v in codes else v for v in rows[col]],
+                                      dtype=object)
             if kind.kind == "checkbox":
                 typed, bad = cast_checkbox_option(rows[col])
             else:
@@ -137,7 +158,7 @@ def reference_tables(raw: pd.DataFrame, dictionary, repeating_forms: list[str]):
         tables[form] = out
     type_problems = (pd.concat(problems, ignore_index=True) if problems
                      else pd.DataFrame(columns=PROBLEM_COLUMNS))
-    return tables, type_problems
+    return tables, type_problems, pd.DataFrame(reasons, columns=REASON_COLUMNS, dtype=object)
 
 
 def reference_problems(rows, bad, form, col, kind) -> pd.DataFrame:
@@ -188,11 +209,12 @@ def expected(project: redcap.Project):
     repeating = [r["form_name"] for r in
                  project.export_repeating_instruments_events(format_type="json")]
     raw = reference_raw(text)
-    tables, problems = reference_tables(raw, dictionary, repeating)
-    return raw, tables, problems, text, metadata
+    codes = parse_missing_codes(project.export_project_info()["missing_data_codes"])
+    tables, problems, reasons = reference_tables(raw, dictionary, repeating, codes)
+    return raw, tables, problems, text, metadata, reasons
 
 
-def assert_same(actual, raw, tables, problems) -> None:
+def assert_same(actual, raw, tables, problems, reasons) -> None:
     assert list(actual) == list(tables)
     for form, table in tables.items():
         pd.testing.assert_frame_equal(actual[form], table, check_dtype=True,
@@ -202,38 +224,48 @@ def assert_same(actual, raw, tables, problems) -> None:
     pd.testing.assert_frame_equal(actual.type_problems.reset_index(drop=True),
                                   problems, check_dtype=True, check_exact=True,
                                   obj="type_problems")
+    pd.testing.assert_frame_equal(actual.missing_reasons.reset_index(drop=True).astype(object),
+                                  reasons, check_dtype=True, check_exact=True,
+                                  obj="missing_reasons")
 
 
 def test_the_reference_sees_the_planted_problems(study):
     _url, _token, project = study
-    raw, tables, problems, _text, _meta = expected(project)
+    raw, tables, problems, _text, _meta, reasons = expected(project)
     assert len(problems) > 10 and problems["form"].nunique() >= 3
     assert {"screening_date", "consent_type", "ae_onset_date", "kps", "weight_kg"} <= set(problems["field"])
     notes = raw.set_index(RID).loc["9001"]
     assert np.asarray(notes["inelig_reason"]).ravel()[0] == 'said "no", then\nyes'
     assert str(tables["enrolment"]["enrol_date"].dtype) == "datetime64[ns]"
+    coded = reasons.set_index(["record_id", "field"])["code"]
+    assert coded[("9006", "kps")] == "ND" and coded[("9006", "screening_date")] == "UNK"
+    assert ("9006", "site_patient_id") not in coded.index  # @NOMISSING
+    assert ("9001", "site_patient_id") not in coded.index
+    assert {"trop2_hscore", "ki67_pct", "pr_pct"} <= set(reasons["field"])  # the cohort's
 
 
 def test_pull_and_sweep_give_the_reference_tables(study, tmp_path):
     url, token, project = study
-    raw, tables, problems, _text, _meta = expected(project)
+    raw, tables, problems, _text, _meta, reasons = expected(project)
     settings = Settings(cache_dir=tmp_path / "cache", retries=2, backoff_s=0.0)
     source = RedcapSource(url, token, settings=settings, batch_size=17, progress=False)
-    assert_same(source.tables(full=True), raw, tables, problems)
+    assert_same(source.tables(full=True), raw, tables, problems, reasons)
     project.import_records([{RID: "9002", "inelig_reason": "edited, \"quoted\""},
                             {RID: "9004", "kps": "85"}])
     swept = source.tables()
     assert swept.pull.mode == "incremental"
-    assert_same(swept, *expected(project)[:3])
+    assert_same(swept, *expected(project)[:3], expected(project)[5])
 
 
 def test_file_source_gives_the_reference_tables(study, tmp_path):
     _url, _token, project = study
-    raw, tables, problems, text, metadata = expected(project)
+    raw, tables, problems, text, metadata, reasons = expected(project)
     (tmp_path / "records.csv").write_text(text, encoding="utf-8")
     (tmp_path / "dictionary.csv").write_text(metadata, encoding="utf-8")
     repeating = [r["form_name"] for r in
                  project.export_repeating_instruments_events(format_type="json")]
     actual = FileSource(tmp_path / "records.csv", tmp_path / "dictionary.csv",
-                        repeating_forms=repeating).tables()
-    assert_same(actual, raw, tables, problems)
+                        repeating_forms=repeating,
+                        missing_codes=parse_missing_codes(
+                            project.export_project_info()["missing_data_codes"])).tables()
+    assert_same(actual, raw, tables, problems, reasons)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.dictionary.missing import accepts_missing_codes
 from sgbm_redcap.dictionary.project import study_project
 from sgbm_redcap.errors import AnalysisInputError
 from sgbm_redcap.study_codes import YesNo
@@ -116,6 +117,20 @@ class StudyData:
 
     forms: dict[str, pd.DataFrame]
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the missing data codes the forms were read without (``StudyTables.missing_reasons``:
+    #: record_id, form, redcap_repeat_instance, field, code, reason): a coded value is
+    #: missing (NA/None) in ``forms`` and its reason is here
+    missing_reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def reasons(self, field_name: str) -> pd.Series:
+        """record_id → reason label of the records whose ``field_name`` holds a missing
+        data code (first instance for a repeating form); empty when none."""
+        r = self.missing_reasons
+        if r.empty:
+            return pd.Series(dtype=object)
+        hit = r[r["field"] == field_name].drop_duplicates("record_id")
+        return pd.Series(hit["reason"].to_numpy(), index=hit["record_id"].astype(str),
+                         dtype=object)
 
     def __getitem__(self, form: str) -> pd.DataFrame:
         return self.forms[form]
@@ -160,7 +175,12 @@ def prepare(tables: Any) -> StudyData:
     labels = _labels_from(dictionary)
     raw = getattr(tables, "raw", None)
     if isinstance(raw, pd.DataFrame):
-        return StudyData(_split_flat(raw), labels)
+        reasons = getattr(tables, "missing_reasons", None)
+        codes = getattr(tables, "missing_codes", None)
+        if codes and dictionary is not None:
+            raw = _without_codes(raw, dictionary, codes)
+        return StudyData(_split_flat(raw), labels,
+                         reasons if isinstance(reasons, pd.DataFrame) else pd.DataFrame())
     if isinstance(tables, pd.DataFrame):
         return StudyData(_split_flat(tables), labels)
     if isinstance(tables, Mapping):
@@ -170,6 +190,23 @@ def prepare(tables: Any) -> StudyData:
         f"cannot analyse a {type(tables).__name__}: pass StudyTables, a flat export "
         "DataFrame or a mapping form name -> DataFrame"
     )
+
+
+def _without_codes(raw: pd.DataFrame, dictionary: Any, codes: Any) -> pd.DataFrame:
+    """The flat export with every missing data code blank (``dictionary.missing``'s rule
+    for which fields take one), so the analyses read a coded value as missing; the pull's
+    ``missing_reasons`` keeps the code and its reason."""
+    wanted = list(codes.codes)
+    out = raw
+    for f in dictionary:
+        if (f.name not in raw.columns or f.field_type == "checkbox"
+                or not accepts_missing_codes(f, dictionary.record_id)):
+            continue
+        coded = raw[f.name].isin(wanted)
+        if coded.any():
+            out = out.copy() if out is raw else out
+            out.loc[coded, f.name] = ""
+    return out
 
 
 def _labels_from(dictionary: Any) -> dict[str, dict[str, str]]:

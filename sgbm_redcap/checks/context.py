@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.missing import MissingCodes, accepts_missing_codes
 from sgbm_redcap.dictionary.project import study_project
 
 _DATE_FORMAT = "%Y-%m-%d"
@@ -28,6 +29,7 @@ class CheckContext:
         *,
         cutoff: Any = None,
         repeating_forms: set[str] | frozenset[str] | None = None,
+        missing_codes: MissingCodes | None = None,
     ) -> None:
         self.raw = raw
         self.dictionary = dictionary
@@ -40,6 +42,10 @@ class CheckContext:
             found = {x for x in raw["redcap_repeat_instrument"].dropna().unique() if x}
         # default: the study project's repeating instruments (project.toml)
         self.repeating_forms = set(repeating_forms or study_project().repeating_forms) | found
+        #: the project's missing data codes (default: the study's, project.toml): a code is
+        #: a value (not blank for DQ-B) that no validation or choice rule judges
+        self.missing_codes = (study_project().missing_codes if missing_codes is None
+                              else missing_codes)
         self._forms: dict[str, pd.DataFrame] = {}
         self._text: dict[tuple[str, str], pd.Series] = {}
         self._typed: dict[tuple[str, str, str], pd.Series] = {}
@@ -151,6 +157,20 @@ class CheckContext:
                     col = col.fillna("").astype(str)
                 self._text[key] = col  # REDCap trims values on save and import
         return self._text[key]
+
+    def coded(self, form: str, field: str) -> pd.Series:
+        """True where the field holds one of the project's missing data codes and takes
+        codes (``dictionary.missing``'s rule; never without a dictionary); cached."""
+        key = ("coded", form, field)
+        if key not in self._typed:
+            text = self.text(form, field)
+            f = self.dictionary.get(field) if self.dictionary is not None else None
+            if not self.missing_codes or f is None or not accepts_missing_codes(
+                    f, self.record_id):
+                self._typed[key] = pd.Series(False, index=text.index)
+            else:
+                self._typed[key] = text.isin(list(self.missing_codes.codes))
+        return self._typed[key]
 
     def date(self, form: str, field: str) -> pd.Series:
         """The column as dates (NaT for blank or not a Y-M-D date); cached."""

@@ -140,4 +140,5 @@ def _context(tables: FlatTables | CheckContext | pd.DataFrame, *, cutoff: date |
     d = dictionary if dictionary is not None else getattr(tables, "dictionary", None)
     repeating = getattr(tables, "repeating_forms", None)
     return CheckContext(raw, d, cutoff=cutoff,
-                        repeating_forms=set(repeating) if repeating else None)
+                        repeating_forms=set(repeating) if repeating else None,
+                        missing_codes=getattr(tables, "missing_codes", None))

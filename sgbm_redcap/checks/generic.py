@@ -257,7 +257,7 @@ def invalid_format(ctx: CheckContext) -> pd.DataFrame:
         if f.field_type != "text" or pattern is None:
             return None
         v = ctx.text(f.form, f.name)
-        filled = v != ""
+        filled = (v != "") & ~ctx.coded(f.form, f.name)  # a missing data code is valid
         wrong = np.zeros(len(v), dtype=bool)
         mask = filled.to_numpy()
         if mask.any():
@@ -402,7 +402,7 @@ def invalid_choice(ctx: CheckContext) -> pd.DataFrame:
         codes = set(f.choices) or ({"0", "1"} if f.field_type in ("yesno", "truefalse")
                                    else set())
         v = ctx.text(f.form, f.name)
-        return (v != "") & ~v.isin(codes)
+        return (v != "") & ~v.isin(codes) & ~ctx.coded(f.form, f.name)
 
     return _per_field(ctx, _fields(ctx), bad)
 

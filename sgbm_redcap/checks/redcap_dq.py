@@ -830,7 +830,7 @@ with `excluded` true and not counted.
 | C, D, F, G | `DQ-C`, `DQ-D`, `DQ-F`, `DQ-G` | same definitions; `DQ-D` takes `today` as the data cut-off. |
 | E | `DQ-E`: 6 robust SDs (1.4826 × MAD) from the median, at least 20 values, fields with both limits left to `DQ-D` | REDCap's 2 SD flags about 5% of correct values of every numeric field (compare `checks redcap-dq --sandbox --rule E` with `checks run --sandbox` on the synthetic study), and one wild value inflates the SD that judges it. |
 | H | `DQ-H`: a blank stored calc is not queried; equations reading the clock are skipped | REDCap fills calc fields when a form is saved or data imported, which is not the site's doing; a `today` equation changes every day. |
-| I | none | a missing data code is a valid answer; the reports count it by reason. |
+| I | none | a missing data code is a valid answer; the reports count it by reason. In the sweep a code is a value (never blank for `DQ-B`) that `DQ-C` and `DQ-G` do not judge and `DQ-D`/`DQ-E` read as no number, in every field that takes codes (`CheckContext.coded`, `dictionary.missing`'s rule; `@NOMISSING` fields are judged as usual). |
 
 The sweep checks the study project as it is: classic (`project.toml`: no events), so one row
 per record plus the repeating instances. `checks redcap-dq` walks every event and instance of

@@ -150,7 +150,9 @@ def _from_file(source: FileSource, project: StudyProject) -> CutContent:
                         source=str(source.records_path))
     return CutContent(
         raw=raw, metadata_csv=dictionary_csv(dictionary),
-        setup=project_setup(source.repeating_forms or project.repeating_forms, project.dags),
+        setup=project_setup(source.repeating_forms or project.repeating_forms, project.dags,
+                            {"missing_data_codes": (source.missing_codes
+                                                    or project.missing_codes).to_project_info()}),
         log_entries=None, source=str(source.records_path),
         pulled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), watermark="",
         log_since="")

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.missing import parse_missing_codes
 from sgbm_redcap.dictionary.model import Dictionary
 from sgbm_redcap.errors import CutIntegrityError, OutputError
 from sgbm_redcap.source.metadata import dictionary_from_text
@@ -180,7 +181,10 @@ class Cut:
                                    cutoff=self.info["cutoff"])
         return build_tables(self.raw(), self.dictionary, repeating_forms=self.repeating_forms,
                             event_forms=event_forms, pull=provenance,
-                            source=str(self.path / RECORDS))
+                            source=str(self.path / RECORDS),
+                            missing_codes=parse_missing_codes(str(
+                                (self.setup.get("project_info") or {}).get(
+                                    "missing_data_codes") or "")))
 
 
 def read_cut(path: str | os.PathLike[str]) -> Cut:

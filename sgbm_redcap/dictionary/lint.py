@@ -19,6 +19,14 @@ from os import PathLike
 from typing import Any
 
 from sgbm_redcap.dictionary.load import load_dictionary
+from sgbm_redcap.dictionary.missing import (
+    NO_CODES,
+    MissingCodes,
+    accepts_missing_codes,
+    choices_taken_as_codes,
+    nomissing_without_effect,
+    parse_missing_codes,
+)
 from sgbm_redcap.dictionary.model import (
     CHOICE_TYPES,
     FIELD_TYPE_ALIASES,
@@ -152,6 +160,15 @@ _RULES: tuple[Rule, ...] = (
          "logic reads a field of another, repeating form without an instance",
          "Say which instance ([field][1], [field][last-instance]) or move the logic."),
     Rule("minmax-reversed", WARNING, "validation min is above max", "Swap them."),
+    # --- missing data codes (project.toml [missing_data_codes]; docs/dictionary.md)
+    Rule("missing-code-is-choice", ERROR,
+         "a choice code is also one of the project's missing data codes",
+         "Re-code the choice (or drop the missing data code): REDCap cannot tell them apart, "
+         "and the pull would read the answer as missing."),
+    Rule("nomissing-no-effect", WARNING,
+         "@NOMISSING on a field that cannot hold a missing data code anyway",
+         "Remove @NOMISSING: the record id, calc, @CALCTEXT/@CALCDATE and descriptive fields "
+         "never take codes."),
 )
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 
@@ -293,8 +310,10 @@ class _FieldSubset:
 
 class _Linter:
     def __init__(self, d: Dictionary, known_fields: Iterable[str] = (),
-                 repeating_forms: Iterable[str] = ()) -> None:
+                 repeating_forms: Iterable[str] = (),
+                 missing_codes: MissingCodes = NO_CODES) -> None:
         self.d = d
+        self.codes = missing_codes
         self.repeating = set(repeating_forms)
         self.issues: list[Issue] = []
         self.names = {f.name for f in d.fields}
@@ -324,6 +343,7 @@ class _Linter:
             self.calc(f)
             self.branching(f)
             self.annotation(f)
+            self.code_misuse(f)
             self.identifier(f)
         self.matrix()
         self.related_choices()
@@ -619,7 +639,9 @@ class _Linter:
             return None
         if target.field_type == "checkbox":
             return None  # [cb] = 'x' is not how checkboxes are tested; leave it
-        return set(target.choices)
+        takes = self.codes and accepts_missing_codes(target, self.d.record_id)
+        # [ugt1a1_28] = 'ND' is a real test when the field may hold the code
+        return set(target.choices) | (set(self.codes.codes) if takes else set())
 
     def _impossible_atoms(self, tree: object | None, text: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -661,6 +683,17 @@ class _Linter:
             if tag in ACTION_TAGS or tag.startswith(ACTION_TAG_PREFIXES):
                 continue
             self.add("action-tag-unknown", f, UI_HEADER[17], f"{tag} is not a REDCap action tag")
+
+    def code_misuse(self, f: Field) -> None:
+        if nomissing_without_effect(f, self.d.record_id):
+            self.add("nomissing-no-effect", f, UI_HEADER[17],
+                     f"[{f.name}] is a {f.field_type or 'computed'} field"
+                     + (" (the record id)" if f.name == self.d.record_id else "")
+                     + ": it takes no missing data code even without @NOMISSING")
+        for code in choices_taken_as_codes(f, self.codes, self.d.record_id):
+            self.add("missing-code-is-choice", f, UI_HEADER[5],
+                     f"choice code {code!r} is also the missing data code {code!r} "
+                     f"({self.codes.label(code)})")
 
     def identifier(self, f: Field) -> None:
         if f.identifier or f.field_type in ("descriptive", "calc") or f is self.d.fields[0]:
@@ -744,18 +777,21 @@ class _Linter:
 
 
 def lint(dictionary: Dictionary, *, known_fields: Iterable[str] = (),
-         repeating_forms: Iterable[str] = ()) -> LintReport:
+         repeating_forms: Iterable[str] = (),
+         missing_codes: MissingCodes = NO_CODES) -> LintReport:
     """Lint a loaded dictionary. ``known_fields`` are names defined elsewhere (e.g. in the
     other instrument files of the same project) that logic may refer to;
-    ``repeating_forms`` (from the project metadata) enables the cross-instance check."""
-    linter = _Linter(dictionary, known_fields, repeating_forms)
+    ``repeating_forms`` (from the project metadata) enables the cross-instance check;
+    ``missing_codes`` (the project's) are accepted in logic and checked against choices."""
+    linter = _Linter(dictionary, known_fields, repeating_forms, missing_codes)
     issues = linter.run()
     return LintReport(file=dictionary.source, issues=issues, n_fields=len(dictionary),
                       logic_parser=logic_available())
 
 
 def lint_path(path: str | PathLike[str], *,
-              repeating_forms: Iterable[str] | None = None) -> LintReport:
+              repeating_forms: Iterable[str] | None = None,
+              missing_codes: MissingCodes | None = None) -> LintReport:
     """Load and lint one file (dictionary CSV, or REDCap Project XML by its ``.xml``
     suffix); a file that does not load is reported as a ``load-failed`` error naming the row
     and column, never raised."""
@@ -768,6 +804,9 @@ def lint_path(path: str | PathLike[str], *,
             d = xml.dictionary
             if repeating_forms is None:
                 repeating_forms = xml.repeating_forms
+            if missing_codes is None:
+                missing_codes = parse_missing_codes(
+                    str(xml.settings.get("missing_data_codes", "") or ""))
         else:
             d = load_dictionary(path)
     except OSError as exc:
@@ -780,4 +819,5 @@ def lint_path(path: str | PathLike[str], *,
         issue = Issue("load-failed", ERROR, exc.row or 1, exc.column or "", "", str(exc),
                       rule.hint, str(path))
         return LintReport(file=str(path), issues=[issue], logic_parser=logic_available())
-    return lint(d, repeating_forms=repeating_forms or ())
+    return lint(d, repeating_forms=repeating_forms or (),
+                missing_codes=missing_codes or NO_CODES)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sgbm_redcap.dictionary.model import Field, checkbox_column, parse_choice_items
 
@@ -146,6 +146,24 @@ def accepts_missing_codes(field: Field, record_id: str = "") -> bool:
         return False
     tags = set(field.action_tags)
     return not (tags & COMPUTED_TAGS) and NOMISSING not in tags
+
+
+def nomissing_without_effect(field: Field, record_id: str = "") -> bool:
+    """True when the field has ``@NOMISSING`` but could not hold a code without it either
+    (the record id, descriptive/calc/@CALCTEXT/@CALCDATE fields): the tag is a mistake."""
+    if not has_nomissing(field):
+        return False
+    plain = re.sub(r"@NOMISSING\b", "", field.annotation, flags=re.IGNORECASE)
+    return not accepts_missing_codes(replace(field, annotation=plain), record_id)
+
+
+def choices_taken_as_codes(field: Field, codes: MissingCodes, record_id: str = "") -> list[str]:
+    """The choice codes of a field that are also missing data codes of the project: REDCap
+    cannot tell such a stored answer from the missing data code (it is counted by rule I and
+    read as missing by the pull). None in a field that takes no codes."""
+    if not codes or not accepts_missing_codes(field, record_id):
+        return []
+    return [code for code in field.choices if codes.is_missing_code(code)]
 
 
 def is_missing_code(value: object, codes: MissingCodes, field: Field | None = None) -> bool:

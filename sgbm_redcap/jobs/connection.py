@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from sgbm_redcap.config import Settings
+from sgbm_redcap.dictionary.missing import NO_CODES, MissingCodes
 from sgbm_redcap.dictionary.model import Dictionary
 from sgbm_redcap.errors import ConfigError
 from sgbm_redcap.queries.backends import QueryBackend
@@ -49,6 +50,18 @@ class Connection:
         return self.url
 
 
+def _project_codes(dictionary: Dictionary | str | Path) -> MissingCodes:
+    """The missing data codes of the project a dictionary file belongs to (its folder's
+    ``project.toml``): an export file does not carry them. None for a loaded Dictionary or
+    a dictionary without a project.toml beside it."""
+    if isinstance(dictionary, Dictionary) or not (Path(dictionary).parent
+                                                  / "project.toml").is_file():
+        return NO_CODES
+    from sgbm_redcap.dictionary.project import load_project
+
+    return load_project(Path(dictionary).parent).missing_codes
+
+
 @contextmanager
 def connect(settings: Settings, *, records_file: str | Path | None = None,
             sandbox: bool = False, sandbox_dir: str | Path | None = None, n: int = 100,
@@ -61,7 +74,9 @@ def connect(settings: Settings, *, records_file: str | Path | None = None,
     ``ConfigError`` naming how to configure the URL."""
     if records_file is not None:
         kwargs = {"repeating_forms": repeating_forms} if repeating_forms is not None else {}
-        yield Connection("", "", FileSource(records_file, dictionary or settings.dictionary_path,
+        dict_source = dictionary or settings.dictionary_path
+        yield Connection("", "", FileSource(records_file, dict_source,
+                                            missing_codes=_project_codes(dict_source),
                                             **kwargs))
         return
     if settings.redcap_url:

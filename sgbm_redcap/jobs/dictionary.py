@@ -60,7 +60,8 @@ def lint(paths: tuple[Path, ...] | list[Path]) -> LintRun:
         if path.is_dir() and (path / "project.toml").exists():
             project = load_project(path)
             reports.append(lint_path(project.dictionary.source,
-                                     repeating_forms=project.repeating_forms))
+                                     repeating_forms=project.repeating_forms,
+                                     missing_codes=project.missing_codes))
             reports.extend(lint_translations(project))
         elif path.is_dir():
             found = sorted(path.glob("*.csv"))
@@ -101,7 +102,8 @@ def build_xml(project_dir: Path | None = None, *, output: Path | None = None) ->
     if output is not None:
         writable_file(output, option="--output")
     project = load_project(project_dir or default_project_dir())
-    report = lint_path(project.dictionary.source, repeating_forms=project.repeating_forms)
+    report = lint_path(project.dictionary.source, repeating_forms=project.repeating_forms,
+                       missing_codes=project.missing_codes)
     if report.errors:
         return ProjectXml(project, "", list(report.errors))
     xml = build_project_xml(project)

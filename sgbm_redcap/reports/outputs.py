@@ -44,7 +44,8 @@ def write_quality_report(tables: StudyTables, project: StudyProject, out_dir: Pa
                                 cover=cover, dags=project.dags,
                                 type_problems=getattr(tables, "type_problems", None),
                                 repeating_forms=project.repeating_forms, project=project,
-                                not_yet=getattr(tables, "not_yet", None))
+                                not_yet=getattr(tables, "not_yet", None),
+                                missing_reasons=getattr(tables, "missing_reasons", None))
     return write_html_pdf(render("data_quality.html.j2", ctx),
                           Path(out_dir) / f"data_quality_{cutoff.isoformat()}", pdf=pdf)
 

@@ -8,6 +8,7 @@ frame of :func:`sgbm_redcap.checks.run_checks` and, inside the raw export, the r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -291,6 +292,41 @@ def instrument_titles(dictionary: Any, project: StudyProject | None = None) -> d
     return form_labels(dictionary, project.instrument_labels if project is not None else None)
 
 
+def missing_by_reason(reasons: pd.DataFrame | None, dictionary: Any, *,
+                      titles: Mapping[str, str] | None = None,
+                      id: str = "missing-by-reason",
+                      caption: str = "Values entered as a missing data code, by reason") -> Table:
+    """The values a site entered as one of the project's missing data codes
+    (``StudyTables.missing_reasons``), one row per field in dictionary order: how many, and
+    how many for each reason ("Not done 27, Unknown 2"). Only counts: no value is shown.
+    ``titles``: instrument titles as REDCap shows them (:func:`instrument_titles`)."""
+    rows: list[list[str]] = []
+    if reasons is not None and len(reasons):
+        order = {name: i for i, name in enumerate(getattr(dictionary, "field_names",
+                                                          lambda: [])())}
+        by_field = reasons.groupby(["form", "field"], sort=False)
+        for (form, name), part in sorted(by_field, key=lambda g: order.get(g[0][1], 1 << 30)):
+            f = dictionary.get(name) if hasattr(dictionary, "get") else None
+            label = _plain_label(f.label if f is not None else "") or str(name)
+            counts = part.groupby("reason", sort=False).size().sort_values(
+                ascending=False, kind="stable")
+            rows.append([(titles or {}).get(str(form), str(form)), label, str(len(part)),
+                         ", ".join(f"{reason} {n}" for reason, n in counts.items())])
+    return Table(id=id, caption=caption,
+                 columns=["Instrument", "Field", "Coded values", "By reason"], rows=rows,
+                 text_columns=2, empty_message="No value was entered as a missing data code.",
+                 footnote="A site enters a missing data code (project.toml "
+                          "[missing_data_codes]) instead of a value it cannot know. A coded "
+                          "required field counts as filled above; the analyses read it as "
+                          "missing, with its reason.")
+
+
+def _plain_label(text: str) -> str:
+    """A field label without its HTML tags, shortened to 80 characters."""
+    plain = " ".join(re.sub(r"<[^>]+>", " ", text or "").split())
+    return plain if len(plain) <= 80 else plain[:77] + "..."
+
+
 # --------------------------------------------------------------------------- findings
 def rule_titles() -> dict[str, str]:
     """rule id → title, from the checks registry."""
@@ -333,7 +369,8 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
                           type_problems: pd.DataFrame | None = None,
                           repeating_forms: Any = (),
                           project: StudyProject | None = None,
-                          not_yet: pd.DataFrame | None = None) -> ReportContext:
+                          not_yet: pd.DataFrame | None = None,
+                          missing_reasons: pd.DataFrame | None = None) -> ReportContext:
     """The data-quality report: checks, queries, completeness, values of the wrong type,
     and one page per site in the site's language (``project``'s DAG languages). ``raw`` and
     ``not_yet``: the export as known at the cut-off (``StudyTables.raw`` and ``.not_yet`` of
@@ -375,7 +412,8 @@ def build_quality_context(raw: pd.DataFrame, dictionary: Any, findings: pd.DataF
             completeness_table(comp, "dag", labels, id="completeness-by-site",
                                caption="Required fields by site", footnote=note),
             completeness_table(comp, "form", titles, id="completeness-by-form",
-                               caption="Required fields by instrument", footnote=note)],
+                               caption="Required fields by instrument", footnote=note),
+            missing_by_reason(missing_reasons, dictionary, titles=titles)],
             page_break=False),
     ]
     if type_problems is not None and len(type_problems):

@@ -10,12 +10,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sgbm_redcap.dictionary.missing import MissingCodes, accepts_missing_codes, parse_missing_codes
 from sgbm_redcap.dictionary.model import (
     COLUMNS,
     FIELD_TYPE_ALIASES,
     FIXED_CHOICES,
     UI_HEADER,
     VALIDATION_ALIASES,
+    Field,
     checkbox_column,
     choice_map,
 )
@@ -131,6 +133,25 @@ class ProjectMeta:
             m.columns[col] = ("complete", form, "")
             m.column_order.append(col)
         return m
+
+    # ------------------------------------------------------------------ missing data codes
+    @property
+    def project_codes(self) -> MissingCodes:
+        """The project's missing data codes (project info ``missing_data_codes``)."""
+        got = self.cache.get("missing_codes")
+        if got is None:
+            got = self.cache["missing_codes"] = parse_missing_codes(
+                str(self.config.get("missing_data_codes") or ""))
+        return got  # type: ignore[no-any-return]
+
+    def codes_taken(self, name: str) -> frozenset[str]:
+        """The codes field ``name`` takes instead of a value (none with ``@NOMISSING``, for
+        the record id, calc and descriptive fields: ``dictionary.missing``'s rule)."""
+        f = self.fields[name]
+        as_field = Field(name=f.name, form=f.form, field_type=f.ftype, annotation=f.annotation)
+        if not self.project_codes or not accepts_missing_codes(as_field, self.record_id):
+            return frozenset()
+        return frozenset(self.project_codes.codes)
 
     # ------------------------------------------------------------------ project shape
     @property

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sgbm_redcap.dictionary.missing import parse_missing_codes
+
 from .meta import METADATA_KEYS, UI_TO_KEY, modern_type, modern_validation, unique_name
 from .protocol import now
 
@@ -110,7 +112,14 @@ def blank_config(title: str, settings: dict[str, Any]) -> dict[str, Any]:
         "folders": [], "dq": {},
     }
     config.update(settings)
+    config["missing_data_codes"] = codes_as_project_info(config["missing_data_codes"])
     return config
+
+
+def codes_as_project_info(text: Any) -> str:
+    """Missing data codes as the API's project info carries them (``"UNK, Unknown | NASK,
+    Not asked"``), from either spelling (Project XML writes one code a line)."""
+    return parse_missing_codes(str(text or "")).to_project_info()
 
 def add_dag(config: dict[str, Any], label: str, unique: str | None = None) -> dict[str, Any]:
     existing = {d["unique_group_name"] for d in config["dags"]}

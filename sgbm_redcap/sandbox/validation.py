@@ -192,8 +192,10 @@ def canonical_date(value: str) -> bool:
 class Validator:
     """A field's import check, prepared once per design: ``check(value) -> message | None``."""
 
-    def __init__(self, f: FieldInfo):
+    def __init__(self, f: FieldInfo, codes: frozenset[str] = frozenset()):
         self.field = f
+        #: missing data codes REDCap stores in this field whatever its validation
+        self.codes = codes
         self.validation = f.validation
         self.dates = f.ftype == "text" and date_kind(f.validation) is not None
         self.choices = f.choices if f.ftype in ("radio", "dropdown", "yesno", "truefalse") \
@@ -206,6 +208,8 @@ class Validator:
         self.plain_date = self.dates and date_kind(f.validation) == "date" and not hard
 
     def __call__(self, value: str) -> str | None:
+        if value in self.codes:
+            return None
         if self.choices is not None:
             return None if value in self.choices else self.message
         if self.plain_date:
@@ -216,10 +220,11 @@ class Validator:
         return validate_value(self.field, value)
 
 
-def make_validator(f: FieldInfo) -> Validator | None:
-    """None for fields whose values REDCap accepts as they come (plain text, notes)."""
+def make_validator(f: FieldInfo, codes: frozenset[str] = frozenset()) -> Validator | None:
+    """None for fields whose values REDCap accepts as they come (plain text, notes).
+    ``codes``: the project's missing data codes the field takes (accepted as they are)."""
     if f.ftype in ("radio", "dropdown", "yesno", "truefalse", "slider"):
-        return Validator(f)
+        return Validator(f, codes)
     if f.ftype == "text" and f.validation:
-        return Validator(f)
+        return Validator(f, codes)
     return None

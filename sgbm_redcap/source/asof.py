@@ -86,7 +86,7 @@ def as_of(tables: StudyTables, cutoff: date | str | None) -> StudyTables:
     raw, not_yet = _cut_raw(tables.raw, tables.dictionary, cut,
                             extracted=extract_day(tables.pull))
     view = build_tables(raw, tables.dictionary, repeating_forms=tables.repeating_forms,
-                        pull=tables.pull, normalised=True)
+                        pull=tables.pull, normalised=True, missing_codes=tables.missing_codes)
     return replace(view, as_of=cut.date(), not_yet=not_yet)
 
 

@@ -61,6 +61,8 @@ class CacheState:
     repeating: list[dict[str, Any]] = field(default_factory=list)
     dags: list[dict[str, Any]] = field(default_factory=list)
     event_mapping: list[dict[str, Any]] = field(default_factory=list)
+    #: project info ``missing_data_codes`` ("UNK, Unknown | ND, Not done"), read with the setup
+    missing_data_codes: str = ""
     #: log entries at the watermark's minute that the cached rows already reflect, so the next
     #: sweep does not fetch those records again (REDCap logs to the minute)
     seen_at_watermark: list[list[str]] = field(default_factory=list)

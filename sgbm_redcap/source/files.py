@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from sgbm_redcap.dictionary.missing import NO_CODES, MissingCodes
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source.metadata import load_dictionary_file
 from sgbm_redcap.source.tables import StudyTables, build_tables
@@ -80,11 +81,13 @@ class FileSource:
     """
 
     def __init__(self, records: str | Path, dictionary: str | Path | Any,
-                 *, repeating_forms: list[str] | None = None):
+                 *, repeating_forms: list[str] | None = None,
+                 missing_codes: MissingCodes = NO_CODES):
         self.records_path = Path(records)
         self.dictionary = (load_dictionary_file(dictionary)
                            if isinstance(dictionary, (str, Path)) else dictionary)
         self.repeating_forms = list(repeating_forms or [])
+        self.missing_codes = missing_codes
 
     def __repr__(self) -> str:
         return f"FileSource({str(self.records_path)!r})"
@@ -98,4 +101,4 @@ class FileSource:
                 f"field). {LABEL_EXPORT_HINT}",
                 file=str(self.records_path), column=rid)
         return build_tables(raw, self.dictionary, repeating_forms=self.repeating_forms,
-                            source=str(self.records_path))
+                            source=str(self.records_path), missing_codes=self.missing_codes)

@@ -32,6 +32,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from sgbm_redcap.config import Settings
+from sgbm_redcap.dictionary.missing import parse_missing_codes
 from sgbm_redcap.dictionary.model import record_sort_key
 from sgbm_redcap.errors import (
     RedcapApiError,
@@ -178,6 +179,7 @@ class RedcapSource:
             pull=pull,
             source=self.url,
             normalised=True,  # normalise_raw made it (the pull's rows or the cache's)
+            missing_codes=parse_missing_codes(state.missing_data_codes),
         )
         if self.cache is not None:
             self.cache.wait()  # the full pull's cache write ran while the tables were typed
@@ -206,7 +208,8 @@ class RedcapSource:
             self.client.refresh()
             metadata_csv = metadata_rows_to_csv(self.client.export_metadata())
             setup = (self.client.export_repeating(), self.client.export_dags(),
-                     self.client.export_event_mapping())
+                     self.client.export_event_mapping(),
+                     str(self.project_info().get("missing_data_codes") or ""))
             checked = 0
             # exported after the log was read: the design entries read are reflected in it
             design_seen = [_entry_key(e) for e in _design_entries(entries or [])]
@@ -215,7 +218,7 @@ class RedcapSource:
         else:  # the log shows no design change: the cached dictionary and setup still hold
             old, metadata_csv = cached
             self.client.refresh(metadata=metadata_csv_to_rows(metadata_csv))
-            setup = (old.repeating, old.dags, old.event_mapping)
+            setup = (old.repeating, old.dags, old.event_mapping, old.missing_data_codes)
             checked = old.sweeps_since_metadata + 1
             design_seen = old.design_seen
         dictionary = dictionary_from_text(metadata_csv, source=f"{self.url} metadata")
@@ -229,6 +232,7 @@ class RedcapSource:
             repeating=setup[0],
             dags=setup[1],
             event_mapping=setup[2],
+            missing_data_codes=setup[3],
             sweeps_since_metadata=checked,
             design_seen=design_seen if cached is not None else [],
         )

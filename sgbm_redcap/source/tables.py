@@ -18,6 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sgbm_redcap.dictionary.missing import (
+    NO_CODES,
+    MissingCodes,
+    accepts_missing_codes,
+    missing_code_columns,
+)
 from sgbm_redcap.dictionary.model import checkbox_column, record_sort_key
 from sgbm_redcap.errors import SourceDataError
 from sgbm_redcap.source.casting import (
@@ -36,6 +42,16 @@ INSTRUMENT = "redcap_repeat_instrument"
 INSTANCE = "redcap_repeat_instance"
 DAG = "redcap_data_access_group"
 SPECIAL_COLUMNS = (EVENT, INSTRUMENT, INSTANCE, DAG)
+#: one row per value that is a missing data code: the field is blank in its typed table and
+#: the code (and its label, the reason) is kept here
+REASON_COLUMNS = [
+    "record_id", "redcap_event_name", "form", "redcap_repeat_instance",
+    "field", "code", "reason",
+]
+
+
+def no_reasons() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in REASON_COLUMNS})
 
 
 @dataclass
@@ -53,6 +69,10 @@ class StudyTables(Mapping[str, pd.DataFrame]):
             (None: the records as pulled).
         not_yet: in such a view, the dates it blanked because they were after the cut-off
             (record_id, instance, field): not yet known, so neither missing nor a finding.
+        missing_reasons: one row per value that is one of the project's missing data codes
+            (``REASON_COLUMNS``): such a value is blank (<NA>) in its typed table, never a
+            type problem, and its code and reason are here (``raw`` keeps the code too).
+        missing_codes: the project's missing data codes the tables were typed with.
     """
 
     raw: pd.DataFrame
@@ -63,6 +83,8 @@ class StudyTables(Mapping[str, pd.DataFrame]):
     pull: Any = None
     as_of: date | None = None
     not_yet: pd.DataFrame | None = None
+    missing_reasons: pd.DataFrame = field(default_factory=no_reasons)
+    missing_codes: MissingCodes = NO_CODES
 
     def __getitem__(self, form: str) -> pd.DataFrame:
         try:
@@ -81,7 +103,8 @@ class StudyTables(Mapping[str, pd.DataFrame]):
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self.tables.items())
         return (f"StudyTables({len(self.raw)} raw rows; {sizes}; "
-                f"{len(self.type_problems)} type problems)")
+                f"{len(self.type_problems)} type problems; "
+                f"{len(self.missing_reasons)} missing data codes)")
 
     @property
     def record_id(self) -> str:
@@ -190,6 +213,7 @@ def build_tables(
     pull: Any = None,
     source: str = "export",
     normalised: bool = False,
+    missing_codes: MissingCodes = NO_CODES,
 ) -> StudyTables:
     """Type a flat export into one table per instrument.
 
@@ -201,6 +225,10 @@ def build_tables(
             rows in ``redcap_repeat_instrument`` are treated as repeating too.
         event_forms: unique event name -> forms designated for it (longitudinal projects);
             without it a form's rows are those events where it holds any data.
+        missing_codes: the project's missing data codes (project info
+            ``missing_data_codes``): a field that takes codes and holds one is blank in its
+            table, with the code and reason in ``missing_reasons`` (``dictionary.missing``
+            says which fields take codes: not ``@NOMISSING``, the record id, calcs).
     """
     rid = dictionary.record_id
     if not normalised:
@@ -216,7 +244,10 @@ def build_tables(
     one_per_record: tuple[np.ndarray, np.ndarray] | None = None
     tables: dict[str, pd.DataFrame] = {}
     problems: list[pd.DataFrame] = []
+    reasons: list[pd.DataFrame] = []
     known = {rid, *SPECIAL_COLUMNS}
+    coded = ({f.name: missing_code_columns(f, missing_codes) for f in dictionary
+              if accepts_missing_codes(f, rid)} if missing_codes else {})
     for form in dictionary.forms:
         cols = _form_columns(dictionary, form, present)
         known.update(c for c, _k, _f in cols)
@@ -233,6 +264,12 @@ def build_tables(
             positions = _form_positions(columns, len(raw), form, is_rep,
                                         [c for c, _k, _f in cols], longitudinal, event_forms)
             rows = _take_rows(columns, needed, positions)
+        code_cols = [c for f in dictionary.form_fields(form) for c in coded.get(f.name, ())
+                     if c in present]
+        known.update(code_cols)
+        rows.update(_take_rows(columns, code_cols, positions))
+        reasons.extend(_take_codes(rows, form, cols, code_cols, coded, missing_codes, rid,
+                                   longitudinal))
         table, form_problems = _type_form(rows, form, cols, rid, dag, is_rep, longitudinal)
         tables[form] = table
         problems.extend(form_problems)
@@ -246,8 +283,55 @@ def build_tables(
     if len(type_problems):
         log.warning("%d values do not fit their declared type; their columns are kept as "
                     "raw text (see type_problems)", len(type_problems))
+    missing_reasons = (pd.concat(reasons, ignore_index=True) if reasons else no_reasons())
     return StudyTables(raw=raw, dictionary=dictionary, tables=tables,
-                       type_problems=type_problems, repeating_forms=repeating, pull=pull)
+                       type_problems=type_problems, repeating_forms=repeating, pull=pull,
+                       missing_reasons=missing_reasons, missing_codes=missing_codes)
+
+
+def _take_codes(rows: dict[str, np.ndarray], form: str, cols: list[tuple[str, ColumnKind, str]],
+                code_cols: list[str], coded: Mapping[str, list[str]], codes: MissingCodes,
+                rid: str, longitudinal: bool) -> list[pd.DataFrame]:
+    """Blank every missing data code of the form's rows (in ``rows``, before typing) and
+    return its reason rows. A checkbox's code column (``name___unk``) checked is a reason
+    row of the checkbox field; its options stay as they are."""
+    out: list[pd.DataFrame] = []
+    wanted = list(codes.codes)
+    for col, kind, name in cols:
+        if name not in coded or kind.kind == "checkbox":
+            continue
+        values = rows[col]
+        mask = pd.Index(values).isin(wanted) if len(values) else np.zeros(0, dtype=bool)
+        if mask.any():
+            out.append(_reason_rows(rows, mask, form, name, values[mask], codes, rid,
+                                    longitudinal))
+            values = values.copy()
+            values[mask] = ""
+            rows[col] = values
+    by_column = {checkbox_column(name, code): (name, code)
+                 for name, names in coded.items() for code in codes}
+    for col in code_cols:
+        mask = rows[col] == "1"
+        if mask.any():
+            name, code = by_column[col]
+            out.append(_reason_rows(rows, mask, form, name, np.full(int(mask.sum()), code,
+                                                                    dtype=object),
+                                    codes, rid, longitudinal))
+    return out
+
+
+def _reason_rows(rows: dict[str, np.ndarray], mask: np.ndarray, form: str, name: str,
+                 found: np.ndarray, codes: MissingCodes, rid: str,
+                 longitudinal: bool) -> pd.DataFrame:
+    return pd.DataFrame({
+        "record_id": rows[rid][mask],
+        "redcap_event_name": rows[EVENT][mask] if longitudinal else "",
+        "form": form,
+        "redcap_repeat_instance": rows[INSTANCE][mask] if INSTANCE in rows else "",
+        "field": name,
+        "code": found,
+        "reason": [codes.label(str(c)) for c in found],
+    }, columns=REASON_COLUMNS)
 
 
 #: Columns REDCap adds to an export that are not fields.

@@ -112,7 +112,8 @@ def seed_study(
     if isinstance(target, Sandbox):
         token = target.create_project(
             import_csv.encode("utf-8"), repeating_forms=project.repeating_forms,
-            dags=list(project.dags), title=project.title or project.short_name)
+            dags=list(project.dags), title=project.title or project.short_name,
+            settings={"missing_data_codes": project.missing_codes.to_project_info()})
         serving = nullcontext(api_url) if api_url else _served(target)
         with serving as url:
             _load(url, token, cohort, study_csv, import_csv != study_csv, batch_size)
@@ -130,6 +131,9 @@ def seed_study(
          for f in project.repeating_forms])
     proj.import_dags([{"data_access_group_name": label, "unique_group_name": ""}
                       for _unique, label in project.dags])
+    if project.missing_codes:  # REDCap's "Import Project Information" sets them
+        _import_project_info(target, token,
+                             {"missing_data_codes": project.missing_codes.to_project_info()})
     _load(target, token, cohort, study_csv, import_csv != study_csv, batch_size)
     return SeededStudy(target, token, cohort)
 
@@ -221,6 +225,20 @@ def _load(url: str, token: str, cohort: Cohort, study_csv: str, widened: bool,
     if widened:
         # retire the planted codes: deploy the study dictionary over the widened one
         proj.import_metadata(api_metadata(study_csv), import_format="json")
+
+
+def _import_project_info(url: str, token: str, info: dict[str, str]) -> None:
+    try:
+        response = requests.post(url, data={"token": token, "content": "project_settings",
+                                            "format": "json", "data": json.dumps(info)},
+                                 timeout=60)
+    except requests.RequestException as exc:
+        raise RedcapApiError(f"cannot reach REDCap at {url}: {exc}",
+                             call="import_project_info") from exc
+    if response.status_code != 200:
+        raise RedcapApiError("REDCap refused the project information",
+                             call="import_project_info", status_code=response.status_code,
+                             redcap_message=response.text.strip()[:300])
 
 
 def _create_over_api(url: str, super_token: str, title: str) -> str:

@@ -18,6 +18,18 @@ from datetime import date, timedelta
 
 from sgbm_redcap.synthetic import rano
 
+#: the missing data code a site enters for a test not done (project.toml)
+MISSING_NOT_DONE = "ND"
+#: the missing data code for a value the chart does not give
+MISSING_UNKNOWN = "UNK"
+
+
+def _unknown_if(unknown: bool, value: str) -> str:
+    """``value``, or UNK when the site cannot know it (``value`` is drawn either way, so
+    the random stream, and with it the rest of the cohort, does not change)."""
+    return MISSING_UNKNOWN if unknown else value
+
+
 DOSE_MG_PER_KG = {"1": 10.0, "2": 7.5, "3": 5.0}
 
 #: AE terms the generator uses: key -> (CTCAE v5 term, P(any grade), P(grade>=3),
@@ -227,10 +239,14 @@ class PatientSimulator:
         v.update(
             diag_date=iso(diag), de_novo_iv="1" if de_novo else "0",
             er_pct="0" if tnbc else str(_choice(rng, range(10, 100, 5))),
-            pr_pct="0" if tnbc else str(_choice(rng, range(0, 95, 5))),
+            # an outside pathology report without PR%: the site enters UNK (missing data code)
+            pr_pct="0" if tnbc else _unknown_if(de_novo and ihc == "0",
+                                                str(_choice(rng, range(0, 95, 5)))),
             her2_ihc=ihc, her2_ish="0" if ihc == "2" else "9",
             subtype_sg="2" if tnbc else "1",
-            trop2_hscore=str(_ri(rng, 0, 300)) if rng.random() < 0.35 else "",
+            # not tested: TNBC sites record ND (missing data code), the others leave it blank
+            trop2_hscore=str(_ri(rng, 0, 300)) if rng.random() < 0.35 else (
+                MISSING_NOT_DONE if tnbc else ""),
             ugt1a1_28=_pick(rng, {"1": 0.45, "2": 0.14, "3": 0.01, "9": 0.40}),
             ugt1a1_6=_pick(rng, {"1": 0.38, "2": 0.18, "3": 0.04, "9": 0.40}),
             first_met_date=iso(first_met),
@@ -239,7 +255,8 @@ class PatientSimulator:
             histology=_pick(rng, {"1": 0.85, "2": 0.1, "3": 0.05}),
             tumour_grade=_pick(rng, {"1": 0.05, "2": 0.4, "3": 0.45, "9": 0.1}),
             biomarker_specimen=_pick(rng, {"1": 0.6, "2": 0.35, "3": 0.05}),
-            ki67_pct=str(_choice(rng, range(5, 95, 5))) if rng.random() < 0.8 else "",
+            ki67_pct=str(_choice(rng, range(5, 95, 5))) if rng.random() < 0.8 else (
+                MISSING_NOT_DONE if de_novo else ""),
             gbrca=_pick(rng, {"1": 0.05, "2": 0.25, "9": 0.7}),
             receptor_conversion="1" if rng.random() < 0.1 else "0",
         )

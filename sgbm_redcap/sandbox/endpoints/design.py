@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sgbm_redcap.dictionary import load_dictionary
+from sgbm_redcap.dictionary.missing import parse_missing_codes
 from sgbm_redcap.dictionary.model import checkbox_column
 from sgbm_redcap.errors import DictionaryError
 
@@ -232,6 +233,7 @@ def export_project(ctx: Context) -> Response:
     return Response(200, xml.encode(), MIME["xml"])
 
 
+@endpoint("project_settings", "import")  # REDCap's "Import Project Information"
 @endpoint("project", "import")
 def import_project_settings(ctx: Context) -> Response:
     ctx.require("design")
@@ -240,9 +242,15 @@ def import_project_settings(ctx: Context) -> Response:
                                     "in_production", "has_repeating_instruments_or_events"}
     changes = {k: v for r in rows for k, v in r.items() if k in settable}
 
+    if "missing_data_codes" in changes:
+        codes = parse_missing_codes(str(changes["missing_data_codes"] or ""))
+        if codes.problems():
+            raise ApiError("; ".join(codes.problems()))
+        changes["missing_data_codes"] = codes.to_project_info()
+
     def change(config: dict[str, Any]) -> None:
         for k, v in changes.items():
-            config[k] = int(v) if str(v).isdigit() else v
+            config[k] = v if k == "missing_data_codes" else (int(v) if str(v).isdigit() else v)
 
     update_config(ctx, change, "Modify project settings (API)")
     return _count(ctx, len(changes))

@@ -322,6 +322,8 @@ class _DistinctValues:
                 if v not in COMPLETE_LABELS:
                     return False
             elif check is not None:
+                if v in check.codes:
+                    continue
                 if check.dates and not (ymd and canonical_date(v)):
                     return False
                 if check(v):
@@ -402,6 +404,8 @@ def _checked_value(column: str, spec: tuple[str, str, str, Any], v: str,
         if v not in COMPLETE_LABELS:
             return v, f"The value is not a valid category for {column}"
     elif check is not None:
+        if v in check.codes:  # a missing data code is stored as it is, never converted
+            return v, None
         if check.dates and (date_format != "YMD" or not canonical_date(v)):
             v = convert_date(v, check.validation, date_format)
         return v, check(v) or None
@@ -439,7 +443,7 @@ def _validator(meta: ProjectMeta, name: str) -> Any:
     validators = meta.cache.setdefault("validators", {})
     check = validators.get(name, _UNSET)
     if check is _UNSET:
-        check = validators[name] = make_validator(meta.fields[name])
+        check = validators[name] = make_validator(meta.fields[name], meta.codes_taken(name))
     return check
 
 
