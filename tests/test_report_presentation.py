@@ -190,13 +190,19 @@ def test_no_empty_missing_row(world):
     assert any(t.id == "gcsf" for t in _tables(world[2]))
 
 
-def test_a_blank_the_crf_asks_for_when_not_tested_reads_not_tested(world):
-    """Trop-2: "Leave blank if not tested" (the field note), so its blanks are no omission."""
-    from sgbm_redcap.analysis.baseline import NOT_TESTED
-
+def test_a_value_entered_as_a_missing_data_code_reads_its_reason(world):
+    """Trop-2 (dictionary 1.1.0): "enter ND" when not done. A coded value is shown by its
+    reason; only a real blank, in a patient who should have a value, is Missing."""
     project, tables, ctx, _ = world
-    assert "blank if not tested" in project.dictionary.field("trop2_hscore").field_note.lower()
+    assert "enter nd" in project.dictionary.field("trop2_hscore").field_note.lower()
     trop2 = _baseline_block(ctx, "Trop-2 H-score")
+    fas = set(tables_fas(ctx, tables))
+    reasons = tables.missing_reasons
+    coded = reasons[(reasons["field"] == "trop2_hscore") & reasons["record_id"].isin(fas)]
     per = _per_record(tables)
-    blank = int(per[per["record_id"].isin(tables_fas(ctx, tables))]["trop2_hscore"].isna().sum())
-    assert "Missing" not in trop2 and trop2[NOT_TESTED][0] == str(blank) and blank > 0
+    per = per[per["record_id"].isin(fas)]
+    blank = int((per["trop2_hscore"].isna() & ~per["record_id"].isin(coded["record_id"])).sum())
+    assert len(coded) > 0
+    assert trop2["Not done (missing data code)"][0].startswith(f"{len(coded)} (")
+    assert trop2.get("Missing", ["0"])[0] == str(blank)
+

@@ -64,16 +64,24 @@ def baseline_table(tables: Any, population: list[str] | None = None,
     for label, name in NUMERIC:
         values = per[name].dropna()
         shown = _shown(per, name, dictionary)
-        missing = int((per[name].isna() & shown).sum())
+        why = _coded(study, per, name)
+        missing = int((per[name].isna() & shown & why.isna()).sum())
         rows.append({"variable": label, "level": "Median (IQR; range)", "n": len(values),
                      "value": _median(values), "n_missing": missing,
-                     "n_not_applicable": total - len(values) - missing,
+                     "n_not_applicable": total - len(values) - missing - int(why.notna().sum()),
                      "missing_label": _missing_label(name, dictionary)})
+        for reason, n in why.value_counts(sort=False).items():
+            rows.append({"variable": label, "level": f"{reason} (missing data code)", "n": n,
+                         "value": f"{n} ({100 * n / total:.1f}%)"})
     for label, name in CATEGORICAL:
         order = list(study.labels.get(name, {}))
-        rows.extend(_categorical(label, per[name], order,
-                                 lambda code, n=name: study.label(n, code), total,
-                                 invalid=True))
+        why = _coded(study, per, name)
+        reasons = [f"{r} (missing data code)" for r in dict.fromkeys(why.dropna())]
+        column = per[name].astype(object).where(why.isna(), why + " (missing data code)")
+        rows.extend(_categorical(label, column, order,
+                                 lambda code, n=name, r=tuple(reasons): code if code in r
+                                 else study.label(n, code), total, invalid=True,
+                                 extra=reasons))
     for label in DERIVED:
         levels = sorted(per[label].dropna().unique())
         rows.extend(_categorical(label, per[label], levels, str, total))
@@ -86,6 +94,14 @@ def _missing_label(name: str, dictionary: Any) -> str:
     when the test was not done (its field note): the blank is then no omission."""
     note = dictionary.field(name).field_note.lower() if name in dictionary else ""
     return NOT_TESTED if "blank if not tested" in note else "Missing"
+
+
+def _coded(study: Any, per: pd.DataFrame, name: str) -> pd.Series:
+    """Per row of ``per``: the reason of the missing data code ``name`` holds (the analyses
+    read the value as missing; :meth:`StudyData.reasons`), else NaN."""
+    reasons = study.reasons(name) if hasattr(study, "reasons") else pd.Series(dtype=object)
+    return pd.Series(per["record_id"].astype(str).map(reasons).to_numpy(), index=per.index,
+                     dtype=object)
 
 
 def _shown(per: pd.DataFrame, name: str, dictionary: Any) -> pd.Series:
@@ -110,14 +126,16 @@ def _median(values: pd.Series) -> str:
 
 
 def _categorical(label: str, column: pd.Series, order: list, to_label, total: int,
-                 invalid: bool = False) -> list:
-    """n (%) per level in ``order``; with ``invalid``, values outside ``order`` pool as
-    :data:`INVALID_CODE` (last), else they follow the ordered levels."""
+                 invalid: bool = False, extra: list[str] | None = None) -> list:
+    """n (%) per level in ``order``; with ``invalid``, values outside ``order`` and
+    ``extra`` (the missing-data-code reasons, shown last) pool as :data:`INVALID_CODE`,
+    else they follow the ordered levels."""
     present = column.dropna()
+    extra = extra or []
     if invalid and order:
-        bad = ~present.astype(str).isin([str(c) for c in order])
+        bad = ~present.astype(str).isin([str(c) for c in [*order, *extra]])
         present = present.astype(object).where(~bad, INVALID_CODE)
-        order = [*order, INVALID_CODE]
+        order = [*order, INVALID_CODE, *extra]
         label_of = to_label
 
         def to_label(code: Any) -> str:

@@ -113,7 +113,11 @@ def apply_cutoff(tables: Any, cutoff: Any) -> StudyData:
     fu["known_alive_after_cutoff"] = later
     forms["follow_up"] = fu
     logger.debug("cut-off %s applied", cut.date())
-    return StudyData(forms, study.labels)
+    reasons = study.missing_reasons
+    if len(reasons):  # the reasons of the patients still in the copy
+        reasons = reasons[reasons["record_id"].astype(str).isin(
+            forms["enrolment"]["record_id"].astype(str))]
+    return StudyData(forms, study.labels, reasons)
 
 
 def _screened_by(forms: dict[str, pd.DataFrame], cut: pd.Timestamp

@@ -367,7 +367,9 @@ def baseline_by_subtype_table(study: Any, results: Any, membership: pd.DataFrame
                  footnote="n (%) of each column; continuous variables as median (IQR; range). "
                  "A Missing row is shown where a value is missing for a patient who should "
                  "have it; Not applicable: the question is not asked for the patient (e.g. "
-                 "the dexamethasone dose of a patient not on a corticosteroid). "
+                 "the dexamethasone dose of a patient not on a corticosteroid); "
+                 "“(missing data code)”: the site entered the reason the value cannot be known "
+                 "(e.g. Not done) instead of a value; the analyses read it as missing. "
                  + (f"{INVALID_CODE}: a stored value that is not one of the field's choices "
                     "(a data query is raised for it). " if invalid else "")
                  + "Subtype at SG start (HR+/HER2− and TNBC, the study's main "
