@@ -315,8 +315,8 @@ def missing_by_reason(reasons: pd.DataFrame | None, dictionary: Any, *,
     return Table(id=id, caption=caption,
                  columns=["Instrument", "Field", "Coded values", "By reason"], rows=rows,
                  text_columns=2, empty_message="No value was entered as a missing data code.",
-                 footnote="A site enters a missing data code (project.toml "
-                          "[missing_data_codes]) instead of a value it cannot know. A coded "
+                 footnote="A site enters one of the project's missing data codes (such as "
+                          "ND, not done) instead of a value it cannot know. A coded "
                           "required field counts as filled above; the analyses read it as "
                           "missing, with its reason.")
 
