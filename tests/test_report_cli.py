@@ -76,3 +76,38 @@ def test_listings_command_writes_one_listing_per_site(tmp_path):
     written = sorted((out / "site_queries").glob("queries_*_2026-10-31.html"))
     assert [p.name for p in written] == [f"queries_{s}_2026-10-31.html" for s in sites]
     assert result.stdout.split() == [str(p) for p in written]
+
+
+def test_listings_at_a_cutoff_show_only_the_queries_known_then(tmp_path):
+    """A query raised after the cut-off is not in the listing as of the cut-off; one raised
+    before it and answered after it is still shown (it was open then)."""
+    import pandas as pd
+
+    project = load_project("redcap_project")
+    cohort = generate_cohort(n=20, seed=3, problem_rate=0.0)
+    raw = cohort.to_frame(dictionary=project.dictionary, with_dag=True)
+    base = raw[raw["redcap_repeat_instrument"].fillna("") == ""].iloc[0]
+    rows = []
+    for i, (opened, answered, message) in enumerate(
+            [("2026-10-01", "2026-11-10", "Raised before the cut-off"),
+             ("2026-11-15", "", "Raised after the cut-off")], start=1):
+        row = {c: "" for c in raw.columns}
+        row.update(record_id=base["record_id"],
+                   redcap_data_access_group=base["redcap_data_access_group"],
+                   redcap_repeat_instrument="data_queries", redcap_repeat_instance=i,
+                   dq_id=f"T:{i}", dq_rule="DATE-1", dq_status="2" if answered else "1",
+                   dq_message=message, dq_opened_date=opened, dq_answered_date=answered,
+                   dq_site_response="Checked" if answered else "", dq_severity="1",
+                   dq_form="demographics", dq_field="birth_date")
+        rows.append(row)
+    export = tmp_path / "records.csv"
+    pd.concat([raw, pd.DataFrame(rows)], ignore_index=True).to_csv(export, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "listings", "--records", str(export),
+                                       "--cutoff", "2026-10-31", "--out", str(out),
+                                       "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    html = (out / "site_queries"
+            / f"queries_{base['redcap_data_access_group']}_2026-10-31.html").read_text()
+    assert "Raised before the cut-off" in html
+    assert "Raised after the cut-off" not in html

@@ -91,11 +91,14 @@ def quality_report(study: Study, *, out_dir: Path, cutoff: date | None = None,
 def site_listings(study: Study, *, out_dir: Path, cutoff: date | None = None,
                   pdf: bool = True, force: bool = False) -> list[Path]:
     """Each site's data-query listing (open, reopened and answered queries) as of
-    ``cutoff`` (default today), into ``out_dir/site_queries/``."""
+    ``cutoff`` (default today), into ``out_dir/site_queries/``: at a cut-off, the queries as
+    they stood then (:func:`~sgbm_redcap.source.asof.as_of`: raised later left out, answered
+    or closed later still open)."""
     from sgbm_redcap.reports.outputs import quality_cover, write_site_listings
 
     cut = cutoff or date.today()
-    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (tables, where):
+    with _tables_at(study, cutoff, force=force, out_dir=out_dir) as (pulled, where):
+        tables = as_of(pulled, cutoff)  # the queries as they stood at the cut-off
         return write_site_listings(tables, study.project, out_dir, cutoff=cut, pdf=pdf,
                                    cover=quality_cover(tables, study.project, cutoff=cut,
                                                        data_source=where))
