@@ -22,6 +22,16 @@ from typing import TypeVar
 #: months (analysis endpoints, report tables, figures) is ``days / DAYS_PER_MONTH``.
 DAYS_PER_MONTH = 30.4375
 
+#: repeating form → the date that places an instance in time (the as-of-cut-off view and
+#: the analyses' cut-off both read it)
+INSTANCE_DATES: dict[str, str] = {
+    "prior_cns_therapy": "cns_start_date", "prior_systemic_therapy": "sys_start_date",
+    "sg_administration": "adm_date", "concomitant_care": "cm_start_date",
+    "intracranial_assessment": "ia_date", "extracranial_assessment": "ea_date",
+    "adverse_events": "ae_onset_date", "subsequent_therapy": "st_start_date",
+    "data_queries": "dq_opened_date",
+}
+
 _C = TypeVar("_C", bound="type[Choice]")
 
 

@@ -41,6 +41,7 @@ from sgbm_redcap.analysis.recist import recist_timepoints
 from sgbm_redcap.analysis.sets import first_doses
 from sgbm_redcap.study_codes import (
     DAYS_PER_MONTH,
+    INSTANCE_DATES,
     AssessmentType,
     CmCategory,
     NewLesion,
@@ -56,11 +57,11 @@ ENDPOINT_COLUMNS = ["record_id", "endpoint", "start_date", "end_date", "days", "
                     "event", "event_type", "reason"]
 
 # dated fields per form: rows (repeating) or values (single) after the cut-off are dropped
-_DATED = {
-    "sg_administration": "adm_date", "intracranial_assessment": "ia_date",
-    "extracranial_assessment": "ea_date", "adverse_events": "ae_onset_date",
-    "concomitant_care": "cm_start_date", "subsequent_therapy": "st_start_date",
-}
+#: the repeating forms whose instances dated after the cut-off are dropped, by the date that
+#: places an instance in time (:data:`~sgbm_redcap.study_codes.INSTANCE_DATES`)
+_DATED = {form: INSTANCE_DATES[form] for form in (
+    "sg_administration", "intracranial_assessment", "extracranial_assessment",
+    "adverse_events", "concomitant_care", "subsequent_therapy")}
 _SINGLE_DATES = {"follow_up": ("ipd_date", "epd_date", "death_date", "last_contact_date",
                                "ltfu_date"),
                  "end_of_treatment": ("eot_last_dose_date",),

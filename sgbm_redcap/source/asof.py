@@ -40,17 +40,10 @@ import pandas as pd
 
 from sgbm_redcap.source.hidden import blank_value, hide_changed
 from sgbm_redcap.source.tables import INSTANCE, INSTRUMENT, StudyTables, build_tables
+from sgbm_redcap.study_codes import INSTANCE_DATES
 
 log = logging.getLogger(__name__)
 
-#: repeating form → the date that places an instance in time
-INSTANCE_DATES: dict[str, str] = {
-    "prior_cns_therapy": "cns_start_date", "prior_systemic_therapy": "sys_start_date",
-    "sg_administration": "adm_date", "concomitant_care": "cm_start_date",
-    "intracranial_assessment": "ia_date", "extracranial_assessment": "ea_date",
-    "adverse_events": "ae_onset_date", "subsequent_therapy": "st_start_date",
-    "data_queries": "dq_opened_date",
-}
 #: form → the date before which the form has nothing to say
 FORM_ANCHORS: dict[str, str] = {"sg_treatment": "sg_start_date"}
 #: a value that states a fact of the date beside it: kept, but not yet known when that date
