@@ -258,14 +258,15 @@ def discordance_table(results: Any) -> Table:
 
 def data_quality_section(tables: Any, findings: pd.DataFrame | None, labels: dict[str, str],
                          *, cutoff: date, results: Any = None,
-                         project: StudyProject | None = None,
-                         expected: dict[str, str] | None = None) -> Section:
+                         project: StudyProject | None = None) -> Section:
     """Queries, completeness and findings of ``tables`` (the view as of the cut-off,
-    :func:`sgbm_redcap.source.asof.as_of`); ``expected``: the project's expected forms."""
+    :func:`sgbm_redcap.source.asof.as_of`); ``project`` gives the instrument titles and the
+    expected forms."""
     q = query_frame(tables.raw)
     m = query_metrics(q, cutoff=cutoff)
     comp, skipped = completeness(tables.raw, tables.dictionary,
-                                 getattr(tables, "repeating_forms", ()), expected=expected,
+                                 getattr(tables, "repeating_forms", ()),
+                                 expected=project.expected_forms if project else None,
                                  not_yet=getattr(tables, "not_yet", None))
     blocks: list[Any] = [KeyFigures("quality-key", [
         KeyFigure("Queries opened this month", str(m.opened_in_period),
@@ -372,7 +373,7 @@ def build_monthly_context(tables: Any, *, cutoff: date, check_result: CheckResul
                              target=project.enrolment_target, since=project.enrolment_start),
         follow_up_section(study, results, labels, cutoff=cutoff, dictionary=dictionary),
         data_quality_section(known, findings, labels, cutoff=cutoff, results=results,
-                             project=project, expected=project.expected_forms),
+                             project=project),
         Section("baseline", "Baseline characteristics", []),
         exposure_section(results),
         efficacy_section(results, subtype=_coded(study, "tumour", "subtype_sg"),
